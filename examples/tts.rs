@@ -1,0 +1,75 @@
+//! Speak a sentence with the local Piper voice into a WAV file, and time it.
+//!
+//! ```text
+//! cargo run --release --example tts -- "Your appointment is on Dec 3 at 3:30 PM." -o out/tts.wav
+//! ```
+
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Parser;
+use voice_agent::models::models_dir;
+use voice_agent::tts::piper::{PiperTts, PiperVoice};
+use voice_agent::tts::{TextToSpeech, OUTPUT_RATE};
+use voice_agent::CancelToken;
+
+#[derive(Parser)]
+struct Args {
+    /// The text to speak.
+    #[arg(required = true)]
+    text: Vec<String>,
+    /// Where to write the 24 kHz mono WAV.
+    #[arg(short, long, default_value = "tts.wav")]
+    out: String,
+    /// ONNX Runtime intra-op threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    env_logger::init();
+    let args = Args::parse();
+    let text = args.text.join(" ");
+
+    let started = Instant::now();
+    let voice = PiperVoice::load_with_threads(&models_dir(), args.threads)?;
+    println!("loaded {} in {:.0} ms", voice.name(), ms(started));
+    let mut tts = PiperTts::new(voice);
+
+    let started = Instant::now();
+    let mut first_audio = None;
+    let mut audio: Vec<i16> = Vec::new();
+    tts.synthesize(&text, &CancelToken::never(), &mut |pcm| {
+        first_audio.get_or_insert_with(|| ms(started));
+        audio.extend_from_slice(pcm);
+    })?;
+    let total = ms(started);
+
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: OUTPUT_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut wav = hound::WavWriter::create(&args.out, spec).with_context(|| args.out.clone())?;
+    for sample in &audio {
+        wav.write_sample(*sample)?;
+    }
+    wav.finalize()?;
+
+    let seconds = audio.len() as f64 / f64::from(OUTPUT_RATE);
+    match first_audio {
+        Some(first) => println!("time to first audio: {first:.0} ms"),
+        None => println!("nothing to say: no audio"),
+    }
+    println!("synthesis: {total:.0} ms for {seconds:.2} s of audio");
+    if seconds > 0.0 {
+        println!("real-time factor: {:.3}", total / 1000.0 / seconds);
+    }
+    println!("wrote {}", args.out);
+    Ok(())
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}

@@ -1,0 +1,258 @@
+//! The agent: conversation history, the tool loop, fillers, and what an interruption leaves in
+//! the history.
+
+pub mod tools;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::llm::{ChatEvent, ChatMessage, ChatModel, FinishReason, LlmError, Role, ToolCall};
+use crate::pipeline::generation::CancelToken;
+use crate::pipeline::messages::Heard;
+use crate::pipeline::turn::ToolCallRecord;
+use tools::ToolSet;
+
+/// Marker appended to the heard part of an interrupted reply in the history.
+pub const INTERRUPTED_MARK: &str = " [interrupted]";
+
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    pub system_prompt: String,
+    /// Model calls per turn that may use tools; the last call is offered no tools.
+    pub max_tool_steps: usize,
+    /// Say the filler when a tool runs longer than this.
+    pub filler_after: Duration,
+    pub filler_text: String,
+    /// Spoken when the model fails.
+    pub apology: String,
+    /// Spoken when speech recognition fails.
+    pub stt_apology: String,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            system_prompt: "You are a helpful voice assistant. Answer in short spoken sentences."
+                .into(),
+            max_tool_steps: 5,
+            filler_after: Duration::from_millis(700),
+            filler_text: "One moment, let me check.".into(),
+            apology: "I'm sorry, I'm having trouble answering right now. Could you say that again?"
+                .into(),
+            stt_apology: "Sorry, I didn't catch that. Could you say it again?".into(),
+        }
+    }
+}
+
+/// What the agent produces while it answers, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AgentOutput {
+    /// Reply text to speak.
+    Text(String),
+    /// Speak what is buffered now (text before a tool call, a filler).
+    Flush,
+    /// A tool call finished.
+    ToolCall(ToolCallRecord),
+}
+
+/// How a reply ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplyOutcome {
+    pub text: String,
+    pub tool_calls: usize,
+    pub cancelled: bool,
+}
+
+pub struct Agent {
+    config: AgentConfig,
+    chat: Box<dyn ChatModel>,
+    tools: Box<dyn ToolSet>,
+    history: Vec<ChatMessage>,
+    /// Index of the user message that opened each turn, by turn id.
+    turn_starts: Vec<(u64, usize)>,
+}
+
+impl Agent {
+    pub fn new(config: AgentConfig, chat: Box<dyn ChatModel>, tools: Box<dyn ToolSet>) -> Self {
+        let history = vec![ChatMessage::system(config.system_prompt.clone())];
+        Self {
+            config,
+            chat,
+            tools,
+            history,
+            turn_starts: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &AgentConfig {
+        &self.config
+    }
+
+    pub fn history(&self) -> &[ChatMessage] {
+        &self.history
+    }
+
+    pub fn model_name(&self) -> String {
+        self.chat.name()
+    }
+
+    /// Answer the caller: call the model with history and tools, run the tools it asks for,
+    /// repeat (at most `max_tool_steps` times), and stream the reply text to `out`.
+    /// Executed tool calls stay in the history even when the reply is cancelled.
+    pub fn respond(
+        &mut self,
+        turn_id: u64,
+        user_text: &str,
+        cancel: &CancelToken,
+        out: &mut dyn FnMut(AgentOutput),
+    ) -> Result<ReplyOutcome, LlmError> {
+        self.turn_starts.push((turn_id, self.history.len()));
+        self.history.push(ChatMessage::user(user_text));
+        let specs = self.tools.specs();
+        let mut spoken = String::new();
+        let mut n_calls = 0;
+        for step in 0..=self.config.max_tool_steps {
+            let offer: &[_] = if step < self.config.max_tool_steps {
+                &specs
+            } else {
+                &[]
+            };
+            let mut text = String::new();
+            let mut calls: Vec<ToolCall> = Vec::new();
+            let finish = self.chat.stream(&self.history, offer, cancel, &mut |ev| match ev {
+                ChatEvent::Text(t) => {
+                    if !cancel.is_cancelled() {
+                        text.push_str(&t);
+                        out(AgentOutput::Text(t));
+                    }
+                }
+                ChatEvent::ToolCall(c) => calls.push(c),
+            });
+            spoken.push_str(&text);
+            let finish = match finish {
+                Ok(f) => f,
+                Err(e) => {
+                    if !text.is_empty() {
+                        self.history.push(ChatMessage::assistant(text));
+                    }
+                    return Err(e);
+                }
+            };
+            if finish == FinishReason::Cancelled || cancel.is_cancelled() {
+                // Tool calls the model had asked for are not run: the caller moved on.
+                if !text.is_empty() {
+                    self.history.push(ChatMessage::assistant(text));
+                }
+                return Ok(ReplyOutcome {
+                    text: spoken,
+                    tool_calls: n_calls,
+                    cancelled: true,
+                });
+            }
+            if calls.is_empty() || offer.is_empty() {
+                if !calls.is_empty() {
+                    log::warn!("agent: tool step limit reached; ignoring further tool calls");
+                }
+                self.history.push(ChatMessage::assistant(text));
+                return Ok(ReplyOutcome {
+                    text: spoken,
+                    tool_calls: n_calls,
+                    cancelled: false,
+                });
+            }
+            if !text.trim().is_empty() {
+                // Speak the words before the tool call while the tool runs.
+                out(AgentOutput::Flush);
+            }
+            self.history
+                .push(ChatMessage::assistant_tool_calls(text, calls.clone()));
+            for call in calls {
+                let result = self.run_tool(&call, cancel, out);
+                n_calls += 1;
+                out(AgentOutput::ToolCall(ToolCallRecord {
+                    name: call.name.clone(),
+                    arguments: serde_json::from_str(&call.arguments)
+                        .unwrap_or(Value::String(call.arguments.clone())),
+                    result: result.clone(),
+                }));
+                self.history
+                    .push(ChatMessage::tool(call.id.clone(), result.to_string()));
+            }
+            if cancel.is_cancelled() {
+                // The tools' effects are real and stay in the history; their answer is not spoken.
+                return Ok(ReplyOutcome {
+                    text: spoken,
+                    tool_calls: n_calls,
+                    cancelled: true,
+                });
+            }
+        }
+        unreachable!("the last step offers no tools and always returns")
+    }
+
+    /// Run one tool; say the filler if it takes longer than `filler_after`.
+    fn run_tool(
+        &mut self,
+        call: &ToolCall,
+        cancel: &CancelToken,
+        out: &mut dyn FnMut(AgentOutput),
+    ) -> Value {
+        let tools = &mut self.tools;
+        let (filler_after, filler) = (self.config.filler_after, self.config.filler_text.clone());
+        std::thread::scope(|scope| {
+            let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+            scope.spawn(move || {
+                let started = Instant::now();
+                let r = tools.call(&call.name, &call.arguments);
+                log::debug!("tool {} took {:?}", call.name, started.elapsed());
+                let _ = done_tx.send(r);
+            });
+            match done_rx.recv_timeout(filler_after) {
+                Ok(r) => r,
+                Err(_) => {
+                    if !cancel.is_cancelled() && !filler.is_empty() {
+                        out(AgentOutput::Text(format!("{filler} ")));
+                        out(AgentOutput::Flush);
+                    }
+                    done_rx.recv().unwrap_or_else(|_| {
+                        serde_json::json!({"error": format!("tool {} failed", call.name)})
+                    })
+                }
+            }
+        })
+    }
+
+    /// Record an apology (spoken instead of a failed reply) as the agent's answer.
+    pub fn record_reply(&mut self, text: &str) {
+        self.history.push(ChatMessage::assistant(text));
+    }
+
+    /// Apply what the caller really heard of a reply. An interrupted reply keeps only the heard
+    /// part, marked as interrupted; tool calls and results stay.
+    pub fn apply_heard(&mut self, heard: &Heard) {
+        if !heard.interrupted {
+            return;
+        }
+        let Some(&(_, start)) = self.turn_starts.iter().find(|(id, _)| *id == heard.turn_id) else {
+            return;
+        };
+        let mut i = start + 1;
+        while i < self.history.len() {
+            let m = &mut self.history[i];
+            if m.role == Role::Assistant {
+                if m.tool_calls.is_empty() {
+                    self.history.remove(i);
+                    continue;
+                }
+                m.content.clear();
+            }
+            i += 1;
+        }
+        let heard_text = heard.text.trim();
+        if !heard_text.is_empty() {
+            self.history
+                .push(ChatMessage::assistant(format!("{heard_text}{INTERRUPTED_MARK}")));
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! STT stage: gathers the turn's audio, shows partial transcripts while the caller speaks,
+//! transcribes speculatively at a pause, and delivers the final transcript at the end of turn.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::super::events::Event;
+use super::super::messages::{SttMsg, VadMsg};
+use super::super::turn::{Mark, Turn};
+use super::super::Shared;
+use crate::audio::INPUT_RATE;
+use crate::pipeline::generation::CancelToken;
+use crate::stt::SpeechToText;
+
+/// Re-decode the growing utterance for display about this often.
+const PARTIAL_EVERY: Duration = Duration::from_millis(500);
+
+/// Speculative counters, reported in the logs and by the benchmark.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SpeculationStats {
+    pub used: u64,
+    pub wasted: u64,
+}
+
+struct Utterance {
+    turn: Arc<Turn>,
+    audio: Vec<i16>,
+    last_partial: Instant,
+    /// A transcript of `audio[..len]` made at a pause, valid while the caller stays silent.
+    speculative: Option<(usize, String)>,
+    paused: bool,
+}
+
+pub fn run(
+    mut stt: Box<dyn SpeechToText>,
+    speculative: bool,
+    rx: Receiver<VadMsg>,
+    tx: Sender<SttMsg>,
+    s: Shared,
+) {
+    let mut cur: Option<Utterance> = None;
+    let mut stats = SpeculationStats::default();
+    for msg in rx.iter() {
+        match msg {
+            VadMsg::Start { turn } => {
+                cur = Some(Utterance {
+                    turn,
+                    audio: Vec::with_capacity(INPUT_RATE as usize * 10),
+                    last_partial: Instant::now(),
+                    speculative: None,
+                    paused: false,
+                });
+            }
+            VadMsg::Audio { pcm } => {
+                let Some(u) = cur.as_mut() else { continue };
+                u.audio.extend_from_slice(&pcm);
+                // Partials only while the caller is talking and the channel has no backlog,
+                // so a partial decode never delays the final transcript.
+                if !u.paused && u.last_partial.elapsed() >= PARTIAL_EVERY && rx.is_empty() {
+                    u.last_partial = Instant::now();
+                    match stt.transcribe_partial(&u.audio, &CancelToken::never()) {
+                        Ok(Some(text)) if !text.trim().is_empty() => {
+                            s.events.emit(Event::Transcript {
+                                turn: u.turn.id,
+                                text: text.clone(),
+                                is_final: false,
+                            });
+                            if tx
+                                .send(SttMsg::Partial {
+                                    turn: u.turn.clone(),
+                                    text,
+                                })
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => log::debug!("partial transcript failed: {e}"),
+                    }
+                }
+            }
+            VadMsg::Pause => {
+                let Some(u) = cur.as_mut() else { continue };
+                u.paused = true;
+                if speculative {
+                    match stt.transcribe(&u.audio) {
+                        Ok(text) => u.speculative = Some((u.audio.len(), text)),
+                        Err(e) => log::debug!("speculative transcript failed: {e}"),
+                    }
+                }
+            }
+            VadMsg::Resume => {
+                if let Some(u) = cur.as_mut() {
+                    u.paused = false;
+                    if u.speculative.take().is_some() {
+                        stats.wasted += 1;
+                    }
+                }
+            }
+            VadMsg::Discard => cur = None,
+            VadMsg::End => {
+                let Some(u) = cur.take() else { continue };
+                let out = match u.speculative {
+                    // Only silence arrived since the pause: the speculative transcript stands.
+                    Some((_, text)) => {
+                        stats.used += 1;
+                        u.turn.set_transcript(&text, true);
+                        Ok(text)
+                    }
+                    None => stt.transcribe(&u.audio).inspect(|t| u.turn.set_transcript(t, false)),
+                };
+                u.turn.mark(Mark::SttFinal);
+                let msg = match out {
+                    Ok(text) => {
+                        let text = text.trim().to_string();
+                        s.events.emit(Event::Transcript {
+                            turn: u.turn.id,
+                            text: text.clone(),
+                            is_final: true,
+                        });
+                        SttMsg::Final { turn: u.turn, text }
+                    }
+                    Err(e) => {
+                        s.events.error("stt", e.to_string());
+                        u.turn.push_error(e.to_string());
+                        SttMsg::Failed {
+                            turn: u.turn,
+                            message: e.to_string(),
+                        }
+                    }
+                };
+                if tx.send(msg).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    log::debug!(
+        "stt: speculative transcripts used {}, wasted {}",
+        stats.used,
+        stats.wasted
+    );
+}

@@ -1,0 +1,437 @@
+//! Piper (VITS) text-to-speech through ONNX Runtime, phonemes from libespeak-ng.
+//!
+//! text -> [`normalize`] -> espeak IPA clauses -> synthesis chunks -> phoneme ids -> ort ->
+//! 22,050 Hz float audio -> [`Resampler`] -> 24 kHz PCM16, one chunk at a time so the first
+//! audio is out after the first clause.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ort::session::Session;
+use ort::value::Tensor;
+use serde::Deserialize;
+
+use crate::models::{self, ModelError};
+use crate::pipeline::generation::CancelToken;
+use crate::tts::espeak::{Clause, Phonemizer};
+use crate::tts::normalize::normalize;
+use crate::tts::resample::{to_pcm16, Resampler};
+use crate::tts::{TextToSpeech, TtsError, OUTPUT_RATE};
+
+/// The voice shipped by `make setup`.
+pub const VOICE: &str = "en_US-joe-medium";
+
+/// A clause boundary starts a new synthesis chunk once the pending chunk has this many
+/// phoneme characters (about two words): very short pieces ("Well,") sound clipped alone.
+const MIN_CHUNK_PHONEMES: usize = 12;
+
+const PAD: char = '_';
+const BOS: char = '^';
+const EOS: char = '$';
+
+/// What the voice's `.onnx.json` says (the parts used here).
+#[derive(Debug, Clone)]
+pub struct PiperConfig {
+    pub sample_rate: u32,
+    pub espeak_voice: String,
+    pub noise_scale: f32,
+    pub length_scale: f32,
+    pub noise_w: f32,
+    phoneme_ids: HashMap<char, Vec<i64>>,
+}
+
+#[derive(Deserialize)]
+struct RawConfig {
+    audio: RawAudio,
+    #[serde(default)]
+    espeak: RawEspeak,
+    #[serde(default)]
+    inference: RawInference,
+    phoneme_id_map: HashMap<String, Vec<i64>>,
+}
+
+#[derive(Deserialize)]
+struct RawAudio {
+    sample_rate: u32,
+}
+
+#[derive(Deserialize)]
+struct RawEspeak {
+    voice: String,
+}
+
+impl Default for RawEspeak {
+    fn default() -> Self {
+        RawEspeak {
+            voice: "en-us".into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawInference {
+    noise_scale: f32,
+    length_scale: f32,
+    noise_w: f32,
+}
+
+impl Default for RawInference {
+    // Piper's defaults.
+    fn default() -> Self {
+        RawInference {
+            noise_scale: 0.667,
+            length_scale: 1.0,
+            noise_w: 0.8,
+        }
+    }
+}
+
+impl PiperConfig {
+    /// Parses a Piper voice config (`*.onnx.json`).
+    pub fn parse(json: &str) -> Result<PiperConfig, String> {
+        let raw: RawConfig = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let mut phoneme_ids = HashMap::new();
+        for (key, ids) in raw.phoneme_id_map {
+            let mut chars = key.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => {
+                    phoneme_ids.insert(c, ids);
+                }
+                _ => log::warn!("piper config: ignoring multi-character phoneme {key:?}"),
+            }
+        }
+        for special in [PAD, BOS, EOS] {
+            if !phoneme_ids.contains_key(&special) {
+                return Err(format!("phoneme_id_map lacks {special:?}"));
+            }
+        }
+        if raw.audio.sample_rate == 0 {
+            return Err("audio.sample_rate is 0".into());
+        }
+        Ok(PiperConfig {
+            sample_rate: raw.audio.sample_rate,
+            espeak_voice: raw.espeak.voice,
+            noise_scale: raw.inference.noise_scale,
+            length_scale: raw.inference.length_scale,
+            noise_w: raw.inference.noise_w,
+            phoneme_ids,
+        })
+    }
+
+    /// Model input for one chunk of phonemes: `^ _ p1 _ p2 _ ... pn _ $` (Piper's layout, a pad
+    /// after every symbol). Characters the voice does not know are skipped.
+    pub fn phoneme_ids(&self, phonemes: &str) -> Vec<i64> {
+        let mut ids = Vec::with_capacity(phonemes.len() * 2 + 3);
+        // The three specials are checked in `parse`.
+        let id = |c: char| self.phoneme_ids.get(&c).map(Vec::as_slice).unwrap_or(&[]);
+        ids.extend_from_slice(id(BOS));
+        ids.extend_from_slice(id(PAD));
+        for c in phonemes.chars().flat_map(decompose) {
+            match self.phoneme_ids.get(&c) {
+                Some(known) => {
+                    ids.extend_from_slice(known);
+                    ids.extend_from_slice(id(PAD));
+                }
+                None => log::debug!(
+                    "piper: skipping {c:?} (U+{:04X}), not in the voice",
+                    c as u32
+                ),
+            }
+        }
+        ids.extend_from_slice(id(EOS));
+        ids
+    }
+}
+
+/// Canonical decomposition (NFD) of the precomposed letters espeak can emit; Piper's map
+/// holds the base letters and the combining marks separately.
+fn decompose(c: char) -> impl Iterator<Item = char> {
+    let (base, mark) = match c {
+        'ç' => ('c', Some('\u{327}')),
+        'ş' => ('s', Some('\u{327}')),
+        'ţ' => ('t', Some('\u{327}')),
+        'ȩ' => ('e', Some('\u{327}')),
+        'ã' => ('a', Some('\u{303}')),
+        'ẽ' => ('e', Some('\u{303}')),
+        'ĩ' => ('i', Some('\u{303}')),
+        'õ' => ('o', Some('\u{303}')),
+        'ũ' => ('u', Some('\u{303}')),
+        'ñ' => ('n', Some('\u{303}')),
+        'ỹ' => ('y', Some('\u{303}')),
+        'á' | 'à' | 'â' | 'ä' => ('a', None),
+        'é' | 'è' | 'ê' | 'ë' => ('e', None),
+        'í' | 'ì' | 'î' | 'ï' => ('i', None),
+        'ó' | 'ò' | 'ô' | 'ö' => ('o', None),
+        'ú' | 'ù' | 'û' | 'ü' => ('u', None),
+        c => (c, None),
+    };
+    // Acute, grave, circumflex and diaeresis marks are not in Piper's map: only the base
+    // letter of those would survive, so it is kept directly.
+    std::iter::once(base).chain(mark)
+}
+
+/// Groups espeak clauses into synthesis chunks: whole sentences, split at clause boundaries
+/// (commas, semicolons, colons) once a chunk is long enough. Punctuation is kept as Piper
+/// expects it ("həlˈoʊ, wˈɜːld.").
+pub fn group_clauses(clauses: &[Clause]) -> Vec<String> {
+    let mut chunks = Vec::new();
+    let mut current = String::new();
+    for (index, clause) in clauses.iter().enumerate() {
+        current.push_str(&clause.phonemes);
+        if let Some(t) = clause.terminator {
+            current.push(t);
+        }
+        let last = index + 1 == clauses.len();
+        let letters = current.chars().filter(|c| c.is_alphabetic()).count();
+        if clause.end_of_sentence || last || letters >= MIN_CHUNK_PHONEMES {
+            // A chunk of punctuation alone ("..." or a lone comma) has nothing to say.
+            if letters > 0 {
+                chunks.push(current.trim().to_string());
+            }
+            current.clear();
+        } else {
+            current.push(' ');
+        }
+    }
+    chunks
+}
+
+/// A loaded Piper voice: one per process, shared by every session through an `Arc`.
+pub struct PiperVoice {
+    name: String,
+    config: PiperConfig,
+    session: Mutex<Session>,
+    phonemizer: Phonemizer,
+    resampler: Resampler,
+}
+
+impl PiperVoice {
+    /// Loads `models_dir/piper/en_US-joe-medium.onnx` (+ `.onnx.json`) with one ORT thread.
+    pub fn load(models_dir: &Path) -> Result<Arc<PiperVoice>, ModelError> {
+        Self::load_with_threads(models_dir, 1)
+    }
+
+    /// As [`PiperVoice::load`], with `threads` intra-op threads.
+    pub fn load_with_threads(
+        models_dir: &Path,
+        threads: usize,
+    ) -> Result<Arc<PiperVoice>, ModelError> {
+        let model = models_dir.join("piper").join(format!("{VOICE}.onnx"));
+        let config_path = models_dir.join("piper").join(format!("{VOICE}.onnx.json"));
+        models::require("Piper voice", &model)?;
+        models::require("Piper voice config", &config_path)?;
+        let json = std::fs::read_to_string(&config_path)
+            .map_err(|e| ModelError::Runtime(format!("{}: {e}", config_path.display())))?;
+        let config = PiperConfig::parse(&json)
+            .map_err(|e| ModelError::Runtime(format!("{}: {e}", config_path.display())))?;
+        let phonemizer = Phonemizer::global().map_err(|e| ModelError::Runtime(e.to_string()))?;
+        let started = std::time::Instant::now();
+        let session = models::load_session(&model, threads)?;
+        log::info!(
+            "piper {VOICE} loaded in {} ms ({threads} thread(s))",
+            started.elapsed().as_millis()
+        );
+        Ok(Arc::new(PiperVoice {
+            name: format!("piper {VOICE}"),
+            resampler: Resampler::new(config.sample_rate, OUTPUT_RATE),
+            config,
+            session: Mutex::new(session),
+            phonemizer,
+        }))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn config(&self) -> &PiperConfig {
+        &self.config
+    }
+
+    /// Phoneme strings, one per synthesis chunk, for `text` (normalised first). Empty when
+    /// there is nothing to say.
+    pub fn phoneme_chunks(&self, text: &str) -> Result<Vec<String>, TtsError> {
+        let normalized = normalize(text);
+        if !normalized.chars().any(char::is_alphanumeric) {
+            return Ok(Vec::new());
+        }
+        let clauses = self
+            .phonemizer
+            .phonemize(&self.config.espeak_voice, &normalized)
+            .map_err(|e| TtsError::Synthesis(e.to_string()))?;
+        Ok(group_clauses(&clauses))
+    }
+
+    /// Runs the model on one chunk's ids: float audio at the voice's sample rate.
+    pub fn infer(&self, ids: &[i64]) -> Result<Vec<f32>, TtsError> {
+        let input = Tensor::from_array(([1usize, ids.len()], ids.to_vec())).map_err(synthesis)?;
+        let lengths = Tensor::from_array(([1usize], vec![ids.len() as i64])).map_err(synthesis)?;
+        let scales = Tensor::from_array((
+            [3usize],
+            vec![
+                self.config.noise_scale,
+                self.config.length_scale,
+                self.config.noise_w,
+            ],
+        ))
+        .map_err(synthesis)?;
+        // A panic elsewhere while holding the lock leaves the session itself intact.
+        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+        let outputs = session
+            .run(ort::inputs![
+                "input" => input,
+                "input_lengths" => lengths,
+                "scales" => scales,
+            ])
+            .map_err(synthesis)?;
+        let output = outputs
+            .values()
+            .next()
+            .ok_or_else(|| TtsError::Synthesis("piper model returned no output".into()))?;
+        let (_, audio) = output.try_extract_tensor::<f32>().map_err(synthesis)?;
+        let mut audio = audio.to_vec();
+        let bad = audio.iter().filter(|s| !s.is_finite()).count();
+        if bad > 0 {
+            log::warn!("piper produced {bad} non-finite samples; zeroed");
+            audio
+                .iter_mut()
+                .filter(|s| !s.is_finite())
+                .for_each(|s| *s = 0.0);
+        }
+        Ok(audio)
+    }
+
+    /// One chunk of phonemes to 24 kHz PCM16.
+    pub fn speak_phonemes(&self, phonemes: &str) -> Result<Vec<i16>, TtsError> {
+        let ids = self.config.phoneme_ids(phonemes);
+        let audio = self.infer(&ids)?;
+        Ok(to_pcm16(&self.resampler.process(&audio)))
+    }
+}
+
+fn synthesis(e: impl Display) -> TtsError {
+    TtsError::Synthesis(e.to_string())
+}
+
+/// A per-session Piper speaker: a cheap handle on the shared [`PiperVoice`].
+#[derive(Clone)]
+pub struct PiperTts {
+    voice: Arc<PiperVoice>,
+}
+
+impl PiperTts {
+    pub fn new(voice: Arc<PiperVoice>) -> PiperTts {
+        PiperTts { voice }
+    }
+
+    pub fn voice(&self) -> &Arc<PiperVoice> {
+        &self.voice
+    }
+}
+
+impl TextToSpeech for PiperTts {
+    fn name(&self) -> String {
+        self.voice.name().to_string()
+    }
+
+    fn synthesize(
+        &mut self,
+        text: &str,
+        cancel: &CancelToken,
+        on_audio: &mut dyn FnMut(&[i16]),
+    ) -> Result<(), TtsError> {
+        if cancel.is_cancelled() {
+            return Ok(());
+        }
+        for chunk in self.voice.phoneme_chunks(text)? {
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+            let pcm = self.voice.speak_phonemes(&chunk)?;
+            // Audio finished after a barge-in is stale: drop it.
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+            on_audio(&pcm);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> PiperConfig {
+        PiperConfig::parse(
+            r#"{"audio": {"sample_rate": 22050},
+                "phoneme_id_map": {"_": [0], "^": [1], "$": [2], " ": [3], ",": [8],
+                                   "c": [16], "h": [20], "i": [21], "ˈ": [120], "̧": [140]}}"#,
+        )
+        .expect("valid config")
+    }
+
+    fn clause(phonemes: &str, terminator: Option<char>, end: bool) -> Clause {
+        Clause {
+            phonemes: phonemes.into(),
+            terminator,
+            end_of_sentence: end,
+        }
+    }
+
+    #[test]
+    fn ids_are_padded_and_framed() {
+        assert_eq!(
+            config().phoneme_ids("hˈi, hi"),
+            vec![1, 0, 20, 0, 120, 0, 21, 0, 8, 0, 3, 0, 20, 0, 21, 0, 2]
+        );
+    }
+
+    #[test]
+    fn unknown_characters_are_skipped_and_precomposed_letters_decomposed() {
+        // 'z' is not in this map; 'ç' becomes 'c' + combining cedilla.
+        assert_eq!(config().phoneme_ids("zç"), vec![1, 0, 16, 0, 140, 0, 2]);
+    }
+
+    #[test]
+    fn config_defaults_and_validation() {
+        let c = config();
+        assert_eq!(c.sample_rate, 22_050);
+        assert_eq!(c.espeak_voice, "en-us");
+        assert_eq!(
+            (c.noise_scale, c.length_scale, c.noise_w),
+            (0.667, 1.0, 0.8)
+        );
+        let missing_pad =
+            r#"{"audio": {"sample_rate": 22050}, "phoneme_id_map": {"^": [1], "$": [2]}}"#;
+        assert!(PiperConfig::parse(missing_pad).is_err());
+        assert!(PiperConfig::parse("not json").is_err());
+    }
+
+    #[test]
+    fn clauses_group_into_sentences_split_when_long() {
+        let clauses = vec![
+            clause("jˈɛs", Some(','), false),
+            clause("aɪ kˈæn", Some('.'), true),
+            clause("ðə dˈɑːktɚ ɪz ɪn tədˈeɪ", Some(','), false),
+            clause("ænd ʃiː kæn sˈiː juː", Some('?'), true),
+            clause("", Some('.'), true),
+        ];
+        assert_eq!(
+            group_clauses(&clauses),
+            vec![
+                "jˈɛs, aɪ kˈæn.",
+                "ðə dˈɑːktɚ ɪz ɪn tədˈeɪ,",
+                "ænd ʃiː kæn sˈiː juː?",
+            ]
+        );
+    }
+
+    #[test]
+    fn punctuation_only_gives_no_chunks() {
+        assert!(group_clauses(&[clause("", Some('.'), true)]).is_empty());
+        assert!(group_clauses(&[]).is_empty());
+    }
+}

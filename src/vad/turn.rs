@@ -1,0 +1,285 @@
+//! The turn detector: speech probabilities per 32 ms chunk in, turn events out.
+//!
+//! Speech starts after `min_speech_ms` above the threshold (so clicks do not count), pauses at
+//! the first `pause_ms` of silence (a hint the caller may be done: speculative work may start),
+//! and ends after `min_silence_ms` of silence or at `max_utterance_ms`.
+
+use serde::{Deserialize, Serialize};
+
+/// Thresholds of the turn detector. Defaults follow common practice (Silero's 0.5 / 0.35).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VadConfig {
+    /// Probability at or above which a chunk is speech.
+    pub threshold: f32,
+    /// Probability below which a chunk is silence (hysteresis between the two).
+    pub neg_threshold: f32,
+    /// Speech needed before a turn starts.
+    pub min_speech_ms: u32,
+    /// Silence that ends a turn.
+    pub min_silence_ms: u32,
+    /// Silence after which the caller is considered paused (speculative transcription starts).
+    pub pause_ms: u32,
+    /// Audio kept from before the detected start, so no first syllable is cut.
+    pub pre_padding_ms: u32,
+    /// A turn is cut here even if the caller keeps talking.
+    pub max_utterance_ms: u32,
+    /// While the agent speaks, the caller must talk this long to interrupt it.
+    pub barge_in_min_ms: u32,
+    /// While the agent speaks, the speech threshold is raised to this (echo gate); `None` keeps it.
+    pub echo_gate_threshold: Option<f32>,
+}
+
+impl Default for VadConfig {
+    fn default() -> Self {
+        Self {
+            threshold: 0.5,
+            neg_threshold: 0.35,
+            min_speech_ms: 192,
+            min_silence_ms: 480,
+            pause_ms: 160,
+            pre_padding_ms: 320,
+            max_utterance_ms: 30_000,
+            barge_in_min_ms: 400,
+            echo_gate_threshold: Some(0.85),
+        }
+    }
+}
+
+/// What one chunk changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TurnEvent {
+    /// Speech confirmed; it began `lead_ms` before the end of this chunk.
+    SpeechStart { lead_ms: u32 },
+    /// Still speech (the turn has lasted `speech_ms` so far).
+    Speaking { speech_ms: u32 },
+    /// The caller fell silent for `pause_ms`; silence began `silence_ms` ago.
+    Pause { silence_ms: u32 },
+    /// Speech came back after a pause.
+    Resume,
+    /// The turn ended; the last `silence_ms` were silence. `forced` when cut at max length.
+    SpeechEnd { silence_ms: u32, forced: bool },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum State {
+    Silence { speech_run_ms: u32 },
+    Speech { utterance_ms: u32, silence_run_ms: u32, paused: bool },
+}
+
+/// Chunk-by-chunk state machine over speech probabilities.
+pub struct TurnDetector {
+    config: VadConfig,
+    chunk_ms: u32,
+    state: State,
+    gated: bool,
+}
+
+impl TurnDetector {
+    /// `chunk_ms`: duration of one probability chunk (32 ms for Silero at 16 kHz).
+    pub fn new(config: VadConfig, chunk_ms: u32) -> Self {
+        Self {
+            config,
+            chunk_ms: chunk_ms.max(1),
+            state: State::Silence { speech_run_ms: 0 },
+            gated: false,
+        }
+    }
+
+    pub fn config(&self) -> &VadConfig {
+        &self.config
+    }
+
+    /// Raise the threshold while the agent is speaking (echo gate).
+    pub fn set_echo_gate(&mut self, on: bool) {
+        self.gated = on;
+    }
+
+    pub fn in_speech(&self) -> bool {
+        matches!(self.state, State::Speech { .. })
+    }
+
+    fn threshold(&self) -> f32 {
+        match (self.gated, self.config.echo_gate_threshold) {
+            (true, Some(t)) => t.max(self.config.threshold),
+            _ => self.config.threshold,
+        }
+    }
+
+    /// Feed one chunk's probability.
+    pub fn push(&mut self, p: f32) -> Option<TurnEvent> {
+        let c = self.chunk_ms;
+        let threshold = self.threshold();
+        let cfg = &self.config;
+        match self.state {
+            State::Silence { speech_run_ms } => {
+                let run = if p >= threshold {
+                    speech_run_ms + c
+                } else if p < cfg.neg_threshold {
+                    0
+                } else {
+                    speech_run_ms
+                };
+                if run >= cfg.min_speech_ms.max(c) {
+                    self.state = State::Speech {
+                        utterance_ms: run,
+                        silence_run_ms: 0,
+                        paused: false,
+                    };
+                    Some(TurnEvent::SpeechStart { lead_ms: run })
+                } else {
+                    self.state = State::Silence { speech_run_ms: run };
+                    None
+                }
+            }
+            State::Speech {
+                utterance_ms,
+                silence_run_ms,
+                paused,
+            } => {
+                let utterance_ms = utterance_ms + c;
+                if utterance_ms >= cfg.max_utterance_ms {
+                    self.state = State::Silence { speech_run_ms: 0 };
+                    return Some(TurnEvent::SpeechEnd {
+                        silence_ms: silence_run_ms,
+                        forced: true,
+                    });
+                }
+                if p < cfg.neg_threshold || (silence_run_ms > 0 && p < threshold) {
+                    let silence = silence_run_ms + c;
+                    if silence >= cfg.min_silence_ms {
+                        self.state = State::Silence { speech_run_ms: 0 };
+                        return Some(TurnEvent::SpeechEnd {
+                            silence_ms: silence,
+                            forced: false,
+                        });
+                    }
+                    let pause_now = !paused && silence >= cfg.pause_ms;
+                    self.state = State::Speech {
+                        utterance_ms,
+                        silence_run_ms: silence,
+                        paused: paused || pause_now,
+                    };
+                    pause_now.then_some(TurnEvent::Pause { silence_ms: silence })
+                } else {
+                    self.state = State::Speech {
+                        utterance_ms,
+                        silence_run_ms: 0,
+                        paused: false,
+                    };
+                    if paused {
+                        Some(TurnEvent::Resume)
+                    } else {
+                        Some(TurnEvent::Speaking {
+                            speech_ms: utterance_ms - silence_run_ms,
+                        })
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forget the current turn (e.g. after the stream ended).
+    pub fn reset(&mut self) {
+        self.state = State::Silence { speech_run_ms: 0 };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(det: &mut TurnDetector, probs: &[f32]) -> Vec<(usize, TurnEvent)> {
+        probs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &p)| det.push(p).map(|e| (i, e)))
+            .filter(|(_, e)| !matches!(e, TurnEvent::Speaking { .. }))
+            .collect()
+    }
+
+    fn cfg() -> VadConfig {
+        VadConfig {
+            min_speech_ms: 96,
+            min_silence_ms: 320,
+            pause_ms: 128,
+            ..VadConfig::default()
+        }
+    }
+
+    #[test]
+    fn start_pause_and_end_at_configured_durations() {
+        let mut d = TurnDetector::new(cfg(), 32);
+        let mut probs = vec![0.0; 5];
+        probs.extend(vec![0.9; 20]);
+        probs.extend(vec![0.05; 15]);
+        let ev = run(&mut d, &probs);
+        // Third speech chunk (index 7) reaches 96 ms.
+        assert_eq!(ev[0], (7, TurnEvent::SpeechStart { lead_ms: 96 }));
+        // Fourth silent chunk (index 28) reaches 128 ms of silence.
+        assert_eq!(ev[1], (28, TurnEvent::Pause { silence_ms: 128 }));
+        // Tenth silent chunk (index 34) reaches 320 ms.
+        assert_eq!(
+            ev[2],
+            (34, TurnEvent::SpeechEnd { silence_ms: 320, forced: false })
+        );
+        assert_eq!(ev.len(), 3);
+        assert!(!d.in_speech());
+    }
+
+    #[test]
+    fn a_click_shorter_than_min_speech_starts_nothing() {
+        let mut d = TurnDetector::new(cfg(), 32);
+        let ev = run(&mut d, &[0.0, 0.9, 0.9, 0.0, 0.0, 0.9, 0.0]);
+        assert!(ev.is_empty(), "{ev:?}");
+    }
+
+    #[test]
+    fn hysteresis_keeps_a_run_alive_between_thresholds() {
+        let mut d = TurnDetector::new(cfg(), 32);
+        // 0.4 is between neg (0.35) and threshold (0.5): neither counts nor resets.
+        let ev = run(&mut d, &[0.9, 0.4, 0.9, 0.4, 0.9]);
+        assert_eq!(ev, vec![(4, TurnEvent::SpeechStart { lead_ms: 96 })]);
+    }
+
+    #[test]
+    fn a_short_gap_resumes_instead_of_ending() {
+        let mut d = TurnDetector::new(cfg(), 32);
+        let mut probs = vec![0.9; 5];
+        probs.extend(vec![0.0; 5]); // 160 ms: a pause, not an end
+        probs.extend(vec![0.9; 3]);
+        probs.extend(vec![0.0; 10]);
+        let ev: Vec<TurnEvent> = run(&mut d, &probs).into_iter().map(|(_, e)| e).collect();
+        assert_eq!(
+            ev,
+            vec![
+                TurnEvent::SpeechStart { lead_ms: 96 },
+                TurnEvent::Pause { silence_ms: 128 },
+                TurnEvent::Resume,
+                TurnEvent::Pause { silence_ms: 128 },
+                TurnEvent::SpeechEnd { silence_ms: 320, forced: false },
+            ]
+        );
+    }
+
+    #[test]
+    fn max_utterance_forces_an_end() {
+        let c = VadConfig {
+            max_utterance_ms: 320,
+            ..cfg()
+        };
+        let mut d = TurnDetector::new(c, 32);
+        let ev = run(&mut d, &[0.9; 12]);
+        assert_eq!(ev[0].1, TurnEvent::SpeechStart { lead_ms: 96 });
+        assert!(matches!(ev[1].1, TurnEvent::SpeechEnd { forced: true, .. }));
+    }
+
+    #[test]
+    fn echo_gate_raises_the_threshold() {
+        let mut d = TurnDetector::new(cfg(), 32);
+        d.set_echo_gate(true);
+        // 0.7 is speech normally but not above the gated threshold 0.85.
+        assert!(run(&mut d, &[0.7; 10]).is_empty());
+        d.set_echo_gate(false);
+        assert!(!run(&mut d, &[0.7; 10]).is_empty());
+    }
+}

@@ -1,0 +1,282 @@
+//! The threaded pipeline end to end with scripted fakes: turns, barge-in by generation,
+//! failures that end a session cleanly, and provider errors that become apologies.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use voice_agent::agent::AgentConfig;
+use voice_agent::audio::wav::{ConversationRecorder, WavInput};
+use voice_agent::llm::Role;
+use voice_agent::pipeline::{Event, Events, Pipeline, PipelineConfig, SessionOutcome, SessionParts};
+use voice_agent::testing::{
+    synthetic_caller, tone_level, EchoTools, RecordingOutput, ScriptStep, ScriptedChat,
+    ScriptedStt, ToneTts,
+};
+use voice_agent::tts::{TextToSpeech, TtsError};
+use voice_agent::vad::energy::EnergyVad;
+use voice_agent::CancelToken;
+
+/// Join with a deadline, so a hung stage fails the test instead of hanging it.
+fn join(p: Pipeline) -> SessionOutcome {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(p.join());
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("pipeline did not shut down")
+}
+
+fn parts(
+    caller: Vec<i16>,
+    realtime: bool,
+    stt: ScriptedStt,
+    chat: ScriptedChat,
+    tts: Box<dyn TextToSpeech>,
+    out: RecordingOutput,
+    events: Events,
+) -> SessionParts {
+    SessionParts {
+        input: Box::new(WavInput::from_samples(caller, realtime)),
+        output: Box::new(out),
+        vad: Box::new(EnergyVad::default()),
+        stt: Box::new(stt),
+        chat: Box::new(chat),
+        tools: Box::new(EchoTools::default()),
+        tts,
+        events,
+        recorder: None,
+    }
+}
+
+#[test]
+fn two_turns_flow_through_every_stage_and_report() {
+    let caller = synthetic_caller(&[(300, false), (900, true), (800, false), (700, true), (300, false)]);
+    let stt = ScriptedStt::new(&["hello there", "book me with doctor patel"]);
+    let heard = stt.heard.clone();
+    let chat = ScriptedChat::new(vec![
+        vec![ScriptStep::Text("Hello! How can I help you today? I can book appointments.".into())],
+        vec![ScriptStep::Call {
+            name: "lookup".into(),
+            arguments: serde_json::json!({"q": "patel"}),
+        }],
+        vec![ScriptStep::Text("Doctor Patel is free on Tuesday at nine.".into())],
+    ]);
+    let tts = ToneTts::default();
+    let spoken = tts.spoken.clone();
+    let out = RecordingOutput::default();
+    let (events, ev_rx) = Events::channel(4096);
+    let recorder = ConversationRecorder::new();
+    let mut p = parts(caller, false, stt, chat, Box::new(tts), out.clone(), events);
+    p.recorder = Some(recorder.clone());
+    let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
+    assert!(outcome.failed_stages.is_empty(), "{:?}", outcome.failed_stages);
+
+    let r = &outcome.reports;
+    assert_eq!(r.len(), 2, "{r:#?}");
+    assert_eq!(r[0].transcript, "hello there");
+    assert_eq!(r[0].agent_text, "Hello! How can I help you today? I can book appointments.");
+    assert_eq!(r[0].played_text, r[0].agent_text);
+    assert!(!r[0].interrupted);
+    assert_eq!(r[1].tool_calls.len(), 1);
+    assert_eq!(r[1].tool_calls[0].name, "lookup");
+    assert_eq!(r[1].tool_calls[0].arguments["q"], "patel");
+    assert_eq!(r[1].agent_text, "Doctor Patel is free on Tuesday at nine.");
+    for rep in r {
+        let l = &rep.latency;
+        let ttfa = l.ttfa_ms.expect("ttfa");
+        assert!(ttfa >= l.stt_ms.unwrap(), "{l:?}");
+        assert!(l.stage_sum_ms().is_some());
+    }
+    // Each utterance reached STT with its padding: roughly 0.9 s and 0.7 s (+ pre-roll).
+    let lens = heard.lock().unwrap().clone();
+    assert!(lens.len() >= 2);
+    assert!(lens[0] > 14_000 && lens[0] < 24_000, "{lens:?}");
+
+    // The sentence buffer released whole chunks (the first early, at a clause boundary or not).
+    let spoken = spoken.lock().unwrap().clone();
+    assert_eq!(spoken.join(" "), format!("{} {}", r[0].agent_text, r[1].agent_text));
+    // All the audio reached the output: 10 ms per character at 24 kHz.
+    let chars: usize = spoken.iter().map(|s| s.chars().count()).sum();
+    assert_eq!(out.total_samples(), chars * 240);
+
+    let events: Vec<Event> = ev_rx.try_iter().collect();
+    assert!(events.iter().any(|e| matches!(e, Event::ToolCall { name, .. } if name == "lookup")));
+    assert_eq!(events.iter().filter(|e| matches!(e, Event::Metrics(_))).count(), 2);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Transcript { is_final: true, text, .. } if text == "hello there")));
+
+    // The recording places the agent after the caller: the first reply starts after the first
+    // utterance (0.3 s + 0.9 s) and before the second one starts (virtual time).
+    let agent = recorder.agent_samples();
+    let first = agent.iter().position(|&s| s != 0).expect("agent audio recorded");
+    assert!(first >= 24_000 * 12 / 10, "agent audio starts at sample {first}");
+}
+
+#[test]
+fn barge_in_stops_old_generation_audio_and_history_keeps_only_what_was_heard() {
+    // The caller asks, then talks over the long answer for a second, then waits.
+    let caller = synthetic_caller(&[(200, false), (600, true), (2_600, false), (1_000, true), (1_500, false)]);
+    let long = "Long answer: ".to_string() + &"this goes on and on and on. ".repeat(8);
+    let chat = ScriptedChat::new(vec![
+        vec![ScriptStep::Text(long.clone())],
+        vec![ScriptStep::Text("Okay, what else can I do for you?".into())],
+    ]);
+    let calls = chat.calls.clone();
+    // 60 ms of audio per character: the long answer lasts ~15 s.
+    let tts = ToneTts {
+        ms_per_char: 60,
+        ..ToneTts::default()
+    };
+    let out = RecordingOutput::default();
+    let (events, ev_rx) = Events::channel(4096);
+    let p = parts(
+        caller,
+        true,
+        ScriptedStt::new(&["tell me everything", "stop, stop"]),
+        chat,
+        Box::new(tts),
+        out.clone(),
+        events,
+    );
+    let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
+    assert!(outcome.failed_stages.is_empty());
+    let r = &outcome.reports;
+    assert_eq!(r.len(), 2, "{r:#?}");
+    assert!(r[0].interrupted);
+    assert!(!r[0].played_text.is_empty());
+    assert!(r[0].played_text.len() < r[0].agent_text.len() / 2, "{}", r[0].played_text);
+    assert!(r[0].agent_text.starts_with(r[0].played_text.trim_end_matches(|c: char| !c.is_alphanumeric())));
+    assert_eq!(r[1].transcript, "stop, stop");
+    assert!(!r[1].interrupted);
+
+    // No audio of the old generation after the cut: every write after the first clear() has
+    // the level of the second reply's text.
+    let writes = out.writes.lock().unwrap().clone();
+    let old = tone_level(&long);
+    let new = tone_level("Okay");
+    assert_ne!(old, new);
+    let after: Vec<_> = writes.iter().filter(|w| w.clears_before > 0).collect();
+    assert!(!after.is_empty(), "the second reply was played");
+    assert!(after.iter().all(|w| w.peak == new), "old audio after the cut");
+    assert!(writes.iter().any(|w| w.clears_before == 0 && w.peak == old));
+    assert_eq!(out.clears.lock().unwrap().len(), 1);
+
+    // The model's second call saw only the heard part, marked as interrupted.
+    let calls = calls.lock().unwrap();
+    let second = &calls[1];
+    let interrupted = second
+        .iter()
+        .find(|m| m.role == Role::Assistant)
+        .expect("assistant message kept");
+    assert!(interrupted.content.ends_with("[interrupted]"), "{}", interrupted.content);
+    assert!(interrupted.content.len() < long.len());
+    let events: Vec<Event> = ev_rx.try_iter().collect();
+    assert!(events.contains(&Event::Clear));
+}
+
+/// A TTS that panics: the session must end cleanly and say why.
+struct PanickingTts;
+impl TextToSpeech for PanickingTts {
+    fn name(&self) -> String {
+        "panics".into()
+    }
+    fn synthesize(
+        &mut self,
+        _t: &str,
+        _c: &CancelToken,
+        _o: &mut dyn FnMut(&[i16]),
+    ) -> Result<(), TtsError> {
+        panic!("synthesizer exploded")
+    }
+}
+
+#[test]
+fn a_panicking_stage_ends_the_session_without_hanging() {
+    // Long caller audio at real-time pace: the source must notice the broken pipe and stop early.
+    let caller = synthetic_caller(&[(200, false), (500, true), (20_000, false)]);
+    let (events, ev_rx) = Events::channel(4096);
+    let p = parts(
+        caller,
+        true,
+        ScriptedStt::new(&["hi"]),
+        ScriptedChat::replies(&["Hello there, nice to meet you."]),
+        Box::new(PanickingTts),
+        RecordingOutput::default(),
+        events,
+    );
+    let started = std::time::Instant::now();
+    let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
+    assert!(outcome.failed_stages.contains(&"tts".to_string()), "{:?}", outcome.failed_stages);
+    // Not a timing assertion on speed: the 20 s input was abandoned rather than played out.
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let events: Vec<Event> = ev_rx.try_iter().collect();
+    assert!(events.iter().any(
+        |e| matches!(e, Event::Error { stage, message } if stage == "tts" && message.contains("exploded"))
+    ));
+}
+
+#[test]
+fn a_failed_model_becomes_a_spoken_apology_and_the_session_goes_on() {
+    let caller = synthetic_caller(&[(200, false), (600, true), (800, false), (600, true), (300, false)]);
+    let chat = ScriptedChat::new(vec![
+        vec![ScriptStep::Fail("connection reset".into())],
+        vec![ScriptStep::Text("Yes, I can hear you now.".into())],
+    ]);
+    let tts = ToneTts::default();
+    let spoken = tts.spoken.clone();
+    let (events, ev_rx) = Events::channel(4096);
+    let p = parts(
+        caller,
+        false,
+        ScriptedStt::new(&["hello", "can you hear me"]),
+        chat,
+        Box::new(tts),
+        RecordingOutput::default(),
+        events,
+    );
+    let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
+    let r = &outcome.reports;
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].agent_text, AgentConfig::default().apology);
+    assert!(r[0].errors[0].contains("connection reset"));
+    assert_eq!(r[1].agent_text, "Yes, I can hear you now.");
+    assert!(spoken.lock().unwrap().iter().any(|s| s.starts_with("I'm sorry")));
+    assert!(ev_rx
+        .try_iter()
+        .any(|e| matches!(e, Event::Error { stage, .. } if stage == "llm")));
+}
+
+#[test]
+fn a_short_blip_while_the_agent_speaks_does_not_interrupt() {
+    let caller = synthetic_caller(&[(200, false), (600, true), (1_500, false), (250, true), (3_000, false)]);
+    let reply = "This reply keeps going for a few seconds, so the caller can cough over it.";
+    let tts = ToneTts {
+        ms_per_char: 50,
+        ..ToneTts::default()
+    };
+    let stt = ScriptedStt::new(&["hello", "cough"]);
+    let (events, ev_rx) = Events::channel(4096);
+    let p = parts(
+        caller,
+        true,
+        stt,
+        ScriptedChat::replies(&[reply]),
+        Box::new(tts),
+        RecordingOutput::default(),
+        events,
+    );
+    let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
+    let r = &outcome.reports;
+    assert_eq!(r.len(), 1, "{r:#?}");
+    assert!(!r[0].interrupted);
+    assert_eq!(r[0].played_text, reply);
+    // The blip never became a turn: one final transcript, no clear.
+    let events: Vec<Event> = ev_rx.try_iter().collect();
+    let finals = events
+        .iter()
+        .filter(|e| matches!(e, Event::Transcript { is_final: true, .. }))
+        .count();
+    assert_eq!(finals, 1);
+    assert!(!events.contains(&Event::Clear));
+}
