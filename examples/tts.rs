@@ -24,6 +24,26 @@ struct Args {
     /// ONNX Runtime intra-op threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Synthesize this many times and report medians (the machine may be busy).
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+}
+
+/// One synthesis: the audio and the milliseconds to its first piece and to the end.
+fn run(tts: &mut PiperTts, text: &str) -> anyhow::Result<(Vec<i16>, Option<f64>, f64)> {
+    let started = Instant::now();
+    let mut first_audio = None;
+    let mut audio: Vec<i16> = Vec::new();
+    tts.synthesize(text, &CancelToken::never(), &mut |pcm| {
+        first_audio.get_or_insert_with(|| ms(started));
+        audio.extend_from_slice(pcm);
+    })?;
+    Ok((audio, first_audio, ms(started)))
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,14 +56,16 @@ fn main() -> anyhow::Result<()> {
     println!("loaded {} in {:.0} ms", voice.name(), ms(started));
     let mut tts = PiperTts::new(voice);
 
-    let started = Instant::now();
-    let mut first_audio = None;
-    let mut audio: Vec<i16> = Vec::new();
-    tts.synthesize(&text, &CancelToken::never(), &mut |pcm| {
-        first_audio.get_or_insert_with(|| ms(started));
-        audio.extend_from_slice(pcm);
-    })?;
-    let total = ms(started);
+    let (mut firsts, mut totals) = (Vec::new(), Vec::new());
+    let mut audio = Vec::new();
+    for _ in 0..args.runs.max(1) {
+        let (pcm, first, total) = run(&mut tts, &text)?;
+        firsts.extend(first);
+        totals.push(total);
+        audio = pcm;
+    }
+    let first_audio = (!firsts.is_empty()).then(|| median(firsts));
+    let total = median(totals);
 
     let spec = hound::WavSpec {
         channels: 1,
@@ -59,7 +81,10 @@ fn main() -> anyhow::Result<()> {
 
     let seconds = audio.len() as f64 / f64::from(OUTPUT_RATE);
     match first_audio {
-        Some(first) => println!("time to first audio: {first:.0} ms"),
+        Some(first) => println!(
+            "time to first audio: {first:.0} ms (median of {})",
+            args.runs
+        ),
         None => println!("nothing to say: no audio"),
     }
     println!("synthesis: {total:.0} ms for {seconds:.2} s of audio");

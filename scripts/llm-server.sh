@@ -12,6 +12,7 @@
 #   LLM_PORT        port to serve on (default 8081)
 #   LLAMA_JOBS      parallel build jobs (default 1, so other builds keep a core)
 #   LLAMA_CTX       context size (default 4096)
+#   LLAMA_THREADS   inference threads (default 2); LLAMA_PARALLEL  slots (default 1)
 # Everything it makes lives under the repository's ignored .venv/ and .cache/; each step is
 # skipped when its result is already there, so running it again is cheap.
 set -euo pipefail
@@ -143,7 +144,8 @@ start_server() {
     # turns (Gemma 3 uses sliding-window attention); --jinja enables the template and tools.
     exec "$BIN" --model "$MODEL" --host 127.0.0.1 --port "$PORT" \
         --ctx-size "$CTX" --swa-full --jinja --chat-template-file "$TEMPLATE" \
-        --alias gemma3-270m --threads "${LLAMA_THREADS:-2}" --no-webui
+        --parallel "${LLAMA_PARALLEL:-1}" --threads "${LLAMA_THREADS:-2}" \
+        --alias gemma3-270m --no-webui
 }
 
 status() {

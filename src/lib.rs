@@ -10,10 +10,14 @@
 
 pub mod agent;
 pub mod audio;
+pub mod bench;
+pub mod cloud;
 pub mod hospital;
 pub mod llm;
 pub mod models;
 pub mod pipeline;
+pub mod providers;
+pub mod server;
 pub mod stt;
 pub mod testing;
 pub mod text;

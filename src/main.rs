@@ -1,1 +1,142 @@
-fn main(){}
+//! The `voice-agent` command line: run a caller WAV through the agent, serve the browser demo,
+//! talk through the microphone, or benchmark.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use voice_agent::audio::io::NullOutput;
+use voice_agent::audio::wav::{ConversationRecorder, WavError, WavInput};
+use voice_agent::pipeline::{Event, Events, Pipeline, PipelineConfig, SessionParts, TurnReport};
+use voice_agent::providers::{ProviderOptions, Providers, SessionFactory};
+
+#[derive(Parser)]
+#[command(name = "voice-agent", version, about = "A realtime voice agent: VAD -> STT -> LLM agent with tools -> TTS")]
+struct Cli {
+    #[command(flatten)]
+    providers: ProviderOptions,
+    /// More logging (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Play a caller WAV into the agent and record the conversation.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The caller's audio (any WAV: sample rate and channels are converted).
+    #[arg(long, short)]
+    input: PathBuf,
+    /// Write the conversation as a stereo WAV (caller left, agent right, aligned in time).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Append one JSON line per turn (the TurnReport) to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Feed the caller as fast as possible instead of in real time (the agent still answers
+    /// between utterances).
+    #[arg(long)]
+    fast: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format_timestamp_millis()
+        .init();
+    let result = match cli.command {
+        Command::Run(args) => run(&cli.providers, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_providers(opts: &ProviderOptions) -> anyhow::Result<Arc<Providers>> {
+    let providers = Providers::load(opts).context("loading providers")?;
+    for line in providers.describe() {
+        eprintln!("{line}");
+    }
+    Ok(Arc::new(providers))
+}
+
+fn run(opts: &ProviderOptions, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let input = match WavInput::open(&args.input, !args.fast) {
+        Ok(i) => i,
+        Err(e @ (WavError::Format { .. } | WavError::Read { .. })) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let providers = load_providers(opts)?;
+    let (events, rx) = Events::channel(4096);
+    let mut parts = SessionParts::new(providers.session()?, Box::new(input), Box::new(NullOutput), events);
+    let recorder = args.output.as_ref().map(|_| ConversationRecorder::new());
+    parts.recorder = recorder.clone();
+    let mut report_file = match &args.report {
+        Some(p) => Some(BufWriter::new(
+            File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => None,
+    };
+
+    let pipeline = Pipeline::spawn(parts, PipelineConfig::default());
+    for event in rx.iter() {
+        match event {
+            Event::Metrics(report) => {
+                print_turn(&report);
+                if let Some(f) = report_file.as_mut() {
+                    serde_json::to_writer(&mut *f, &report)?;
+                    writeln!(f)?;
+                    f.flush()?;
+                }
+            }
+            Event::Error { stage, message } => eprintln!("  ! {stage}: {message}"),
+            _ => {}
+        }
+    }
+    let outcome = pipeline.join();
+    if let (Some(rec), Some(path)) = (recorder, &args.output) {
+        rec.write(path)?;
+        println!("conversation written to {}", path.display());
+    }
+    if !outcome.failed_stages.is_empty() {
+        anyhow::bail!("stages failed: {}", outcome.failed_stages.join(", "));
+    }
+    println!("{} turn(s)", outcome.reports.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_turn(r: &TurnReport) {
+    println!("[turn {}] caller: {}", r.turn, r.transcript);
+    for call in &r.tool_calls {
+        println!("         tool: {}({}) -> {}", call.name, call.arguments, call.result);
+    }
+    if r.interrupted {
+        println!("         agent (interrupted): {} [heard: {}]", r.agent_text, r.played_text);
+    } else {
+        println!("         agent: {}", r.agent_text);
+    }
+    println!("         {}", r.latency_line());
+}

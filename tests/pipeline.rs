@@ -45,6 +45,7 @@ fn parts(
         tts,
         events,
         recorder: None,
+        system_prompt: None,
     }
 }
 

@@ -271,10 +271,14 @@ fn make_time(
 const TIME_CUES: [&str; 8] = [
     "at", "around", "about", "by", "after", "before", "until", "till",
 ];
-const TIME_FILLERS: [&str; 26] = [
+/// Words around a time said on its own ("let's make it 3", "actually 11 15 instead").
+#[rustfmt::skip]
+const TIME_FILLERS: &[&str] = &[
     "at", "around", "about", "how", "maybe", "say", "let's", "lets", "um", "uh", "okay", "ok",
     "yes", "yeah", "sure", "please", "then", "make", "it", "the", "for", "is", "fine", "works",
-    "do", "one",
+    "do", "one", "actually", "instead", "have", "go", "with", "can", "i", "we", "would", "like",
+    "i'd", "prefer", "rather", "that", "that's", "good", "great", "perfect", "oh", "well", "so",
+    "book", "me", "in", "take", "i'll", "a", "an", "slot", "time", "appointment", "no", "wait",
 ];
 
 /// Minutes after an hour token: "30", or "oh 5". Returns (minutes, tokens used).
@@ -372,12 +376,17 @@ fn year_at(toks: &[String], j: usize) -> Option<(i32, usize)> {
     if t.len() == 4 && (1900..=2100).contains(&n) {
         return Some((n as i32, 1));
     }
-    if t.len() == 2 && (10..=20).contains(&n) {
-        if let Some((m, used)) = minutes_at(toks, j + 1) {
-            return Some((n as i32 * 100 + m as i32, 1 + used));
-        }
+    if t.len() != 2 || !(10..=20).contains(&n) {
+        return None;
     }
-    None
+    // "19 oh 5" or "19 85": the second half is two spoken digits.
+    let rest = toks.get(j + 1)?;
+    let (low, used) = if rest == "oh" {
+        (number(toks.get(j + 2)?).filter(|d| *d < 10)?, 2)
+    } else {
+        (number(rest).filter(|_| rest.len() == 2)?, 1)
+    };
+    Some((n as i32 * 100 + low as i32, 1 + used))
 }
 
 /// A day of the month at `toks[j]`: "4th" or "4". Returns (day, was_ordinal).

@@ -1,1 +1,170 @@
-//! (being written)
+//! The built-in offline receptionist: a rule-based dialogue engine, not a language model.
+//! It is the default brain when no LLM server is configured, so the whole agent works with
+//! no network and no keys.
+//!
+//! It speaks through the same seam and loop as an LLM: `stream()` reads the history; after a
+//! caller's line it either streams a reply word by word or emits one tool call; after a tool
+//! result it reads the result's JSON and phrases it. Between turns it keeps slot-filling
+//! state (task, doctor, day, time, name, date of birth, reason, and the question it asked),
+//! so one instance serves one conversation.
+
+mod dialogue;
+mod phrase;
+mod results;
+mod understand;
+mod words;
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use self::dialogue::{Action, Dialogue, GREETING};
+use crate::hospital::calendar::{Clock, SystemClock};
+use crate::hospital::store::Store;
+use crate::llm::{
+    ChatEvent, ChatMessage, ChatModel, FinishReason, LlmError, Role, ToolCall, ToolSpec,
+};
+use crate::pipeline::generation::CancelToken;
+
+pub struct BuiltinReceptionist {
+    dialogue: Dialogue,
+    calls: u64,
+}
+
+impl Default for BuiltinReceptionist {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BuiltinReceptionist {
+    /// A receptionist on the system clock that knows doctors when callers say "doctor X",
+    /// a speciality, or "any doctor".
+    pub fn new() -> Self {
+        Self {
+            dialogue: Dialogue::new(Vec::new(), Arc::new(SystemClock)),
+            calls: 0,
+        }
+    }
+
+    /// Also recognise these doctors' bare surnames ("can I see Patel"). Full names, no title.
+    pub fn with_doctor_names(mut self, names: Vec<String>) -> Self {
+        self.dialogue.doctor_names = names;
+        self
+    }
+
+    /// Read "today" from this clock (use the same one as the tools).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.dialogue.clock = clock;
+        self
+    }
+
+    /// A receptionist that knows the store's doctors, on `clock`.
+    pub fn for_store(store: &Store, clock: Arc<dyn Clock>) -> Self {
+        let names = match store.doctors() {
+            Ok(ds) => ds.into_iter().map(|d| d.name).collect(),
+            Err(e) => {
+                log::warn!("built-in receptionist cannot list doctors: {e}");
+                Vec::new()
+            }
+        };
+        Self::new().with_clock(clock).with_doctor_names(names)
+    }
+
+    /// What to do for this history.
+    fn decide(&mut self, messages: &[ChatMessage]) -> Action {
+        let Some(last) = messages.last() else {
+            return self.dialogue.say(GREETING);
+        };
+        match last.role {
+            Role::Tool => {
+                // The results answer the last assistant message that made tool calls.
+                let asked = messages
+                    .iter()
+                    .rposition(|m| m.role == Role::Assistant && !m.tool_calls.is_empty());
+                let calls: &[ToolCall] = asked.map_or(&[], |i| &messages[i].tool_calls);
+                let from = asked.map_or(0, |i| i + 1);
+                let mut action = None;
+                for m in messages[from..].iter().filter(|m| m.role == Role::Tool) {
+                    let name = calls
+                        .iter()
+                        .find(|c| Some(&c.id) == m.tool_call_id.as_ref())
+                        .map_or("", |c| c.name.as_str());
+                    let value: Value = serde_json::from_str(&m.content)
+                        .unwrap_or_else(|_| json!({ "error": m.content, "code": "internal" }));
+                    action = Some(self.dialogue.on_tool_result(name, &value));
+                }
+                action.unwrap_or_else(|| self.dialogue.say("Sorry, could you say that again?"))
+            }
+            Role::User => {
+                // Lines the caller said while nothing answered them belong together.
+                let first = messages
+                    .iter()
+                    .rposition(|m| m.role != Role::User)
+                    .map_or(0, |i| i + 1);
+                let text: Vec<&str> = messages[first..]
+                    .iter()
+                    .map(|m| m.content.as_str())
+                    .collect();
+                self.dialogue.on_user(&text.join(" "))
+            }
+            Role::System | Role::Assistant => {
+                if messages.iter().any(|m| m.role == Role::User) {
+                    self.dialogue.say("How can I help?")
+                } else {
+                    self.dialogue.say(GREETING)
+                }
+            }
+        }
+    }
+}
+
+impl ChatModel for BuiltinReceptionist {
+    fn name(&self) -> String {
+        "built-in receptionist (offline, rule-based)".to_string()
+    }
+
+    fn stream(
+        &mut self,
+        messages: &[ChatMessage],
+        tools: &[ToolSpec],
+        cancel: &CancelToken,
+        on_event: &mut dyn FnMut(ChatEvent),
+    ) -> Result<FinishReason, LlmError> {
+        if cancel.is_cancelled() {
+            return Ok(FinishReason::Cancelled);
+        }
+        let action = match self.decide(messages) {
+            Action::Call { name, .. } if !tools.iter().any(|t| t.name == name) => {
+                log::warn!("built-in receptionist needs the {name} tool, which is not offered");
+                self.dialogue.say("I'm sorry, I can't reach the appointment system right now. Please call back a little later.")
+            }
+            action => action,
+        };
+        match action {
+            Action::Call { name, args } => {
+                self.calls += 1;
+                on_event(ChatEvent::ToolCall(ToolCall {
+                    id: format!("builtin_call_{}", self.calls),
+                    name: name.to_string(),
+                    arguments: args.to_string(),
+                }));
+                Ok(FinishReason::ToolCalls)
+            }
+            Action::Say(text) => {
+                for (i, word) in text.split_whitespace().enumerate() {
+                    if cancel.is_cancelled() {
+                        return Ok(FinishReason::Cancelled);
+                    }
+                    let delta = if i == 0 {
+                        word.to_string()
+                    } else {
+                        format!(" {word}")
+                    };
+                    on_event(ChatEvent::Text(delta));
+                }
+                Ok(FinishReason::Stop)
+            }
+        }
+    }
+}

@@ -294,10 +294,15 @@ impl Request {
         };
         let mut stream = ChatStream::new(BufReader::new(response.into_reader()));
         loop {
+            if self.cancel.is_cancelled() {
+                return;
+            }
             match stream.next_item() {
                 Ok(Some(item)) => {
                     let finished = matches!(item, StreamItem::Finished(_));
-                    let _ = tx.send(Ok(item));
+                    if tx.send(Ok(item)).is_err() {
+                        return;
+                    }
                     if finished {
                         break;
                     }

@@ -30,6 +30,7 @@ use crate::agent::AgentConfig;
 use crate::audio::wav::ConversationRecorder;
 use crate::audio::{AudioInput, AudioOutput};
 use crate::llm::ChatModel;
+use crate::providers::SessionProviders;
 use crate::stt::SpeechToText;
 use crate::text::sentence::SentenceConfig;
 use crate::tts::TextToSpeech;
@@ -83,6 +84,31 @@ pub struct SessionParts {
     pub tts: Box<dyn TextToSpeech>,
     pub events: Events,
     pub recorder: Option<ConversationRecorder>,
+    /// Overrides `PipelineConfig::agent.system_prompt` for this session.
+    pub system_prompt: Option<String>,
+}
+
+impl SessionParts {
+    /// A session from a factory's providers and a transport.
+    pub fn new(
+        providers: SessionProviders,
+        input: Box<dyn AudioInput>,
+        output: Box<dyn AudioOutput>,
+        events: Events,
+    ) -> Self {
+        Self {
+            input,
+            output,
+            vad: providers.vad,
+            stt: providers.stt,
+            chat: providers.chat,
+            tools: providers.tools,
+            tts: providers.tts,
+            events,
+            recorder: None,
+            system_prompt: Some(providers.system_prompt),
+        }
+    }
 }
 
 /// What a finished session leaves behind.
@@ -200,7 +226,11 @@ impl Pipeline {
         }
         {
             let s = shared.clone();
-            let agent = crate::agent::Agent::new(config.agent.clone(), parts.chat, parts.tools);
+            let mut agent_config = config.agent.clone();
+            if let Some(prompt) = parts.system_prompt {
+                agent_config.system_prompt = prompt;
+            }
+            let agent = crate::agent::Agent::new(agent_config, parts.chat, parts.tools);
             add(
                 "agent",
                 spawn_stage("agent", &shared, move || {

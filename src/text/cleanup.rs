@@ -158,9 +158,9 @@ fn strip_emphasis(text: &str) -> String {
     let mut openers: Vec<usize> = Vec::new();
     for (d, delim) in delims.iter().enumerate() {
         if delim.can_close {
-            let matching = openers.iter().rposition(|&o| {
-                delims[o].mark == delim.mark && delims[o].len == delim.len
-            });
+            let matching = openers
+                .iter()
+                .rposition(|&o| delims[o].mark == delim.mark && delims[o].len == delim.len);
             if let Some(pos) = matching {
                 let opener = &delims[openers[pos]];
                 remove[opener.start..opener.start + opener.len].fill(true);
@@ -226,4 +226,201 @@ fn is_emoji(c: char) -> bool {
             | 0x20E3
             | 0xE0000..=0xE007F
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: &str) {
+        assert_eq!(clean_for_speech(input), expected, "input: {input:?}");
+    }
+
+    #[test]
+    fn removes_bold() {
+        check(
+            "This is **very** important and __also__ this.",
+            "This is very important and also this.",
+        );
+    }
+
+    #[test]
+    fn removes_italics() {
+        check(
+            "Please *do not* eat, _really_.",
+            "Please do not eat, really.",
+        );
+    }
+
+    #[test]
+    fn removes_bold_italics_and_nested_emphasis() {
+        check(
+            "***Wow*** that is **bold *and italic* here**!",
+            "Wow that is bold and italic here!",
+        );
+        check(
+            "(*note*) **Note:** call *ext. 12*.",
+            "(note) Note: call ext. 12.",
+        );
+    }
+
+    #[test]
+    fn unmatched_marks_stay() {
+        check("a * b and *not closed", "a * b and *not closed");
+        check("closing only* here_ too", "closing only* here_ too");
+    }
+
+    #[test]
+    fn emphasis_next_to_punctuation() {
+        check(
+            "**Important!** Bring _your_ card.",
+            "Important! Bring your card.",
+        );
+        check("\"*Yes*,\" she said.", "\"Yes,\" she said.");
+    }
+
+    #[test]
+    fn leaves_arithmetic_alone() {
+        check("2 * 3 = 6 and 5 - 3 = 2", "2 * 3 = 6 and 5 - 3 = 2");
+        check("5*3*2 is thirty", "5*3*2 is thirty");
+    }
+
+    #[test]
+    fn leaves_identifiers_alone() {
+        check("Use *args and **kwargs here", "Use *args and **kwargs here");
+        check(
+            "snake_case_names and a_b stay",
+            "snake_case_names and a_b stay",
+        );
+        check(
+            "Write to first_last@example.com or https://x.org/a_b_c",
+            "Write to first_last@example.com or https://x.org/a_b_c",
+        );
+    }
+
+    #[test]
+    fn leaves_prices_times_and_accents_alone() {
+        check(
+            "It costs $29.95 or $1,000.50 at 3:30 p.m. on 12/05.",
+            "It costs $29.95 or $1,000.50 at 3:30 p.m. on 12/05.",
+        );
+        check(
+            "你好，世界。Café crème, très bon!",
+            "你好，世界。Café crème, très bon!",
+        );
+    }
+
+    #[test]
+    fn removes_inline_code_backticks() {
+        check("Run `ls -la` now.", "Run ls -la now.");
+    }
+
+    #[test]
+    fn removes_headings() {
+        check("# Title", "Title");
+        check("### Sub title here", "Sub title here");
+        check("#1 priority stays", "#1 priority stays");
+    }
+
+    #[test]
+    fn removes_bullets_and_list_numbers_at_line_start() {
+        check("- Monday at nine", "Monday at nine");
+        check("* Tuesday", "Tuesday");
+        check("• Friday", "Friday");
+        check("+ Sunday", "Sunday");
+        check("1. Fill in the form.", "Fill in the form.");
+        check("12) Sign it", "Sign it");
+        check(
+            "Options:\n- Monday\n  - Tuesday\n2. Friday",
+            "Options: Monday Tuesday Friday",
+        );
+    }
+
+    #[test]
+    fn list_marks_mid_line_stay() {
+        check(
+            "I have 1. apple - and 2) pears",
+            "I have 1. apple - and 2) pears",
+        );
+    }
+
+    #[test]
+    fn removes_block_quotes_and_rules() {
+        check("> quoted text\n> > nested", "quoted text nested");
+        check("Intro\n---\nMore\n* * *\nEnd", "Intro More End");
+        check("Intro --- More", "Intro More");
+    }
+
+    #[test]
+    fn drops_fenced_code_with_its_content() {
+        check(
+            "Here:\n```rust\nfn main() { println!(\"hi\"); }\n```\nDone.",
+            "Here: Done.",
+        );
+        // As the sentence buffer hands it over, newlines collapsed.
+        check("``` print(1) ``` That prints one.", "That prints one.");
+        check("Look: ```python x = 1", "Look:");
+    }
+
+    #[test]
+    fn unwraps_links_and_images() {
+        check(
+            "See [our site](https://example.com) today.",
+            "See our site today.",
+        );
+        check("![the logo](logo.png) is blue", "the logo is blue");
+        check("[not a link] (x) and [a] b", "[not a link] (x) and [a] b");
+    }
+
+    #[test]
+    fn removes_emoji_and_reattaches_punctuation() {
+        check(
+            "Great news 🎉! You're booked 👍🏽.",
+            "Great news! You're booked.",
+        );
+        check("I 😀 love it, 🚀 truly", "I love it, truly");
+    }
+
+    #[test]
+    fn removes_flags_zwj_sequences_and_variation_selectors() {
+        check("🇺🇸 USA", "USA");
+        check("👨‍👩‍👧 family", "family");
+        check("❤️ love ☎️ call ✅ done ⭐ star", "love call done star");
+        check("Press 1️⃣ now", "Press 1 now");
+    }
+
+    #[test]
+    fn collapses_whitespace() {
+        check("  a \n\n b\t c  ", "a b c");
+        check("", "");
+    }
+
+    #[test]
+    fn cleans_a_markdown_reply() {
+        check(
+            "## Your options 🗓️\n\n- **Monday** at *9 a.m.*\n- __Tuesday__ at `3 p.m.`\n\nSee [the map](https://x.org/map).",
+            "Your options Monday at 9 a.m. Tuesday at 3 p.m. See the map.",
+        );
+    }
+
+    #[test]
+    fn speakable_needs_a_letter_or_digit() {
+        for silent in [
+            "",
+            "   ",
+            "...",
+            "!?",
+            "🎉🎉",
+            "👍🏽 !",
+            "**",
+            "- ",
+            "```let x = 1;```",
+            "---",
+        ] {
+            assert!(!is_speakable(silent), "{silent:?} should not be speakable");
+        }
+        for spoken in ["Hi", "42", "好", "Ça", "**Yes**", "✅ Done"] {
+            assert!(is_speakable(spoken), "{spoken:?} should be speakable");
+        }
+    }
 }

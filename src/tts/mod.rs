@@ -30,7 +30,9 @@ pub trait TextToSpeech: Send {
     ) -> Result<(), TtsError>;
 }
 
+pub mod elevenlabs;
 pub mod espeak;
 pub mod normalize;
+pub mod openai;
 pub mod piper;
 pub mod resample;

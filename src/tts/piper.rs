@@ -233,13 +233,25 @@ impl PiperVoice {
             "piper {VOICE} loaded in {} ms ({threads} thread(s))",
             started.elapsed().as_millis()
         );
-        Ok(Arc::new(PiperVoice {
+        let voice = PiperVoice {
             name: format!("piper {VOICE}"),
             resampler: Resampler::new(config.sample_rate, OUTPUT_RATE),
             config,
             session: Mutex::new(session),
             phonemizer,
-        }))
+        };
+        // ORT's first run allocates and plans; pay that here, not on the first reply.
+        let started = std::time::Instant::now();
+        voice
+            .phoneme_chunks("Hello.")
+            .and_then(|chunks| {
+                chunks
+                    .iter()
+                    .try_for_each(|c| voice.speak_phonemes(c).map(drop))
+            })
+            .map_err(|e| ModelError::Runtime(format!("piper warm-up: {e}")))?;
+        log::debug!("piper warm-up took {} ms", started.elapsed().as_millis());
+        Ok(Arc::new(voice))
     }
 
     pub fn name(&self) -> &str {

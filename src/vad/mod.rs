@@ -1,6 +1,7 @@
 //! The `Vad` seam (speech probability per 32 ms chunk) and the turn detector built on it.
 
 pub mod energy;
+pub mod silero;
 pub mod turn;
 
 pub use turn::{TurnDetector, TurnEvent, VadConfig};

@@ -1,0 +1,707 @@
+//! The receptionist's dialogue state: which task the caller wants, the details gathered so
+//! far, and the question last asked. Each caller turn either asks for the next missing
+//! detail, confirms, or calls a tool; tool results are read in [`super::results`].
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::phrase;
+use super::understand::{name_at, reason_from, understand, Heard, Intent};
+use crate::hospital::calendar::{Clock, Date, Time};
+use crate::hospital::dates::{self, DateExpr, PartOfDay};
+
+/// What the brain does next.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Say(String),
+    Call { name: &'static str, args: Value },
+}
+
+/// Free times of one doctor on one day, as offered to the caller.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Offer {
+    /// "Dr. Priya Patel".
+    pub doctor: String,
+    pub date: Date,
+    pub times: Vec<Time>,
+}
+
+/// The question the caller is answering.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Pending {
+    #[default]
+    Nothing,
+    Name,
+    Dob,
+    Doctor,
+    Date,
+    Reason,
+    ConfirmBook,
+    ConfirmCancel,
+    ChooseSlot(Vec<Offer>),
+    ChooseAppointment(Vec<Value>),
+    /// After doctor information: "Would you like to book?" (with that doctor, if one).
+    OfferBooking(Option<String>),
+    AnythingElse,
+}
+
+/// The details of the current request.
+#[derive(Clone, Debug, Default)]
+pub struct Task {
+    pub intent: Option<Intent>,
+    /// A doctor query: surname, full title, speciality or "any".
+    pub doctor: Option<String>,
+    pub date: Option<DateExpr>,
+    pub time: Option<Time>,
+    pub part: Option<PartOfDay>,
+    pub reason: Option<String>,
+    /// A language the caller wants the doctor to speak.
+    pub language: Option<String>,
+    pub appointment_id: Option<i64>,
+    /// The slot was just seen free with this doctor ("Dr. ...") on this day.
+    pub checked: Option<(String, Date)>,
+    /// The caller's appointments were looked up for this request.
+    pub looked_up: bool,
+    /// The appointment being cancelled, for the confirmation.
+    pub chosen: Option<Value>,
+}
+
+/// Who the caller is (kept across requests in one call).
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    pub name: Option<String>,
+    pub dob: Option<Date>,
+    pub partial_dob: Option<(u32, u32)>,
+}
+
+pub const GREETING: &str = "Hello, thanks for calling Riverside Medical Clinic. I can check \
+availability, book or cancel an appointment, look up your details, or tell you about our doctors. \
+How can I help?";
+const NOT_UNDERSTOOD: &str = "Sorry, I didn't quite get that. I can check availability, book or \
+cancel an appointment, look up your details, or tell you about our doctors. What would you like to do?";
+const NOT_HEARD: &str = "Sorry, I didn't hear anything. How can I help?";
+
+/// Which details of an utterance the pending question already used.
+#[derive(Default)]
+struct Used {
+    doctor: bool,
+    dates: bool,
+    intent: bool,
+}
+
+enum Flow {
+    Done(Action),
+    Continue(Used),
+}
+
+pub struct Dialogue {
+    pub task: Task,
+    pub caller: Caller,
+    pub pending: Pending,
+    pub doctor_names: Vec<String>,
+    pub clock: Arc<dyn Clock>,
+    pub last_reply: String,
+}
+
+impl Dialogue {
+    pub fn new(doctor_names: Vec<String>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            task: Task::default(),
+            caller: Caller::default(),
+            pending: Pending::Nothing,
+            doctor_names,
+            clock,
+            last_reply: String::new(),
+        }
+    }
+
+    pub fn today(&self) -> Date {
+        self.clock.now().date
+    }
+
+    pub fn say(&mut self, text: impl Into<String>) -> Action {
+        let text = text.into();
+        self.last_reply = text.clone();
+        Action::Say(text)
+    }
+
+    pub fn ask(&mut self, pending: Pending, text: impl Into<String>) -> Action {
+        self.pending = pending;
+        self.say(text)
+    }
+
+    /// Finish the request and offer more help.
+    pub fn done(&mut self, text: impl Into<String>) -> Action {
+        self.task = Task::default();
+        let text = format!("{} Is there anything else I can help with?", text.into());
+        self.ask(Pending::AnythingElse, text)
+    }
+
+    /// One caller turn.
+    pub fn on_user(&mut self, text: &str) -> Action {
+        let h = understand(text, &self.doctor_names, self.today());
+        if h.tokens.is_empty() {
+            return self.say(NOT_HEARD);
+        }
+        if h.repeat && h.intent.is_none() && !self.last_reply.is_empty() {
+            return Action::Say(self.last_reply.clone());
+        }
+        if h.reset {
+            self.task = Task::default();
+            return self.ask(Pending::Nothing, "Okay, let's start over. How can I help?");
+        }
+        if h.bye && h.intent.is_none() {
+            return self.farewell(&h);
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let used = match self.contextual(pending, &h) {
+            Flow::Done(action) => return action,
+            Flow::Continue(used) => used,
+        };
+        self.merge(&h, &used);
+        if self.task.intent.is_none() {
+            return self.without_intent(&h);
+        }
+        self.next_step("")
+    }
+
+    /// Read the utterance as the answer to the pending question.
+    fn contextual(&mut self, pending: Pending, h: &Heard) -> Flow {
+        let answered = Used {
+            doctor: true,
+            dates: true,
+            intent: true,
+        };
+        let reask = |me: &mut Self, p: Pending, text: &str| Flow::Done(me.ask(p, text));
+        match pending {
+            Pending::Nothing => Flow::Continue(Used::default()),
+            Pending::ConfirmBook if h.yes => Flow::Done(self.schedule_call()),
+            Pending::ConfirmBook if h.no && h.only_courtesy() => {
+                reask(self, Pending::Nothing, "Okay, I haven't booked anything. What would you like to change?")
+            }
+            Pending::ConfirmCancel if h.yes => Flow::Done(self.cancel_call()),
+            Pending::ConfirmCancel if h.no => {
+                Flow::Done(self.done("Okay, I'll keep that appointment."))
+            }
+            Pending::ConfirmBook | Pending::ConfirmCancel => Flow::Continue(Used::default()),
+            Pending::ChooseSlot(offers) => self.choose_slot(offers, h),
+            Pending::ChooseAppointment(list) => self.choose_appointment(list, h),
+            Pending::OfferBooking(doctor) if h.yes && h.intent.is_none() => {
+                self.task = Task { intent: Some(Intent::Book), doctor, ..Task::default() };
+                Flow::Done(self.next_step(""))
+            }
+            Pending::OfferBooking(_) | Pending::AnythingElse if (h.no || h.bye) && h.intent.is_none() => {
+                Flow::Done(self.farewell(h))
+            }
+            Pending::AnythingElse if h.yes && h.only_courtesy() => {
+                reask(self, Pending::Nothing, "Sure, what can I do for you?")
+            }
+            Pending::OfferBooking(_) | Pending::AnythingElse => Flow::Continue(Used::default()),
+            Pending::Name => {
+                let name = h.name.clone().or_else(|| bare_name(h));
+                match name {
+                    Some(n) if n.split(' ').count() >= 2 => {
+                        self.set_name(n);
+                        Flow::Continue(Used { doctor: true, ..answered })
+                    }
+                    _ if h.has_details() => Flow::Continue(Used::default()),
+                    Some(_) => reask(self, Pending::Name, "Could I have your first and last name, please?"),
+                    None => reask(self, Pending::Name, "Sorry, I didn't catch your name. Could you say your first and last name?"),
+                }
+            }
+            Pending::Dob => self.answer_dob(h),
+            Pending::Doctor => {
+                let doctor = h.doctor.clone().or_else(|| bare_name(h).map(|n| n.to_lowercase()));
+                match doctor {
+                    Some(d) => {
+                        self.task.doctor = Some(d);
+                        self.task.checked = None;
+                        Flow::Continue(Used { doctor: true, dates: false, intent: true })
+                    }
+                    None if h.has_details() => Flow::Continue(Used::default()),
+                    None => reask(self, Pending::Doctor, "Which doctor would you like to see, or what kind of specialist? You can also say any doctor."),
+                }
+            }
+            Pending::Date => match h.dates.first() {
+                Some(_) => Flow::Continue(Used { intent: true, ..Used::default() }),
+                None if h.asap => Flow::Continue(Used { intent: true, ..Used::default() }),
+                None if h.has_details() => Flow::Continue(Used::default()),
+                None => reask(self, Pending::Date, "Sorry, which day would you like? You can say something like tomorrow or next Tuesday."),
+            },
+            Pending::Reason => {
+                let elsewhere = h.intent.is_some_and(|i| i != Intent::Book);
+                let reason = h.reason.clone().or_else(|| reason_from(&h.tokens, 0));
+                match reason.filter(|_| !elsewhere) {
+                    Some(r) => {
+                        self.task.reason = Some(r);
+                        Flow::Continue(answered)
+                    }
+                    None if h.has_details() => Flow::Continue(Used::default()),
+                    None => reask(self, Pending::Reason, "Sorry, what's the reason for the visit?"),
+                }
+            }
+        }
+    }
+
+    fn answer_dob(&mut self, h: &Heard) -> Flow {
+        let partial = h.partial_dob.or_else(|| {
+            h.dates.iter().find_map(|d| match d {
+                DateExpr::MonthDay {
+                    month,
+                    day,
+                    year: None,
+                } => Some((*month, *day)),
+                _ => None,
+            })
+        });
+        let full = h.dob.or_else(|| {
+            let (m, d) = self.caller.partial_dob?;
+            Date::from_ymd(h.year?, m, d)
+        });
+        let used = Used {
+            doctor: true,
+            dates: true,
+            intent: true,
+        };
+        if let Some(dob) = full {
+            self.caller.dob = Some(dob);
+            self.caller.partial_dob = None;
+            return Flow::Continue(used);
+        }
+        if let Some(p) = partial {
+            self.caller.partial_dob = Some(p);
+            return Flow::Done(self.ask(Pending::Dob, "And what year were you born?"));
+        }
+        if h.has_details() {
+            return Flow::Continue(Used::default());
+        }
+        Flow::Done(self.ask(
+            Pending::Dob,
+            "Sorry, I didn't get that. What is your date of birth, with the year? For example, March fourth, nineteen eighty five.",
+        ))
+    }
+
+    fn choose_slot(&mut self, offers: Vec<Offer>, h: &Heard) -> Flow {
+        let today = self.today();
+        let other_day = h.dates.iter().any(|d| {
+            !matches!(d, DateExpr::DayOfMonth(_))
+                && d.resolve(today)
+                    .is_ok_and(|day| offers.iter().all(|o| o.date != day))
+        });
+        let elsewhere = matches!(
+            h.intent,
+            Some(Intent::Cancel | Intent::PatientInfo | Intent::DoctorInfo)
+        );
+        if other_day || elsewhere {
+            return Flow::Continue(Used::default());
+        }
+        let all: Vec<(&Offer, Time)> = offers
+            .iter()
+            .flat_map(|o| o.times.iter().map(move |t| (o, *t)))
+            .collect();
+        let wanted_doctor = h.doctor.as_deref().filter(|d| *d != "any");
+        let by_doctor =
+            |o: &Offer| wanted_doctor.is_none_or(|d| o.doctor.to_lowercase().contains(d));
+        let time = h
+            .time
+            .or_else(|| dates::parse_time(&h.tokens.join(" ")).ok());
+        let picked = if let Some(t) = time {
+            all.iter().find(|(o, x)| *x == t && by_doctor(o)).copied()
+        } else if let Some(n) = h.ordinal {
+            let list: Vec<_> = all.iter().filter(|(o, _)| by_doctor(o)).copied().collect();
+            list.get(n.min(list.len().saturating_sub(1))).copied()
+        } else if h.yes && all.len() == 1 {
+            all.first().copied()
+        } else {
+            None
+        };
+        if let Some((offer, t)) = picked {
+            self.task.intent = Some(Intent::Book);
+            self.task.doctor = Some(offer.doctor.clone());
+            self.task.date = Some(exact(offer.date));
+            self.task.time = Some(t);
+            self.task.checked = Some((offer.doctor.clone(), offer.date));
+            return Flow::Done(self.next_step(""));
+        }
+        if let (Some(t), [offer]) = (time, offers.as_slice()) {
+            // A time that was not offered: check it on the same day.
+            self.task.intent = Some(Intent::Book);
+            self.task.doctor.get_or_insert_with(|| offer.doctor.clone());
+            self.task.date = Some(exact(offer.date));
+            self.task.time = Some(t);
+            self.task.checked = None;
+            return Flow::Done(self.next_step(""));
+        }
+        if h.no && h.only_courtesy() {
+            self.task.date = None;
+            self.task.time = None;
+            self.task.checked = None;
+            return Flow::Done(self.ask(
+                Pending::Date,
+                "No problem. Would you like to try a different day?",
+            ));
+        }
+        if h.name.is_some() || h.dob.is_some() {
+            // Details for later: keep them, and still ask for the time.
+            if let Some(n) = h.name.clone() {
+                self.set_name(n);
+            }
+            self.caller.dob = h.dob.or(self.caller.dob);
+            return Flow::Done(self.ask(
+                Pending::ChooseSlot(offers),
+                "Thank you. Which time would you like?",
+            ));
+        }
+        if (h.only_courtesy() && h.part.is_none()) || h.yes {
+            let text = if all.len() == 1 {
+                "Would you like that time?"
+            } else {
+                "Which time would you like?"
+            };
+            return Flow::Done(self.ask(Pending::ChooseSlot(offers), text));
+        }
+        Flow::Continue(Used::default())
+    }
+
+    fn choose_appointment(&mut self, list: Vec<Value>, h: &Heard) -> Flow {
+        let today = self.today();
+        let days: Vec<Date> = h
+            .dates
+            .iter()
+            .filter_map(|d| d.resolve(today).ok())
+            .collect();
+        let matches: Vec<&Value> = list
+            .iter()
+            .filter(|a| {
+                let doctor_ok = h.doctor.as_deref().is_none_or(|d| {
+                    a["doctor"]
+                        .as_str()
+                        .is_some_and(|x| x.to_lowercase().contains(d))
+                        || a["speciality"].as_str() == Some(d)
+                });
+                let date_ok = days.is_empty()
+                    || a["date"]
+                        .as_str()
+                        .and_then(Date::parse_iso)
+                        .is_some_and(|x| days.contains(&x));
+                let time_ok = h
+                    .time
+                    .is_none_or(|t| a["time"].as_str().and_then(Time::parse_hhmm) == Some(t));
+                doctor_ok && date_ok && time_ok
+            })
+            .collect();
+        let specific = h.doctor.is_some() || !days.is_empty() || h.time.is_some();
+        let chosen = match (specific, h.ordinal, matches.as_slice()) {
+            (true, _, [one]) => Some((*one).clone()),
+            (false, Some(n), _) => list.get(n.min(list.len().saturating_sub(1))).cloned(),
+            _ => None,
+        };
+        match chosen {
+            Some(a) => {
+                self.task.appointment_id = a["id"].as_i64();
+                let text = format!(
+                    "Your appointment {}. Shall I cancel it?",
+                    phrase::appointment(&a)
+                );
+                self.task.chosen = Some(a);
+                Flow::Done(self.ask(Pending::ConfirmCancel, text))
+            }
+            None if h.intent.is_some() && h.intent != Some(Intent::Cancel) => {
+                Flow::Continue(Used::default())
+            }
+            None => Flow::Done(self.ask(
+                Pending::ChooseAppointment(list),
+                "Which one would you like to cancel? You can say the doctor or the day.",
+            )),
+        }
+    }
+
+    fn set_name(&mut self, name: String) {
+        if self.caller.name.as_deref() != Some(name.as_str()) {
+            self.caller.name = Some(name);
+            self.caller.dob = None;
+            self.caller.partial_dob = None;
+        }
+    }
+
+    /// Take what the utterance says into the task and caller details.
+    fn merge(&mut self, h: &Heard, used: &Used) {
+        if let (Some(new), false) = (h.intent, used.intent) {
+            let old = self.task.intent;
+            let keep = matches!(
+                (old, new),
+                (None, _)
+                    | (Some(Intent::Availability), Intent::Book)
+                    | (Some(Intent::Book), Intent::Availability)
+            );
+            if !keep && old != Some(new) {
+                self.task = Task::default();
+            }
+            if old != Some(new) {
+                self.task.looked_up = false;
+            }
+            self.task.intent = Some(new);
+        }
+        if let (Some(d), false) = (&h.doctor, used.doctor) {
+            if self.task.doctor.as_ref() != Some(d) {
+                self.task.doctor = Some(d.clone());
+                self.task.checked = None;
+            }
+        }
+        if let (Some(d), false) = (h.dates.first(), used.dates) {
+            self.task.date = Some(*d);
+            self.task.checked = None;
+        }
+        if h.asap && self.task.date.is_none() {
+            self.task.date = Some(DateExpr::Today);
+        }
+        // A bare "3" is a time only while booking ("make it 3 instead").
+        let booking = self.task.intent == Some(Intent::Book);
+        if let Some(t) = h.time.or(h.bare_time.filter(|_| booking)) {
+            if self.task.time != Some(t) {
+                self.task.time = Some(t);
+                self.task.checked = None;
+            }
+        }
+        if h.part.is_some() && !h.greeting {
+            self.task.part = h.part;
+            if h.time.is_none() {
+                // "in the afternoon" replaces an exact time asked for before.
+                self.task.time = None;
+                self.task.checked = None;
+            }
+        }
+        if let Some(n) = &h.name {
+            self.set_name(n.clone());
+        }
+        if let Some(d) = h.dob {
+            self.caller.dob = Some(d);
+        }
+        if let Some(p) = h.partial_dob {
+            self.caller.partial_dob = Some(p);
+        }
+        if let Some(r) = &h.reason {
+            self.task.reason = Some(r.clone());
+        }
+        if let Some(l) = &h.language {
+            self.task.language = Some(l.clone());
+        }
+    }
+
+    fn farewell(&mut self, h: &Heard) -> Action {
+        self.task = Task::default();
+        self.pending = Pending::Nothing;
+        if h.thanks {
+            self.say("You're welcome. Thanks for calling, and have a good day. Goodbye!")
+        } else {
+            self.say("Thanks for calling. Have a good day. Goodbye!")
+        }
+    }
+
+    /// No task yet: infer one from the details, or greet, or say what we can do.
+    fn without_intent(&mut self, h: &Heard) -> Action {
+        let t = &self.task;
+        let inferred = if t.time.is_some() && (t.doctor.is_some() || t.date.is_some()) {
+            Some(Intent::Book)
+        } else if t.date.is_some() {
+            Some(Intent::Availability)
+        } else {
+            None
+        };
+        if let Some(i) = inferred {
+            self.task.intent = Some(i);
+            return self.next_step("");
+        }
+        if let Some(d) = self.task.doctor.clone().filter(|d| d != "any") {
+            let who = if d.contains(' ')
+                || self
+                    .doctor_names
+                    .iter()
+                    .any(|n| n.to_lowercase().ends_with(&d))
+            {
+                phrase::doctor(&d)
+            } else {
+                format!("someone in {d}")
+            };
+            return self.ask(
+                Pending::Nothing,
+                format!("Would you like to book with {who}, check their availability, or hear about their hours?"),
+            );
+        }
+        if h.bye || (h.thanks && h.only_courtesy()) {
+            return self.farewell(h);
+        }
+        if h.greeting && h.only_courtesy() {
+            return self.say(GREETING);
+        }
+        if (h.yes || h.no) && h.only_courtesy() {
+            return self.say("How can I help you today?");
+        }
+        if self.caller.name.is_some() && h.only_courtesy() {
+            return self.say("Thank you. How can I help you today?");
+        }
+        self.say(NOT_UNDERSTOOD)
+    }
+
+    /// Ask for the next missing detail, confirm, or call a tool.
+    pub fn next_step(&mut self, prefix: &str) -> Action {
+        let lead = |s: &str| {
+            if prefix.is_empty() {
+                s.to_string()
+            } else {
+                format!("{prefix} {s}")
+            }
+        };
+        match self.task.intent {
+            None => self.say(lead("How can I help you?")),
+            Some(Intent::DoctorInfo) => {
+                let args = match self.task.doctor.as_deref().filter(|d| *d != "any") {
+                    Some(d) => json!({ "doctor": d }),
+                    None => json!({}),
+                };
+                Action::Call {
+                    name: "get_doctor_info",
+                    args,
+                }
+            }
+            Some(Intent::Availability) => match self.task.date {
+                None => self.ask(Pending::Date, lead("Sure. Which day would you like?")),
+                Some(_) => self.availability_call(),
+            },
+            Some(Intent::Book) => {
+                if self.task.doctor.is_none() {
+                    return self.ask(
+                        Pending::Doctor,
+                        lead("Which doctor would you like to see, or what kind of specialist?"),
+                    );
+                }
+                if self.task.date.is_none() {
+                    return self.ask(Pending::Date, lead("What day would you like to come in?"));
+                }
+                if self.task.checked.is_none() {
+                    return self.availability_call();
+                }
+                if self.caller.name.is_none() {
+                    return self.ask(Pending::Name, lead("Can I have your full name, please?"));
+                }
+                if self.caller.dob.is_none() {
+                    return self.ask(Pending::Dob, lead("And your date of birth?"));
+                }
+                if self.task.reason.is_none() {
+                    return self.ask(
+                        Pending::Reason,
+                        lead("And what's the reason for the visit?"),
+                    );
+                }
+                let text = self.confirm_booking_text();
+                self.ask(Pending::ConfirmBook, lead(&text))
+            }
+            Some(Intent::Cancel | Intent::PatientInfo) => {
+                if self.caller.name.is_none() {
+                    let text = if self.task.intent == Some(Intent::Cancel) {
+                        "I can help with that. First, can I have your full name?"
+                    } else {
+                        "Sure. First I need to verify your identity. Can I have your full name?"
+                    };
+                    return self.ask(Pending::Name, lead(text));
+                }
+                if self.caller.dob.is_none() {
+                    return self.ask(Pending::Dob, lead("And your date of birth?"));
+                }
+                Action::Call {
+                    name: "get_patient_info",
+                    args: self.identity_args(),
+                }
+            }
+        }
+    }
+
+    pub fn identity_args(&self) -> Value {
+        json!({
+            "patient_name": self.caller.name.clone().unwrap_or_default(),
+            "date_of_birth": self.caller.dob.map(|d| d.to_string()).unwrap_or_default(),
+        })
+    }
+
+    fn availability_call(&mut self) -> Action {
+        let mut args = json!({ "date": self.task.date.map(DateExpr::phrase).unwrap_or_default() });
+        if let Some(d) = self.task.doctor.as_deref().filter(|d| *d != "any") {
+            args["doctor"] = json!(d);
+        }
+        if let Some(t) = self.task.time {
+            args["time_of_day"] = json!(t.to_string());
+        } else if let Some(p) = self.task.part {
+            args["time_of_day"] = json!(p.name());
+        }
+        Action::Call {
+            name: "check_availability",
+            args,
+        }
+    }
+
+    fn confirm_booking_text(&self) -> String {
+        let (doctor, day) = self
+            .task
+            .checked
+            .clone()
+            .unwrap_or_else(|| (String::new(), self.today()));
+        let time = self.task.time.map(Time::spoken).unwrap_or_default();
+        format!(
+            "Just to confirm: {} on {} at {time}, for {}, under the name {}. Shall I book it?",
+            phrase::doctor(&doctor),
+            day.spoken(),
+            self.task.reason.clone().unwrap_or_default(),
+            self.caller.name.clone().unwrap_or_default(),
+        )
+    }
+
+    fn schedule_call(&mut self) -> Action {
+        let (doctor, day) = self
+            .task
+            .checked
+            .clone()
+            .unwrap_or_else(|| (String::new(), self.today()));
+        let mut args = self.identity_args();
+        args["doctor"] = json!(doctor);
+        args["date"] = json!(day.to_string());
+        args["time"] = json!(self.task.time.map(|t| t.to_string()).unwrap_or_default());
+        args["reason"] = json!(self.task.reason.clone().unwrap_or_default());
+        Action::Call {
+            name: "schedule_appointment",
+            args,
+        }
+    }
+
+    fn cancel_call(&mut self) -> Action {
+        let mut args = self.identity_args();
+        args["appointment_id"] = json!(self.task.appointment_id);
+        Action::Call {
+            name: "cancel_appointment",
+            args,
+        }
+    }
+}
+
+/// A date with its year, as a date expression the tools read back exactly.
+pub fn exact(d: Date) -> DateExpr {
+    DateExpr::MonthDay {
+        month: d.month(),
+        day: d.day(),
+        year: Some(d.year()),
+    }
+}
+
+/// A name said on its own ("john smith", "it's john smith").
+fn bare_name(h: &Heard) -> Option<String> {
+    let fillers = [
+        "yes", "yeah", "sure", "ok", "okay", "it's", "its", "it", "is", "this", "my", "name",
+        "name's", "i'm", "um", "uh", "well", "hi", "hello", "doctor", "dr", "with", "see",
+        "please",
+    ];
+    let start = h
+        .tokens
+        .iter()
+        .position(|t| !fillers.contains(&t.as_str()))?;
+    name_at(&h.tokens, start).0
+}

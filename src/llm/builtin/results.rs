@@ -1,0 +1,490 @@
+//! Reading tool results back into the dialogue and phrasing them for the caller.
+
+use serde_json::Value;
+
+use super::dialogue::{Action, Dialogue, Offer, Pending, Task};
+use super::phrase;
+use super::understand::Intent;
+use crate::hospital::calendar::{Date, Time};
+
+/// Offers from `{"doctors": [{"doctor", "slots"}...]}` entries with free times: at most three
+/// doctors, three times each (nearest `near` when given).
+fn offers(entries: &Value, date: Date, near: Option<Time>) -> Vec<Offer> {
+    entries
+        .as_array()
+        .map(|es| {
+            es.iter()
+                .filter_map(|e| {
+                    let times = phrase::pick(&phrase::json_times(&e["slots"]), near, 3);
+                    (!times.is_empty()).then(|| Offer {
+                        doctor: e["doctor"].as_str().unwrap_or_default().to_string(),
+                        date,
+                        times,
+                    })
+                })
+                .take(3)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// "Doctor Patel is free at 9, 9:30 and 10 AM" / "... at 9 AM, and Doctor Okafor at 2 PM".
+fn offers_text(offers: &[Offer]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for (i, o) in offers.iter().enumerate() {
+        let verb = if i == 0 { " is free" } else { "" };
+        let and = if i > 0 && i + 1 == offers.len() {
+            "and "
+        } else {
+            ""
+        };
+        parts.push(format!(
+            "{and}{}{verb} at {}",
+            phrase::doctor(&o.doctor),
+            phrase::times(&o.times)
+        ));
+    }
+    parts.join(", ")
+}
+
+fn date_of(v: &Value) -> Option<Date> {
+    v["date"].as_str().and_then(Date::parse_iso)
+}
+
+impl Dialogue {
+    /// A tool's result: update the state and say what it means, or call the next tool.
+    pub fn on_tool_result(&mut self, tool: &str, result: &Value) -> Action {
+        if let Some(code) = result["code"]
+            .as_str()
+            .filter(|_| result.get("error").is_some())
+        {
+            return self.on_error(code, result);
+        }
+        if result.get("error").is_some() {
+            return self.on_error("internal", result);
+        }
+        match tool {
+            "check_availability" => self.on_availability(result),
+            "schedule_appointment" => {
+                let a = &result["appointment"];
+                let id = a["id"]
+                    .as_i64()
+                    .map(|i| format!(" Your appointment number is {i}."))
+                    .unwrap_or_default();
+                self.done(format!("You're all set {}.{id}", phrase::appointment(a)))
+            }
+            "cancel_appointment" => {
+                let a = &result["appointment"];
+                self.done(format!(
+                    "Done. Your appointment {} is cancelled.",
+                    phrase::appointment(a)
+                ))
+            }
+            "get_patient_info" => self.on_patient(result),
+            "get_doctor_info" => self.on_doctors(result),
+            _ => self.say("Sorry, something went wrong on my side. Could you say that again?"),
+        }
+    }
+
+    fn on_availability(&mut self, v: &Value) -> Action {
+        let Some(date) = date_of(v) else {
+            return self
+                .say("Sorry, something went wrong while checking. Which day would you like?");
+        };
+        let day = date.spoken();
+        let wanted = self.task.time.filter(|_| v.get("requested_time").is_some());
+        if let Some(t) = wanted {
+            if v["requested_time_free"] == Value::Bool(true) {
+                let doctor = v["doctors"]
+                    .as_array()
+                    .and_then(|es| {
+                        es.iter()
+                            .find(|e| phrase::json_times(&e["slots"]).contains(&t))
+                    })
+                    .and_then(|e| e["doctor"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let said = format!(
+                    "{} is free on {day} at {}.",
+                    phrase::doctor(&doctor),
+                    t.spoken()
+                );
+                if self.task.intent == Some(Intent::Book) {
+                    self.task.checked = Some((doctor, date));
+                    return self.next_step(&format!("Good news, {said}"));
+                }
+                let offer = Offer {
+                    doctor,
+                    date,
+                    times: vec![t],
+                };
+                self.task.intent = Some(Intent::Book);
+                return self.ask(
+                    Pending::ChooseSlot(vec![offer]),
+                    format!("Yes, {said} Would you like me to book it?"),
+                );
+            }
+            let offers = offers(&v["doctors"], date, Some(t));
+            if !offers.is_empty() {
+                self.task.intent = Some(Intent::Book);
+                let text = format!(
+                    "Sorry, {} on {day} isn't available. {}. Would one of those work?",
+                    t.spoken(),
+                    offers_text(&offers)
+                );
+                return self.ask(Pending::ChooseSlot(offers), text);
+            }
+        }
+        let found = offers(&v["doctors"], date, None);
+        if !found.is_empty() {
+            self.task.intent = Some(Intent::Book);
+            let text = format!("On {day}, {}. Which would you like?", offers_text(&found));
+            return self.ask(Pending::ChooseSlot(found), text);
+        }
+        let mut text = String::new();
+        if let Some(e) = v["doctors"]
+            .as_array()
+            .and_then(|es| es.first())
+            .filter(|_| v["doctors"].as_array().is_some_and(|a| a.len() == 1))
+        {
+            let doctor = phrase::doctor(e["doctor"].as_str().unwrap_or_default());
+            let days: Vec<String> = e["works_on"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.as_str().map(str::to_string))
+                .collect();
+            let works_that_day = days.iter().any(|d| *d == date.weekday().name());
+            text = if works_that_day || days.is_empty() {
+                format!("Sorry, {doctor} has no openings on {day}.")
+            } else {
+                format!(
+                    "{doctor} doesn't see patients on {}s; {doctor} works {}.",
+                    date.weekday().name(),
+                    phrase::join_and(&days)
+                )
+            };
+        }
+        if text.is_empty() {
+            text = format!("Sorry, there's nothing free on {day}.");
+        }
+        let next = &v["next_available"];
+        if let Some(next_date) = date_of(next) {
+            let found = offers(&next["doctors"], next_date, None);
+            if !found.is_empty() {
+                self.task.intent = Some(Intent::Book);
+                let text = format!(
+                    "{text} The next opening is on {}: {}. Would that work?",
+                    next_date.spoken(),
+                    offers_text(&found)
+                );
+                return self.ask(Pending::ChooseSlot(found), text);
+            }
+        }
+        self.task.date = None;
+        self.task.checked = None;
+        self.ask(
+            Pending::Date,
+            format!("{text} Would you like to try a different day?"),
+        )
+    }
+
+    fn on_patient(&mut self, v: &Value) -> Action {
+        let p = &v["patient"];
+        if let Some(name) = p["name"].as_str() {
+            self.caller.name = Some(name.to_string());
+        }
+        let first = self.caller.name.clone().unwrap_or_default();
+        let first = first.split(' ').next().unwrap_or_default().to_string();
+        let upcoming: Vec<Value> = v["upcoming_appointments"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if self.task.intent == Some(Intent::Cancel) {
+            self.task.looked_up = true;
+            return self.cancel_choice(upcoming, &first);
+        }
+        let mut text = format!("Thank you, {first}, you're verified.");
+        if let Some(dob) = p["date_of_birth"].as_str().and_then(Date::parse_iso) {
+            text += &format!(" I have your date of birth as {}", dob.spoken_with_year());
+            if let Some(phone) = p["phone"].as_str() {
+                text += &format!(", your phone number as {phone}");
+            }
+            if let Some(ins) = p["insurance"].as_str() {
+                text += &format!(", and your insurance as {ins}");
+            }
+            text += ".";
+        }
+        if let Some(notes) = p["notes"].as_str().filter(|n| !n.is_empty()) {
+            text += &format!(" Your file notes: {}", notes.trim_end_matches('.'));
+            text += ".";
+        }
+        text += &match upcoming.as_slice() {
+            [] => " You have no upcoming appointments.".to_string(),
+            [one] => format!(" Your next appointment is {}.", phrase::appointment(one)),
+            many => {
+                let list: Vec<String> = many.iter().take(4).map(phrase::appointment).collect();
+                format!(
+                    " You have {} upcoming appointments: {}.",
+                    phrase::count(many.len()),
+                    phrase::join_and(&list)
+                )
+            }
+        };
+        self.done(text)
+    }
+
+    /// After looking up the caller's appointments for a cancellation.
+    fn cancel_choice(&mut self, upcoming: Vec<Value>, first: &str) -> Action {
+        if upcoming.is_empty() {
+            return self.done(format!(
+                "Thanks, {first}. I don't see any upcoming appointments for you."
+            ));
+        }
+        let today = self.today();
+        let day = self.task.date.and_then(|d| d.resolve(today).ok());
+        let doctor = self.task.doctor.clone().filter(|d| d != "any");
+        let matching: Vec<Value> = upcoming
+            .iter()
+            .filter(|a| day.is_none_or(|d| date_of(a) == Some(d)))
+            .filter(|a| {
+                doctor.as_deref().is_none_or(|d| {
+                    a["doctor"]
+                        .as_str()
+                        .is_some_and(|x| x.to_lowercase().contains(d))
+                        || a["speciality"].as_str() == Some(d)
+                })
+            })
+            .cloned()
+            .collect();
+        let list = if matching.is_empty() {
+            upcoming
+        } else {
+            matching
+        };
+        if let [one] = list.as_slice() {
+            self.task.appointment_id = one["id"].as_i64();
+            let text = format!(
+                "Thanks, {first}. I see your appointment {}. Shall I cancel it?",
+                phrase::appointment(one)
+            );
+            self.task.chosen = Some(one.clone());
+            return self.ask(Pending::ConfirmCancel, text);
+        }
+        let said: Vec<String> = list.iter().take(4).map(phrase::appointment).collect();
+        let text = format!(
+            "Thanks, {first}. You have {} upcoming appointments: {}. Which one would you like to cancel?",
+            phrase::count(list.len()),
+            phrase::join_and(&said)
+        );
+        self.ask(Pending::ChooseAppointment(list), text)
+    }
+
+    fn on_doctors(&mut self, v: &Value) -> Action {
+        let mut doctors: Vec<Value> = v["doctors"].as_array().cloned().unwrap_or_default();
+        if let Some(lang) = self.task.language.take() {
+            let speaks = |d: &Value| {
+                d["languages"]
+                    .as_array()
+                    .is_some_and(|ls| ls.iter().any(|l| l == lang.as_str()))
+            };
+            doctors.retain(speaks);
+            let names: Vec<String> = doctors
+                .iter()
+                .map(|d| phrase::doctor(d["doctor"].as_str().unwrap_or_default()))
+                .collect();
+            let text = match names.len() {
+                0 => format!("Sorry, none of our doctors speak {lang}."),
+                1 => format!("{} speaks {lang}.", names[0]),
+                _ => format!("{} speak {lang}.", phrase::join_and(&names)),
+            };
+            let doctor = doctors
+                .first()
+                .filter(|_| doctors.len() == 1)
+                .and_then(|d| d["doctor"].as_str())
+                .map(str::to_string);
+            self.task = Task::default();
+            return self.ask(
+                Pending::OfferBooking(doctor),
+                format!("{text} Would you like to book an appointment?"),
+            );
+        }
+        let asked = self.task.doctor.clone().filter(|d| d != "any");
+        let days_of = |d: &Value| -> Vec<String> {
+            d["works_on"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        };
+        let text = match doctors.as_slice() {
+            [] => "Sorry, I couldn't find that doctor.".to_string(),
+            [d] => {
+                let name = phrase::doctor(d["doctor"].as_str().unwrap_or_default());
+                let days = days_of(d);
+                let hours: Vec<String> = days
+                    .iter()
+                    .filter_map(|day| phrase::hours_for(&d["hours"], day))
+                    .collect();
+                let same = hours.windows(2).all(|w| w[0] == w[1]);
+                let when = match (same, hours.first()) {
+                    (true, Some(h)) => format!("{}, from {h}", phrase::join_and(&days)),
+                    _ => {
+                        let each: Vec<String> = days
+                            .iter()
+                            .zip(&hours)
+                            .map(|(day, h)| format!("{day} {h}"))
+                            .collect();
+                        phrase::join_and(&each)
+                    }
+                };
+                let langs: Vec<String> = d["languages"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect();
+                format!(
+                    "{name} works in {}. {name} sees patients {when}, and speaks {}.",
+                    d["speciality"].as_str().unwrap_or("our clinic"),
+                    phrase::join_and(&langs)
+                )
+            }
+            many if asked.is_some() => {
+                let parts: Vec<String> = many
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{}, who works {}",
+                            phrase::doctor(d["doctor"].as_str().unwrap_or_default()),
+                            phrase::join_and(&days_of(d))
+                        )
+                    })
+                    .collect();
+                format!(
+                    "For {} we have {}.",
+                    many[0]["speciality"].as_str().unwrap_or("that"),
+                    phrase::join_and(&parts)
+                )
+            }
+            many => {
+                let mut by_speciality: Vec<(String, Vec<String>)> = Vec::new();
+                for d in many {
+                    let s = d["speciality"].as_str().unwrap_or_default().to_string();
+                    let n = phrase::doctor(d["doctor"].as_str().unwrap_or_default());
+                    match by_speciality.iter_mut().find(|(x, _)| *x == s) {
+                        Some((_, names)) => names.push(n),
+                        None => by_speciality.push((s, vec![n])),
+                    }
+                }
+                let parts: Vec<String> = by_speciality
+                    .iter()
+                    .map(|(s, names)| format!("{} in {s}", phrase::join_and(names)))
+                    .collect();
+                format!(
+                    "We have {} doctors: {}.",
+                    phrase::count(many.len()),
+                    phrase::join_and(&parts)
+                )
+            }
+        };
+        let doctor = match doctors.as_slice() {
+            [d] => d["doctor"].as_str().map(str::to_string),
+            _ => asked,
+        };
+        self.task = Task::default();
+        self.ask(
+            Pending::OfferBooking(doctor),
+            format!("{text} Would you like to book an appointment?"),
+        )
+    }
+
+    fn on_error(&mut self, code: &str, v: &Value) -> Action {
+        let message = v["error"].as_str().unwrap_or_default();
+        match code {
+            "not_verified" => {
+                self.caller = Default::default();
+                self.task.looked_up = false;
+                self.ask(Pending::Name, "I'm sorry, I couldn't find a record matching that name and date of birth. Could you tell me your full name again?")
+            }
+            "verification_locked" => self.done("I'm sorry, I can't verify your identity on this call. Please call back or visit the front desk with identification."),
+            "verification_required" | "bad_name" => {
+                self.caller.name = None;
+                self.ask(Pending::Name, "Could I have your first and last name, please?")
+            }
+            "bad_date_of_birth" => {
+                self.caller.dob = None;
+                self.ask(Pending::Dob, "Sorry, I didn't get your date of birth. Could you say it with the year, like March fourth, nineteen eighty five?")
+            }
+            "bad_date" | "past_date" => {
+                self.task.date = None;
+                self.task.checked = None;
+                let why = if code == "past_date" { "That day has already passed." } else { "Sorry, I didn't understand the day." };
+                self.ask(Pending::Date, format!("{why} Which day would you like?"))
+            }
+            "bad_time" => {
+                self.task.time = None;
+                self.task.checked = None;
+                self.next_step("Sorry, I didn't understand the time.")
+            }
+            "unknown_doctor" => {
+                self.task.doctor = None;
+                self.task.checked = None;
+                                let list: Vec<String> = message
+                    .split("our specialities are ")
+                    .nth(1)
+                    .unwrap_or("several specialities")
+                    .split(", ")
+                    .map(str::to_string)
+                    .collect();
+                let list = phrase::join_and(&list);
+                self.ask(Pending::Doctor, format!("Sorry, I couldn't find that doctor. We have {list}. Who would you like to see?"))
+            }
+            "ambiguous_doctor" => {
+                self.task.doctor = None;
+                self.ask(Pending::Doctor, "We have more than one doctor by that name. Could you give me their first name too?")
+            }
+            "slot_taken" | "off_grid" | "outside_schedule" | "patient_busy" | "past_time" => self.on_slot_error(code, v),
+            "no_appointment" | "ambiguous_appointment" => {
+                let list: Vec<Value> = v["appointments"].as_array().cloned().unwrap_or_default();
+                self.task.looked_up = true;
+                self.cancel_choice(list, "")
+            }
+            "already_cancelled" => self.done("That appointment is already cancelled."),
+            _ => {
+                log::warn!("built-in receptionist got tool error {code}: {message}");
+                self.task = Task::default();
+                self.ask(Pending::Nothing, "I'm sorry, something went wrong with our system. Could you try again in a moment?")
+            }
+        }
+    }
+
+    fn on_slot_error(&mut self, code: &str, v: &Value) -> Action {
+        let (doctor, date) = self
+            .task
+            .checked
+            .take()
+            .unwrap_or_else(|| (String::new(), self.today()));
+        let why = match code {
+            "slot_taken" => "Sorry, that time has just been taken.".to_string(),
+            "off_grid" => "Sorry, that's not one of the appointment times.".to_string(),
+            "outside_schedule" => format!(
+                "Sorry, {} doesn't see patients at that time.",
+                phrase::doctor(&doctor)
+            ),
+            "patient_busy" => "You already have an appointment at that time.".to_string(),
+            _ => "That time has already passed.".to_string(),
+        };
+        let found = offers(&v["alternatives"], date, self.task.time);
+        if found.is_empty() {
+            self.task.date = None;
+            return self.ask(
+                Pending::Date,
+                format!("{why} Would you like to try a different day?"),
+            );
+        }
+        let text = format!("{why} {}. Would one of those work?", offers_text(&found));
+        self.ask(Pending::ChooseSlot(found), text)
+    }
+}

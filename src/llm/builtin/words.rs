@@ -1,0 +1,108 @@
+//! Word lists the built-in receptionist listens for (lowercase, number words as digits).
+
+#[rustfmt::skip]
+pub const YES: &[&str] = &[
+    "yes", "yeah", "yep", "yup", "ya", "sure", "correct", "right", "ok", "okay", "alright",
+    "perfect", "great", "absolutely", "definitely", "confirm", "fine", "please do", "go ahead",
+    "sounds good", "that works", "do it", "book it", "that's right", "of course",
+];
+
+#[rustfmt::skip]
+pub const NO: &[&str] = &[
+    "no", "nope", "nah", "don't", "dont", "wrong", "incorrect", "not right", "not correct",
+    "no thanks", "not really",
+];
+
+#[rustfmt::skip]
+pub const CANCEL: &[&str] = &[
+    "cancel", "cancellation", "call off", "can't make it", "cannot make it", "won't make it",
+    "unbook", "can't make my", "cannot make my", "can't come", "won't be able", "not be able to make",
+];
+
+#[rustfmt::skip]
+pub const AVAILABILITY: &[&str] = &[
+    "available", "availability", "free", "opening", "openings", "open", "slot", "slots",
+    "when can", "earliest", "soonest", "1st available", "next available", "any time", "what times",
+    "which times", "what time",
+];
+
+#[rustfmt::skip]
+pub const PATIENT_INFO: &[&str] = &[
+    "my appointments", "my details", "my information", "my info", "my record", "my records",
+    "my file", "my insurance", "on file", "do i have", "upcoming appointments", "look me up",
+    "my next appointment", "when is my appointment", "what is my appointment",
+    "when's my appointment", "what's my appointment", "my phone number", "my allergies",
+    "is my appointment", "my appointment is", "check my appointment",
+];
+
+#[rustfmt::skip]
+pub const BOOK: &[&str] = &[
+    "book", "booking", "schedule", "reserve", "appointment", "appt", "see a", "see doctor",
+    "see dr", "see the", "come in", "get in", "i'll take", "take it", "let's do", "make it",
+    "set up", "visit",
+];
+
+#[rustfmt::skip]
+pub const DOCTOR_INFO: &[&str] = &[
+    "hours", "what days", "which days", "when does", "when do", "who is", "who are",
+    "tell me about", "which doctors", "what doctors", "your doctors", "do you have a",
+    "do you have any", "speak", "speaks", "language", "languages", "work", "works", "working",
+    "specialities", "specialties", "speciality", "specialty", "what kind", "doctors",
+];
+
+/// Words that end a name or a reason.
+#[rustfmt::skip]
+pub const STOP: &[&str] = &[
+    "and", "my", "i", "i'm", "im", "born", "date", "birth", "birthday", "dob", "from", "calling",
+    "on", "at", "the", "with", "to", "for", "please", "here", "is", "was", "but", "so", "today",
+    "tomorrow", "next", "this", "who", "that", "calling", "speaking", "i'd", "id", "would", "want",
+    "need", "like", "about", "of", "in", "calling",
+];
+
+/// Words that are not names, whatever follows "i'm".
+#[rustfmt::skip]
+pub const NOT_NAMES: &[&str] = &[
+    "calling", "looking", "trying", "wondering", "sorry", "not", "fine", "good", "here", "a", "an",
+    "the", "just", "interested", "available", "free", "hoping", "phoning", "ringing", "afraid",
+    "sure", "done", "going", "having", "feeling", "still", "also", "so", "very", "really", "in",
+    "at", "on", "new", "yes", "no", "okay", "ok", "well", "doing", "booked", "the", "patient",
+    "after", "after", "about",
+];
+
+#[rustfmt::skip]
+pub const NOT_DOCTOR_WORDS: &[&str] = &[
+    "on", "at", "for", "in", "is", "the", "a", "an", "and", "please", "today", "tomorrow", "this",
+    "next", "available", "free", "about", "who", "that", "appointment", "office", "to", "with",
+    "or", "if", "there", "you", "i", "me", "my", "have", "has", "does", "do", "can", "could",
+    "would", "will", "be", "visit", "tell", "hours", "work", "works",
+];
+
+#[rustfmt::skip]
+pub const FAMILY: &[&str] = &[
+    "son", "daughter", "child", "kid", "kids", "wife", "husband", "mother", "father", "mom", "dad",
+    "baby", "self", "myself", "me",
+];
+
+/// Everyday words that are never part of a name ("actually make it three" is no name).
+#[rustfmt::skip]
+pub const COMMON: &[&str] = &[
+    "actually", "make", "it", "is", "be", "can", "could", "would", "should", "want", "need", "like",
+    "book", "appointment", "cancel", "time", "day", "please", "thanks", "thank", "you", "yes", "no",
+    "okay", "ok", "sure", "the", "a", "an", "and", "or", "but", "so", "what", "when", "where",
+    "which", "who", "how", "why", "this", "that", "there", "here", "have", "has", "had", "do",
+    "does", "did", "not", "just", "about", "for", "from", "with", "at", "on", "in", "to", "of",
+    "my", "your", "me", "we", "they", "he", "she", "him", "her", "them", "instead", "again",
+    "sorry", "hello", "hi", "hey", "morning", "afternoon", "evening", "doctor", "dr", "free",
+    "available", "sounds", "good", "great", "fine", "right", "wrong", "earliest", "first",
+    "any", "anytime", "whatever", "maybe", "one", "wait", "hmm", "um", "uh", "check", "see",
+    "tomorrow", "today", "next", "week", "name", "birth", "date", "born", "reason", "visit",
+    "headache", "headaches", "pain", "rash", "fever", "cough", "checkup", "follow", "up",
+];
+
+/// Languages callers may ask doctors to speak.
+#[rustfmt::skip]
+pub const LANGUAGES: &[&str] = &[
+    "english", "spanish", "french", "german", "italian", "portuguese", "mandarin", "cantonese",
+    "chinese", "japanese", "korean", "hindi", "gujarati", "urdu", "arabic", "russian", "polish",
+    "vietnamese", "tagalog", "punjabi", "bengali",
+];

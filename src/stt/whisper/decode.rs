@@ -1,0 +1,197 @@
+//! Greedy decoding with the decoder's self-attention key/value cache.
+//!
+//! The decoder graph (scripts/convert_whisper.py) takes the new tokens plus the cache of earlier
+//! ones and returns logits and the grown cache; the cache values go straight back in as the next
+//! inputs (ort values, no copy through Rust).
+
+use ort::session::Session;
+use ort::value::{DynValue, Tensor, TensorRef};
+
+use crate::pipeline::generation::CancelToken;
+use crate::stt::SttError;
+
+/// Token ids and rules of one Whisper variant.
+#[derive(Clone, Debug)]
+pub struct DecodeSpec {
+    pub n_layers: usize,
+    pub n_heads: usize,
+    pub d_head: usize,
+    pub n_vocab: usize,
+    pub eot: u32,
+    pub no_speech: u32,
+    /// Start of transcript, (language, task,) no timestamps.
+    pub prompt: Vec<u32>,
+    /// Never emitted (config.json `suppress_ids`), plus every special token after `eot`.
+    pub suppress: Vec<u32>,
+    /// Not allowed as the first token (config.json `suppress_ids_begin`: blank and `eot`).
+    pub suppress_begin: Vec<u32>,
+}
+
+/// What greedy decoding produced for one 30 s window.
+#[derive(Clone, Debug, Default)]
+pub struct Decoded {
+    pub tokens: Vec<u32>,
+    /// Probability of `<|nocaptions|>` right after the start-of-transcript token.
+    pub no_speech_prob: f32,
+    /// Mean log-probability of the emitted tokens (and of end-of-text when reached).
+    pub avg_logprob: f32,
+    /// False when decoding stopped at the token budget rather than at end-of-text.
+    pub finished: bool,
+}
+
+fn err(e: impl std::fmt::Display) -> SttError {
+    SttError::Inference(e.to_string())
+}
+
+/// Greedy decoding of one window. Returns `Ok(None)` when `cancel` fires.
+pub fn greedy(
+    decoder: &mut Session,
+    spec: &DecodeSpec,
+    cross_k: &DynValue,
+    cross_v: &DynValue,
+    max_tokens: usize,
+    cancel: &CancelToken,
+) -> Result<Option<Decoded>, SttError> {
+    let (l, h, dh) = (spec.n_layers, spec.n_heads, spec.d_head);
+    // An empty cache (P = 0) for the prompt step.
+    let mut past_k: DynValue = Tensor::from_array(([l, 1, h, dh, 0], Vec::<f32>::new()))
+        .map_err(err)?
+        .into_dyn();
+    let mut past_v: DynValue = Tensor::from_array(([l, 1, h, 0, dh], Vec::<f32>::new()))
+        .map_err(err)?
+        .into_dyn();
+
+    let mut suppressed = vec![false; spec.n_vocab];
+    for &id in &spec.suppress {
+        if let Some(s) = suppressed.get_mut(id as usize) {
+            *s = true;
+        }
+    }
+
+    let mut input: Vec<i64> = spec.prompt.iter().map(|&t| t as i64).collect();
+    let mut out = Decoded::default();
+    let mut logprob_sum = 0.0f64;
+    let mut scored = 0usize;
+    let mut logits = vec![0.0f32; spec.n_vocab];
+    for step in 0..=max_tokens {
+        if cancel.is_cancelled() {
+            return Ok(None);
+        }
+        let tokens =
+            TensorRef::from_array_view(([1usize, input.len()], &input[..])).map_err(err)?;
+        let mut outputs = decoder
+            .run(ort::inputs! {
+                "tokens" => tokens,
+                "past_k" => &past_k,
+                "past_v" => &past_v,
+                "cross_k" => cross_k,
+                "cross_v" => cross_v,
+            })
+            .map_err(err)?;
+        {
+            let (shape, all) = outputs["logits"].try_extract_tensor::<f32>().map_err(err)?;
+            let n = input.len();
+            if shape.len() != 3
+                || shape[2] as usize != spec.n_vocab
+                || all.len() != n * spec.n_vocab
+            {
+                return Err(err(format!("unexpected logits shape {shape:?}")));
+            }
+            if step == 0 {
+                // The row after start-of-transcript (the prompt's first token) says "no speech".
+                let first = &all[..spec.n_vocab];
+                out.no_speech_prob = softmax_at(first, spec.no_speech as usize);
+            }
+            logits.copy_from_slice(&all[(n - 1) * spec.n_vocab..]);
+        }
+        let next_k = outputs
+            .remove("present_k")
+            .ok_or_else(|| err("decoder output present_k missing"))?;
+        let next_v = outputs
+            .remove("present_v")
+            .ok_or_else(|| err("decoder output present_v missing"))?;
+        drop(outputs);
+        past_k = next_k;
+        past_v = next_v;
+
+        // Only text tokens and end-of-text may be chosen.
+        for (id, x) in logits.iter_mut().enumerate() {
+            if suppressed[id] || id > spec.eot as usize {
+                *x = f32::NEG_INFINITY;
+            }
+        }
+        if step == 0 {
+            for &id in &spec.suppress_begin {
+                if let Some(x) = logits.get_mut(id as usize) {
+                    *x = f32::NEG_INFINITY;
+                }
+            }
+        }
+        let (best, logprob) = argmax_logprob(&logits);
+        if step == max_tokens && best != spec.eot {
+            break; // budget spent
+        }
+        logprob_sum += logprob as f64;
+        scored += 1;
+        if best == spec.eot {
+            out.finished = true;
+            break;
+        }
+        out.tokens.push(best);
+        input.clear();
+        input.push(best as i64);
+    }
+    out.avg_logprob = if scored == 0 {
+        0.0
+    } else {
+        (logprob_sum / scored as f64) as f32
+    };
+    Ok(Some(out))
+}
+
+/// softmax(logits)[index].
+fn softmax_at(logits: &[f32], index: usize) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&x| ((x - max) as f64).exp()).sum();
+    logits
+        .get(index)
+        .map_or(0.0, |&x| (((x - max) as f64).exp() / sum) as f32)
+}
+
+/// The best id and its log-probability (log-softmax over the allowed logits).
+fn argmax_logprob(logits: &[f32]) -> (u32, f32) {
+    let (best, max) =
+        logits
+            .iter()
+            .copied()
+            .enumerate()
+            .fold((0usize, f32::NEG_INFINITY), |acc, (i, x)| {
+                if x > acc.1 {
+                    (i, x)
+                } else {
+                    acc
+                }
+            });
+    let sum: f64 = logits.iter().map(|&x| ((x - max) as f64).exp()).sum();
+    (best as u32, -(sum.ln() as f32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_and_logprob() {
+        let (id, lp) = argmax_logprob(&[0.0, 2.0, f32::NEG_INFINITY, 2.0f32.ln()]);
+        assert_eq!(id, 1);
+        let expected = (2.0f64.exp() / (1.0 + 2.0f64.exp() + 2.0)).ln() as f32;
+        assert!((lp - expected).abs() < 1e-6, "{lp} vs {expected}");
+    }
+
+    #[test]
+    fn softmax_picks_the_index() {
+        let p = softmax_at(&[0.0, 0.0, 0.0, 0.0], 2);
+        assert!((p - 0.25).abs() < 1e-6);
+        assert_eq!(softmax_at(&[1.0], 5), 0.0);
+    }
+}

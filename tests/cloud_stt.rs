@@ -1,0 +1,470 @@
+//! Cloud speech-to-text against local servers that speak the providers' wire protocols:
+//! Deepgram's streaming `/v1/listen` WebSocket and OpenAI's `/audio/transcriptions`.
+
+mod common_cloud;
+
+use std::io::Cursor;
+use std::time::{Duration, Instant};
+
+use common_cloud::{
+    closed_port, said, spoken, wait_until, DeepgramMock, DgOptions, HttpMock, HttpRequest, Reply,
+};
+use serde_json::json;
+use voice_agent::stt::deepgram::{DeepgramConfig, DeepgramStt};
+use voice_agent::stt::openai::{OpenAiStt, OpenAiSttConfig};
+use voice_agent::stt::{SpeechToText, SttError};
+use voice_agent::CancelToken;
+
+const KEY: &str = "dg-test-key-0123456789";
+
+fn deepgram(mock: &DeepgramMock) -> DeepgramStt {
+    let config = DeepgramConfig::new(KEY).with_base_url(&mock.url);
+    DeepgramStt::connect(config).expect("connects to the mock")
+}
+
+/// Feed `audio` in 20 ms frames; after every 200 ms block that holds a word, wait for the
+/// partial it produces (so the test sees each interim result, whatever the timing).
+fn stream(stt: &mut DeepgramStt, audio: &[i16]) -> Vec<String> {
+    let mut partials = Vec::new();
+    for block in audio.chunks(common_cloud::BLOCK) {
+        for frame in block.chunks(320) {
+            if let Some(p) = stt.stream_audio(frame).expect("streams") {
+                partials.push(p);
+            }
+        }
+        if block[0] != 0 {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let before = partials.len();
+            while partials.len() == before && Instant::now() < deadline {
+                if let Some(p) = stt.stream_audio(&[]).expect("streams") {
+                    partials.push(p);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+    partials
+}
+
+fn service_error(e: SttError) -> String {
+    match e {
+        SttError::Service(m) => m,
+        other => panic!("expected a service error, got {other:?}"),
+    }
+}
+
+#[test]
+fn deepgram_streams_frames_with_partials_then_finalizes() {
+    let mock = DeepgramMock::start(DgOptions::new(KEY));
+    let mut stt = deepgram(&mock);
+    assert_eq!(stt.name(), "deepgram nova-3");
+    assert!(stt.is_streaming());
+
+    let words = [0, 1, 2, 3, 4];
+    let audio = spoken(&words, 0);
+    let partials = stream(&mut stt, &audio);
+    // Interim results grow word by word; the final after three words stays in front.
+    assert_eq!(
+        partials,
+        vec![
+            "alpha",
+            "alpha bravo",
+            "alpha bravo charlie",
+            "alpha bravo charlie delta",
+            "alpha bravo charlie delta echo",
+        ]
+    );
+    assert_eq!(stt.transcribe(&audio).unwrap(), said(&words));
+
+    let log = mock.log.lock().unwrap();
+    assert_eq!(log.connections, 1);
+    assert_eq!(
+        log.auth[0].as_deref(),
+        Some(format!("Token {KEY}").as_str())
+    );
+    let q = &log.queries[0];
+    for part in [
+        "encoding=linear16",
+        "sample_rate=16000",
+        "channels=1",
+        "interim_results=true",
+        "endpointing=300",
+        "model=nova-3",
+    ] {
+        assert!(q.split('&').any(|p| p == part), "{part} missing from {q}");
+    }
+    // Every sample went up exactly once: transcribe() only sent the Finalize.
+    assert_eq!(log.audio_bytes[0], audio.len() * 2);
+    assert_eq!(log.finalizes, 1);
+    // The mock sent interim results as well as finals.
+    assert!(log.sent.iter().any(|(_, is_final, _)| !is_final));
+    assert!(log.sent.iter().any(|(_, is_final, _)| *is_final));
+}
+
+#[test]
+fn deepgram_transcribes_a_whole_utterance_given_at_once() {
+    let mock = DeepgramMock::start(DgOptions::new(KEY));
+    let mut stt = deepgram(&mock);
+    let words = [7, 6, 5, 4];
+    let audio = spoken(&words, 2);
+    assert_eq!(stt.transcribe(&audio).unwrap(), said(&words));
+    assert_eq!(stt.transcribe(&[]).unwrap(), "");
+    assert_eq!(mock.log.lock().unwrap().audio_bytes[0], audio.len() * 2);
+}
+
+#[test]
+fn deepgram_keeps_utterances_apart_on_one_connection() {
+    let mock = DeepgramMock::start(DgOptions::new(KEY));
+    let mut stt = deepgram(&mock);
+
+    // A first utterance, abandoned by the VAD: its words must not reach the next turn.
+    stream(&mut stt, &spoken(&[7, 7], 0));
+    stt.discard_utterance();
+
+    let second = spoken(&[0, 1], 2);
+    stream(&mut stt, &second);
+    assert_eq!(stt.transcribe(&second).unwrap(), "alpha bravo");
+
+    // A third one through the batch path, with the display partials on the way.
+    let third = spoken(&[2, 3, 4, 5], 1);
+    let mut seen = None;
+    for end in (common_cloud::BLOCK..=third.len()).step_by(common_cloud::BLOCK) {
+        if let Some(p) = stt
+            .transcribe_partial(&third[..end], &CancelToken::never())
+            .unwrap()
+        {
+            seen = Some(p);
+        }
+    }
+    assert!(seen.is_none_or(|p| !p.contains("alpha") && !p.contains("hotel")));
+    assert_eq!(stt.transcribe(&third).unwrap(), said(&[2, 3, 4, 5]));
+
+    let log = mock.log.lock().unwrap();
+    assert_eq!(log.connections, 1, "one persistent connection per session");
+    let all = spoken(&[7, 7], 0).len() + second.len() + third.len();
+    assert_eq!(log.audio_bytes[0], all * 2, "no audio sent twice");
+}
+
+#[test]
+fn deepgram_finishes_on_endpointing_when_finalize_gets_no_answer() {
+    let mut options = DgOptions::new(KEY);
+    options.answer_finalize = false;
+    let mock = DeepgramMock::start(options);
+    let mut stt = deepgram(&mock);
+    let audio = spoken(&[3, 4], 3);
+    stream(&mut stt, &audio);
+    // The mock closed the speech with speech_final; wait until it did so the grace path runs.
+    assert!(wait_until(|| mock
+        .log
+        .lock()
+        .unwrap()
+        .sent
+        .iter()
+        .any(|(_, f, t)| *f && t == "delta echo")));
+    assert_eq!(stt.transcribe(&audio).unwrap(), "delta echo");
+}
+
+#[test]
+fn deepgram_reports_speech_end_from_its_endpointing() {
+    let mock = DeepgramMock::start(DgOptions::new(KEY));
+    let mut stt = deepgram(&mock);
+    stream(&mut stt, &spoken(&[0], 0));
+    assert!(!stt.speech_ended());
+    // A block of silence makes the mock send is_final + speech_final.
+    for frame in spoken(&[], 1).chunks(320) {
+        stt.stream_audio(frame).unwrap();
+    }
+    assert!(wait_until(|| {
+        let _ = stt.stream_audio(&[]);
+        stt.speech_ended()
+    }));
+}
+
+#[test]
+fn deepgram_survives_slow_results() {
+    let mut options = DgOptions::new(KEY);
+    options.delay = Duration::from_millis(30);
+    let mock = DeepgramMock::start(options);
+    let mut config = DeepgramConfig::new(KEY).with_base_url(&mock.url);
+    config.finalize_timeout = Duration::from_secs(10);
+    let mut stt = DeepgramStt::connect(config).unwrap();
+    let audio = spoken(&[0, 2, 4, 6, 1], 1);
+    for frame in audio.chunks(320) {
+        stt.stream_audio(frame).unwrap();
+    }
+    assert_eq!(stt.transcribe(&audio).unwrap(), said(&[0, 2, 4, 6, 1]));
+}
+
+#[test]
+fn deepgram_reconnects_once_after_a_drop_and_keeps_the_turn() {
+    let mut options = DgOptions::new(KEY);
+    // Cut the first connection in the middle of the third word.
+    options.drop_after_bytes = Some(2 * (2 * common_cloud::BLOCK + 1000));
+    let mock = DeepgramMock::start(options);
+    let mut stt = deepgram(&mock);
+    let words = [1, 2, 3, 4];
+    let audio = spoken(&words, 1);
+    for frame in audio.chunks(320) {
+        // Frames after the cut may fail only if the reconnect fails; it must not.
+        stt.stream_audio(frame).expect("reconnects transparently");
+    }
+    assert_eq!(stt.transcribe(&audio).unwrap(), said(&words));
+    let log = mock.log.lock().unwrap();
+    assert_eq!(log.connections, 2);
+    assert_eq!(
+        log.audio_bytes[1],
+        audio.len() * 2,
+        "the new connection got the whole utterance again"
+    );
+}
+
+#[test]
+fn deepgram_gives_one_clear_error_when_the_connection_keeps_dropping() {
+    let mut options = DgOptions::new(KEY);
+    options.drop_after_bytes = Some(2 * common_cloud::BLOCK);
+    options.drop_every_connection = true;
+    let mock = DeepgramMock::start(options);
+    let mut stt = deepgram(&mock);
+    let audio = spoken(&[1, 2, 3], 0);
+    let mut errors = 0;
+    for frame in audio.chunks(320) {
+        errors += usize::from(stt.stream_audio(frame).is_err());
+    }
+    let message = service_error(stt.transcribe(&audio).unwrap_err());
+    assert!(message.contains("dropped again"), "{message}");
+    assert!(errors <= 1, "the failure is reported once while streaming");
+    assert!(!message.contains(KEY));
+
+    // The next turn starts on a fresh connection (and is cut again: still no panic).
+    let next = spoken(&[0], 0);
+    assert!(stt.transcribe(&next).is_err());
+    assert!(mock.log.lock().unwrap().connections >= 3);
+}
+
+#[test]
+fn deepgram_keeps_an_idle_connection_alive_and_closes_politely() {
+    let mock = DeepgramMock::start(DgOptions::new(KEY));
+    let mut config = DeepgramConfig::new(KEY).with_base_url(&mock.url);
+    config.keepalive_every = Duration::from_millis(20);
+    let mut stt = DeepgramStt::connect(config).unwrap();
+    assert!(wait_until(|| mock.log.lock().unwrap().keepalives >= 2));
+    // Still usable after idling.
+    let audio = spoken(&[5], 1);
+    assert_eq!(stt.transcribe(&audio).unwrap(), "foxtrot");
+    stt.close();
+    let log = mock.log.lock().unwrap();
+    assert_eq!(log.close_streams, 1);
+    assert_eq!(log.connections, 1);
+}
+
+#[test]
+fn deepgram_sends_close_stream_when_dropped() {
+    let mock = DeepgramMock::start(DgOptions::new(KEY));
+    drop(deepgram(&mock));
+    assert!(wait_until(|| mock.log.lock().unwrap().close_streams == 1));
+}
+
+#[test]
+fn deepgram_rejected_key_is_one_clear_message_without_the_key() {
+    let mock = DeepgramMock::start(DgOptions::new("the-right-key"));
+    let config = DeepgramConfig::new(KEY).with_base_url(&mock.url);
+    let debug = format!("{config:?}");
+    assert!(!debug.contains(KEY), "{debug}");
+    let message = service_error(DeepgramStt::connect(config).err().expect("rejected"));
+    assert!(
+        message.starts_with("Deepgram rejected the API key (HTTP 401): check DEEPGRAM_API_KEY"),
+        "{message}"
+    );
+    assert!(!message.contains(KEY));
+}
+
+#[test]
+fn deepgram_rate_limit_and_server_errors_are_clear() {
+    for (status, expect) in [(429, "HTTP 429"), (500, "failed on its side (HTTP 500)")] {
+        let mut options = DgOptions::new(KEY);
+        options.reject = Some(status);
+        let mock = DeepgramMock::start(options);
+        let config = DeepgramConfig::new(KEY).with_base_url(&mock.url);
+        let message = service_error(DeepgramStt::connect(config).err().expect("rejected"));
+        assert!(message.starts_with("Deepgram "), "{message}");
+        assert!(message.contains(expect), "{message}");
+        assert!(!message.contains(KEY));
+    }
+}
+
+#[test]
+fn deepgram_unreachable_host_is_one_clear_message() {
+    let port = closed_port();
+    let config = DeepgramConfig::new(KEY).with_base_url(format!("ws://127.0.0.1:{port}"));
+    let message = service_error(DeepgramStt::connect(config).err().expect("unreachable"));
+    assert!(
+        message.starts_with(&format!("cannot reach Deepgram at 127.0.0.1:{port}")),
+        "{message}"
+    );
+}
+
+#[test]
+fn deepgram_missing_key_is_refused_before_connecting() {
+    let message = service_error(DeepgramStt::connect(DeepgramConfig::new("")).err().unwrap());
+    assert!(message.contains("set DEEPGRAM_API_KEY"), "{message}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenAI-compatible /audio/transcriptions
+
+/// The parts of a multipart/form-data body: (name, filename, content).
+fn multipart(request: &HttpRequest) -> Vec<(String, Option<String>, Vec<u8>)> {
+    let ct = request.header("content-type").expect("content type");
+    let boundary = ct
+        .split_once("boundary=")
+        .expect("multipart boundary")
+        .1
+        .to_string();
+    let delimiter = format!("--{boundary}").into_bytes();
+    let body = &request.body;
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + delimiter.len() <= body.len() {
+        if body[i..].starts_with(&delimiter) {
+            starts.push(i);
+            i += delimiter.len();
+        } else {
+            i += 1;
+        }
+    }
+    let mut parts = Vec::new();
+    for pair in starts.windows(2) {
+        let part = &body[pair[0] + delimiter.len() + 2..pair[1] - 2];
+        let split = part
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("part headers");
+        let head = String::from_utf8_lossy(&part[..split]).to_string();
+        let content = part[split + 4..].to_vec();
+        let attr = |key: &str| {
+            head.split(';')
+                .find_map(|a| a.trim().strip_prefix(&format!("{key}=\"")))
+                .map(|v| v.trim_end_matches(|c: char| c == '"' || c.is_whitespace()))
+                .map(|v| v.split('"').next().unwrap_or(v).to_string())
+        };
+        parts.push((attr("name").expect("part name"), attr("filename"), content));
+    }
+    assert!(body.ends_with(format!("--{boundary}--\r\n").as_bytes()));
+    parts
+}
+
+#[test]
+fn openai_transcription_sends_a_wav_in_a_multipart_form() {
+    let mock = HttpMock::start(|req| {
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.target, "/v1/audio/transcriptions");
+        Reply::json(200, json!({"text": "  I'd like to book an appointment. "}))
+    });
+    let config = OpenAiSttConfig::new(format!("{}/v1", mock.url), "whisper-1").with_key("sk-test");
+    let mut stt = OpenAiStt::new(config).unwrap();
+    assert_eq!(
+        stt.name(),
+        format!("openai-compatible whisper-1 at {}", &mock.url[7..])
+    );
+    let audio: Vec<i16> = (0..24_000)
+        .map(|i| ((i % 200) * 50 - 5000) as i16)
+        .collect();
+    assert_eq!(
+        stt.transcribe(&audio).unwrap(),
+        "I'd like to book an appointment."
+    );
+
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 1);
+    let req = &requests[0];
+    assert_eq!(req.header("authorization"), Some("Bearer sk-test"));
+    let parts = multipart(req);
+    let field = |name: &str| {
+        parts
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, f, c)| (f.clone(), c.clone()))
+            .unwrap_or_else(|| panic!("no {name} part"))
+    };
+    assert_eq!(field("model").1, b"whisper-1");
+    assert_eq!(field("response_format").1, b"json");
+    let (filename, wav) = field("file");
+    assert_eq!(filename.as_deref(), Some("utterance.wav"));
+    let reader = hound::WavReader::new(Cursor::new(wav)).expect("a WAV file");
+    assert_eq!(reader.spec().sample_rate, 16_000);
+    assert_eq!(reader.spec().channels, 1);
+    let samples: Vec<i16> = reader.into_samples().map(|s| s.unwrap()).collect();
+    assert_eq!(samples, audio);
+
+    // Nothing to transcribe: no request at all.
+    assert_eq!(stt.transcribe(&[]).unwrap(), "");
+    assert_eq!(mock.requests().len(), 1);
+}
+
+#[test]
+fn openai_transcription_errors_are_clear_and_never_show_the_key() {
+    let key = "sk-secret-777";
+    let mock = HttpMock::start(move |req| {
+        let status: u16 = req.header("x-want").map_or(401, |v| v.parse().unwrap());
+        // A server that echoes the key back must not get it into our messages.
+        Reply::json(
+            status,
+            json!({"error": {"message": format!("Incorrect API key provided: {key}")}}),
+        )
+    });
+    let config = OpenAiSttConfig::new(format!("{}/v1", mock.url), "whisper-1").with_key(key);
+    let mut stt = OpenAiStt::new(config.clone()).unwrap();
+    let message = service_error(stt.transcribe(&[1, 2, 3]).unwrap_err());
+    let host = &mock.url[7..];
+    assert_eq!(
+        message,
+        format!(
+            "the speech-to-text server at {host} rejected the API key (HTTP 401): check STT_API_KEY (server said: Incorrect API key provided: <redacted>)"
+        )
+    );
+    assert!(!format!("{config:?}").contains(key));
+}
+
+#[test]
+fn openai_transcription_rate_limit_server_error_and_bad_answer() {
+    let mock = HttpMock::start(|req| {
+        // The test picks the answer by the utterance's length in samples.
+        let (_, _, wav) = multipart(req)
+            .into_iter()
+            .find(|(name, _, _)| name == "file")
+            .expect("a file part");
+        let samples = hound::WavReader::new(Cursor::new(wav))
+            .expect("a WAV")
+            .len();
+        match samples {
+            3 => Reply::json(429, json!({"error": {"message": "Rate limit reached"}})),
+            4 => Reply::json(500, json!({"error": {"message": "boom"}})),
+            _ => Reply::json(200, json!({"nope": true})),
+        }
+    });
+    let config = OpenAiSttConfig::new(format!("{}/v1", mock.url), "whisper-1");
+    let mut stt = OpenAiStt::new(config).unwrap();
+    let m = service_error(stt.transcribe(&[1, 2, 3]).unwrap_err());
+    assert!(
+        m.contains("(HTTP 429)") && m.contains("Rate limit reached"),
+        "{m}"
+    );
+    let m = service_error(stt.transcribe(&[1, 2, 3, 4]).unwrap_err());
+    assert!(m.contains("failed on its side (HTTP 500)"), "{m}");
+    let m = service_error(stt.transcribe(&[1, 2, 3, 4, 5]).unwrap_err());
+    assert!(m.contains("answered without a transcript"), "{m}");
+}
+
+#[test]
+fn openai_transcription_unreachable_host_is_one_clear_message() {
+    let port = closed_port();
+    let config = OpenAiSttConfig::new(format!("http://127.0.0.1:{port}/v1"), "whisper-1");
+    let mut stt = OpenAiStt::new(config).unwrap();
+    let m = service_error(stt.transcribe(&[1, 2, 3]).unwrap_err());
+    assert!(
+        m.starts_with(&format!(
+            "cannot reach the speech-to-text server at 127.0.0.1:{port}: "
+        )),
+        "{m}"
+    );
+}

@@ -1,0 +1,285 @@
+//! Piper TTS on the real voice: audio that is there, of plausible length and level; cancel;
+//! nothing-to-say inputs; the espeak owner thread under concurrency; normalisation through
+//! espeak; and the round trip through Whisper. Model tests skip (with a message) when
+//! `make setup` has not been run; the espeak tests need only libespeak-ng.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::thread;
+
+use voice_agent::models::{self, models_dir, ModelError};
+use voice_agent::stt::whisper::{WhisperModel, WhisperStt};
+use voice_agent::stt::SpeechToText;
+use voice_agent::tts::espeak::Phonemizer;
+use voice_agent::tts::normalize::normalize;
+use voice_agent::tts::piper::{PiperTts, PiperVoice, VOICE};
+use voice_agent::tts::resample::resample;
+use voice_agent::tts::{TextToSpeech, OUTPUT_RATE};
+use voice_agent::{CancelToken, Generation};
+
+const SENTENCE: &str = "Your appointment with the cardiologist is confirmed for Tuesday morning.";
+
+fn voice() -> Option<Arc<PiperVoice>> {
+    static VOICE_ONCE: OnceLock<Option<Arc<PiperVoice>>> = OnceLock::new();
+    VOICE_ONCE
+        .get_or_init(|| {
+            let dir = models_dir();
+            let model = dir.join("piper").join(format!("{VOICE}.onnx"));
+            if !model.exists() || models::onnxruntime_path().is_err() {
+                eprintln!(
+                    "SKIPPED: Piper voice or ONNX Runtime missing under {} ({})",
+                    dir.display(),
+                    models::SETUP_HINT
+                );
+                return None;
+            }
+            Some(PiperVoice::load(&dir).expect("Piper voice present but failed to load"))
+        })
+        .clone()
+}
+
+/// Every piece `synthesize` delivers, in order.
+fn speak(voice: &Arc<PiperVoice>, text: &str, cancel: &CancelToken) -> Vec<Vec<i16>> {
+    let mut tts = PiperTts::new(voice.clone());
+    let mut pieces = Vec::new();
+    tts.synthesize(text, cancel, &mut |pcm| pieces.push(pcm.to_vec()))
+        .expect("synthesis succeeds");
+    pieces
+}
+
+fn rms(pcm: &[i16]) -> f64 {
+    (pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / pcm.len().max(1) as f64).sqrt()
+}
+
+#[test]
+fn a_sentence_becomes_plausible_24k_speech() {
+    let Some(voice) = voice() else { return };
+    let tts = PiperTts::new(voice.clone());
+    assert_eq!(tts.name(), "piper en_US-joe-medium");
+
+    let audio: Vec<i16> = speak(&voice, SENTENCE, &CancelToken::never()).concat();
+    let seconds = audio.len() as f64 / f64::from(OUTPUT_RATE);
+    let words = SENTENCE.split_whitespace().count() as f64;
+    assert!(
+        (0.2 * words..=1.0 * words).contains(&seconds),
+        "{seconds:.2} s for {words} words"
+    );
+    assert!(rms(&audio) > 500.0, "too quiet: rms {:.0}", rms(&audio));
+    let clipped = audio.iter().filter(|s| s.unsigned_abs() >= 32_767).count();
+    assert!(
+        clipped * 1000 < audio.len(),
+        "{clipped} clipped samples of {}",
+        audio.len()
+    );
+    // Speech has pauses and loud parts: the level must vary across 50 ms windows.
+    let windows: Vec<f64> = audio.chunks(1200).map(rms).collect();
+    let loud = windows.iter().filter(|&&r| r > 1000.0).count();
+    let quiet = windows.iter().filter(|&&r| r < 300.0).count();
+    assert!(loud > 5 && quiet > 0, "loud {loud}, quiet {quiet}");
+}
+
+#[test]
+fn long_text_streams_in_several_pieces() {
+    let Some(voice) = voice() else { return };
+    let pieces = speak(
+        &voice,
+        "Thank you for calling. The clinic opens at 9:00 tomorrow, and the pharmacy \
+         opens an hour later.",
+        &CancelToken::never(),
+    );
+    assert!(pieces.len() >= 3, "{} pieces", pieces.len());
+    assert!(pieces.iter().all(|p| !p.is_empty()));
+}
+
+#[test]
+fn cancel_before_start_gives_no_audio() {
+    let Some(voice) = voice() else { return };
+    let generation = Generation::new();
+    let cancel = generation.token();
+    generation.bump();
+    assert!(speak(&voice, SENTENCE, &cancel).is_empty());
+}
+
+#[test]
+fn cancel_between_clauses_stops_the_rest() {
+    let Some(voice) = voice() else { return };
+    let generation = Generation::new();
+    let cancel = generation.token();
+    let mut tts = PiperTts::new(voice);
+    let mut pieces = 0;
+    tts.synthesize(
+        "First sentence here. Second sentence here. Third sentence here.",
+        &cancel,
+        &mut |_| {
+            pieces += 1;
+            generation.bump();
+        },
+    )
+    .expect("cancel is not an error");
+    assert_eq!(pieces, 1);
+}
+
+#[test]
+fn nothing_speakable_gives_no_audio_and_no_error() {
+    let Some(voice) = voice() else { return };
+    for text in [
+        "",
+        "   ",
+        "...",
+        "?!",
+        "🙂🎉👍🏽",
+        "☃ ★ →",
+        "你好",
+        "\u{200b}",
+        "-- * --",
+    ] {
+        assert!(
+            speak(&voice, text, &CancelToken::never()).is_empty(),
+            "audio for {text:?}"
+        );
+    }
+}
+
+#[test]
+fn missing_voice_names_the_setup_command() {
+    match PiperVoice::load(Path::new("/definitely/not/models")) {
+        Err(e @ ModelError::Missing { .. }) => assert!(e.to_string().contains("make setup"), "{e}"),
+        Err(e) => panic!("expected Missing, got {e}"),
+        Ok(_) => panic!("loaded a voice from nowhere"),
+    }
+}
+
+#[test]
+fn espeak_owner_thread_is_consistent_under_concurrency() {
+    let phonemizer = Phonemizer::global().expect("libespeak-ng");
+    let texts = [
+        "Hello, how are you today?",
+        "The doctor will see you at three thirty P M.",
+        "Please hold while I transfer your call.",
+        "Is it raining outside? I hope not!",
+    ];
+    let sequential: Vec<_> = texts
+        .iter()
+        .map(|t| phonemizer.phonemize("en-us", t).expect("phonemize"))
+        .collect();
+    let handles: Vec<_> = (0..4)
+        .map(|worker| {
+            let phonemizer = phonemizer.clone();
+            thread::spawn(move || {
+                (0..25)
+                    .map(|round| {
+                        let index = (worker + round) % texts.len();
+                        let clauses = phonemizer
+                            .phonemize("en-us", texts[index])
+                            .expect("phonemize");
+                        (index, clauses)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for handle in handles {
+        for (index, clauses) in handle.join().expect("worker finished") {
+            assert_eq!(clauses, sequential[index], "text {index}");
+        }
+    }
+}
+
+/// The phonemes espeak gives for `text` after normalisation.
+fn phonemes(text: &str) -> Vec<String> {
+    Phonemizer::global()
+        .expect("libespeak-ng")
+        .phonemize("en-us", &normalize(text))
+        .expect("phonemize")
+        .into_iter()
+        .map(|c| {
+            format!(
+                "{}{}",
+                c.phonemes,
+                c.terminator.map(String::from).unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn normalised_text_reads_as_written_out() {
+    for (written, spoken) in [
+        (
+            "It costs $29.95.",
+            "It costs twenty-nine dollars and ninety-five cents.",
+        ),
+        (
+            "Dr. Smith sees you at 3:30 PM.",
+            "Doctor Smith sees you at three thirty P M.",
+        ),
+        ("Call 555-0199.", "Call five five five, zero one nine nine."),
+        ("On 2026-12-03.", "On December third, twenty twenty-six."),
+        ("St. Mary's & St. John's", "Saint Mary's and Saint John's"),
+    ] {
+        assert_eq!(phonemes(written), phonemes(spoken), "{written:?}");
+    }
+    // "Dr." no longer ends a clause (espeak alone splits "Dr. Smith" in two).
+    assert_eq!(phonemes("Dr. Smith is here.").len(), 1);
+}
+
+/// Word error rate of `hypothesis` against `reference` (case and punctuation ignored).
+fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
+    let words = |s: &str| -> Vec<String> {
+        s.split_whitespace()
+            .map(|w| {
+                w.chars()
+                    .filter(|c| c.is_alphanumeric() || *c == '\'')
+                    .collect::<String>()
+                    .to_lowercase()
+            })
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    let (r, h) = (words(reference), words(hypothesis));
+    let mut row: Vec<usize> = (0..=h.len()).collect();
+    for (i, rw) in r.iter().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, hw) in h.iter().enumerate() {
+            let substitution = previous + usize::from(rw != hw);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[h.len()] as f64 / r.len().max(1) as f64
+}
+
+#[test]
+fn whisper_transcribes_piper_back_to_the_text() {
+    let Some(voice) = voice() else { return };
+    if !WhisperModel::dir_in(&models_dir(), "tiny.en")
+        .join("decoder.onnx")
+        .exists()
+    {
+        eprintln!("SKIPPED: Whisper tiny.en missing ({})", models::SETUP_HINT);
+        return;
+    }
+    let mut stt = WhisperStt::new().expect("Whisper present but failed to load");
+    for text in [
+        SENTENCE,
+        "Please bring your insurance card and a list of your medications.",
+    ] {
+        let audio: Vec<i16> = speak(&voice, text, &CancelToken::never()).concat();
+        let float: Vec<f32> = audio.iter().map(|&s| f32::from(s) / 32768.0).collect();
+        let pcm16k: Vec<i16> = resample(&float, OUTPUT_RATE, 16_000)
+            .iter()
+            .map(|s| (s * 32767.0).clamp(-32768.0, 32767.0) as i16)
+            .collect();
+        let heard = stt.transcribe(&pcm16k).expect("transcribe");
+        let wer = word_error_rate(text, &heard);
+        assert!(wer < 0.1, "WER {wer:.2}: said {text:?}, heard {heard:?}");
+    }
+}
+
+#[test]
+fn word_error_rate_counts_edits() {
+    assert_eq!(word_error_rate("a b c d", "a b c d"), 0.0);
+    assert_eq!(word_error_rate("a b c d", "a x c"), 0.5);
+    assert_eq!(word_error_rate("Hello, world.", "hello world"), 0.0);
+}

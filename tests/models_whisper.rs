@@ -1,0 +1,289 @@
+//! Whisper through ONNX Runtime on real models: the Rust log-mel against the reference graph,
+//! transcription accuracy on synthetic speech, silence, and awkward inputs.
+//! Skips (with a message) when `make setup` has not been run.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use ort::value::TensorRef;
+use voice_agent::models::{self, models_dir};
+use voice_agent::stt::whisper::{WhisperModel, WhisperStt};
+use voice_agent::stt::SpeechToText;
+use voice_agent::{CancelToken, Generation};
+
+const SENTENCE: &str =
+    "I would like to book an appointment with the cardiologist next Tuesday morning.";
+
+fn model() -> Option<Arc<WhisperModel>> {
+    let dir = WhisperModel::dir_in(&models_dir(), "tiny.en");
+    if !dir.join("decoder.onnx").exists() {
+        eprintln!(
+            "SKIPPED: Whisper models missing in {} ({})",
+            dir.display(),
+            models::SETUP_HINT
+        );
+        return None;
+    }
+    Some(WhisperModel::shared("tiny.en").expect("Whisper models present but failed to load"))
+}
+
+/// `text` spoken by espeak-ng, as 16 kHz mono PCM16 (None, with a message, without espeak-ng).
+fn speak(text: &str, tag: &str) -> Option<Vec<i16>> {
+    let path: PathBuf =
+        std::env::temp_dir().join(format!("va-whisper-{}-{tag}.wav", std::process::id()));
+    let status = Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "150", "-w"])
+        .arg(&path)
+        .arg(text)
+        .status();
+    if !matches!(status, Ok(s) if s.success()) {
+        eprintln!(
+            "SKIPPED: espeak-ng is not installed ({})",
+            models::SETUP_HINT
+        );
+        return None;
+    }
+    let pcm = voice_agent::audio::wav::read_wav_mono(&path, 16_000)
+        .expect("espeak-ng wrote a readable WAV");
+    let _ = std::fs::remove_file(&path);
+    Some(pcm)
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric() || *c == '\'')
+                .collect::<String>()
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Word error rate: word-level edit distance over the reference length.
+fn wer(reference: &str, hypothesis: &str) -> f64 {
+    let (r, h) = (words(reference), words(hypothesis));
+    let mut row: Vec<usize> = (0..=h.len()).collect();
+    for (i, rw) in r.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, hw) in h.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(rw != hw)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[h.len()] as f64 / r.len().max(1) as f64
+}
+
+#[test]
+fn wer_counts_substitutions_insertions_and_deletions() {
+    assert_eq!(wer("a b c d", "a b c d"), 0.0);
+    assert_eq!(wer("a b c d", "a x c d"), 0.25);
+    assert_eq!(wer("a b c d", "a b d"), 0.25);
+    assert_eq!(wer("a b c d", "a b c d e f"), 0.5);
+    assert_eq!(wer("Hello, World!", "hello world"), 0.0);
+}
+
+/// The reference log-mel (onnx-asr's whisper80.onnx) of `audio`, [80, 3000] row-major.
+fn reference_mel(audio: &[f32]) -> Vec<f32> {
+    let path = models_dir().join("reference").join("whisper80.onnx");
+    let mut session = models::load_session(&path, 1).expect("reference mel graph loads");
+    let lens = [audio.len() as i64];
+    let outputs = session
+        .run(ort::inputs! {
+            "waveforms" => TensorRef::from_array_view(([1usize, audio.len()], audio)).unwrap(),
+            "waveforms_lens" => TensorRef::from_array_view(([1usize], &lens[..])).unwrap(),
+        })
+        .expect("reference mel runs");
+    let (shape, data) = outputs["features"].try_extract_tensor::<f32>().unwrap();
+    assert_eq!(&shape[..], &[1, 80, 3000]);
+    data.to_vec()
+}
+
+/// Largest difference and the share of values further apart than 1e-3.
+fn compare(ours: impl Iterator<Item = (f32, f32)>) -> (f32, f64) {
+    let (mut worst, mut over, mut n) = (0.0f32, 0usize, 0usize);
+    for (a, b) in ours {
+        let d = (a - b).abs();
+        worst = worst.max(d);
+        over += usize::from(d > 1e-3);
+        n += 1;
+    }
+    (worst, over as f64 / n.max(1) as f64)
+}
+
+// The reference graph computes its STFT in f32: in quiet bins (60-80 dB below the loudest) it
+// strays from an exact (f64 numpy) log-mel by up to about 3e-3, on under 0.1 % of the values,
+// while this implementation matches numpy to about 1e-5. Hence: 99.9 % of the values within
+// 1e-3 and none beyond 5e-3.
+#[test]
+fn rust_log_mel_matches_the_reference_graph() {
+    let Some(model) = model() else { return };
+    let Some(pcm) = speak(SENTENCE, "mel") else {
+        return;
+    };
+    // Leading silence and a loud passage exercise the clamp to max - 8.
+    let mut audio = vec![0.0f32; 4000];
+    audio.extend(pcm.iter().map(|&s| s as f32 / 32768.0));
+    let reference = reference_mel(&audio);
+
+    let full = model.log_mel(&audio, 3000);
+    let (worst, share) = compare(full.data.iter().copied().zip(reference.iter().copied()));
+    eprintln!(
+        "full window: max diff {worst:.2e}, {:.4} % over 1e-3",
+        share * 100.0
+    );
+    assert!(
+        worst < 5e-3 && share < 1e-3,
+        "full 30 s mel: max diff {worst}, {share} over 1e-3"
+    );
+
+    // The trimmed mel (what transcription uses) equals the reference's first frames.
+    let frames = 2 * (audio.len() / 160 / 2) + 100;
+    let trimmed = model.log_mel(&audio, frames);
+    let pairs =
+        (0..80 * frames).map(|i| (trimmed.data[i], reference[(i / frames) * 3000 + i % frames]));
+    let (worst, share) = compare(pairs);
+    eprintln!(
+        "trimmed: max diff {worst:.2e}, {:.4} % over 1e-3",
+        share * 100.0
+    );
+    assert!(
+        worst < 5e-3 && share < 1e-3,
+        "trimmed mel: max diff {worst}, {share} over 1e-3"
+    );
+    // Trimming changes nothing in the frames it keeps.
+    let same =
+        (0..80 * frames).all(|i| trimmed.data[i] == full.data[(i / frames) * 3000 + i % frames]);
+    assert!(same, "trimmed frames differ from the full-window frames");
+}
+
+#[test]
+fn transcribes_synthetic_speech_accurately() {
+    let Some(model) = model() else { return };
+    let Some(pcm) = speak(SENTENCE, "wer") else {
+        return;
+    };
+    let mut stt = WhisperStt::with_model(model);
+    let text = stt.transcribe(&pcm).unwrap();
+    let error = wer(SENTENCE, &text);
+    eprintln!("transcript: {text:?} (WER {:.1} %)", error * 100.0);
+    assert!(error < 0.10, "WER {error:.2} for {text:?}");
+}
+
+#[test]
+fn silence_and_quiet_noise_give_an_empty_transcript() {
+    let Some(model) = model() else { return };
+    let mut stt = WhisperStt::with_model(model.clone());
+    assert_eq!(stt.transcribe(&vec![0i16; 48_000]).unwrap(), "");
+    // Faint hiss (about -60 dBFS) is below the energy gate.
+    let mut seed = 12345u32;
+    let hiss: Vec<i16> = (0..48_000)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ((seed >> 16) as i16 >> 10) / 2
+        })
+        .collect();
+    let t = model.transcribe(&hiss).unwrap();
+    assert_eq!(t.text, "", "hiss transcribed as {:?}", t.text);
+    assert!(t.skipped.is_some());
+}
+
+#[test]
+fn very_short_audio_is_empty_without_running_the_model() {
+    let Some(model) = model() else { return };
+    let tone: Vec<i16> = (0..1600)
+        .map(|i| ((i as f32 * 0.2).sin() * 8000.0) as i16)
+        .collect();
+    let t = model.transcribe(&tone).unwrap();
+    assert_eq!(t.text, "");
+    assert_eq!(
+        t.encoder_ms, 0.0,
+        "0.1 s should be gated before the encoder"
+    );
+}
+
+#[test]
+fn clipped_speech_does_not_panic_and_still_transcribes() {
+    let Some(model) = model() else { return };
+    let Some(pcm) = speak(SENTENCE, "clip") else {
+        return;
+    };
+    let clipped: Vec<i16> = pcm
+        .iter()
+        .map(|&s| (s as i32 * 8).clamp(-32768, 32767) as i16)
+        .collect();
+    assert!(
+        clipped
+            .iter()
+            .filter(|&&s| s == 32767 || s == -32768)
+            .count()
+            > 1000
+    );
+    let text = WhisperStt::with_model(model).transcribe(&clipped).unwrap();
+    assert!(wer(SENTENCE, &text) < 0.5, "clipped speech gave {text:?}");
+}
+
+#[test]
+fn audio_over_30_seconds_is_transcribed_window_by_window() {
+    let Some(model) = model() else { return };
+    let Some(first) = speak("Please call me back about my prescription.", "long1") else {
+        return;
+    };
+    let Some(last) = speak("The clinic closes at five in the evening.", "long2") else {
+        return;
+    };
+    // 40 s: a sentence, silence, and a sentence that lies entirely in the second window.
+    let mut audio = first.clone();
+    audio.resize(32 * 16_000, 0);
+    audio.extend(&last);
+    audio.resize(40 * 16_000, 0);
+    let t = model.transcribe(&audio).unwrap();
+    let lower = t.text.to_lowercase();
+    assert!(lower.contains("prescription"), "{:?}", t.text);
+    assert!(
+        lower.contains("clinic") || lower.contains("evening"),
+        "{:?}",
+        t.text
+    );
+}
+
+#[test]
+fn partial_transcripts_stop_when_cancelled() {
+    let Some(model) = model() else { return };
+    let Some(pcm) = speak(SENTENCE, "partial") else {
+        return;
+    };
+    let mut stt = WhisperStt::with_model(model);
+    let partial = stt
+        .transcribe_partial(&pcm[..pcm.len() / 2], &CancelToken::never())
+        .unwrap();
+    let partial = partial.expect("an uncancelled partial returns text");
+    assert!(
+        words(&partial).contains(&"appointment".to_string()) || words(&partial).len() >= 3,
+        "{partial:?}"
+    );
+
+    let generation = Generation::new();
+    let token = generation.token();
+    generation.bump();
+    assert_eq!(stt.transcribe_partial(&pcm, &token).unwrap(), None);
+}
+
+#[test]
+fn multilingual_base_transcribes_english_when_installed() {
+    let dir = WhisperModel::dir_in(&models_dir(), "base");
+    if !dir.join("decoder.onnx").exists() {
+        eprintln!("SKIPPED: Whisper base not installed (bash scripts/setup.sh --with-base)");
+        return;
+    }
+    let Some(pcm) = speak(SENTENCE, "base") else {
+        return;
+    };
+    let mut stt = WhisperStt::load_variant("base").unwrap();
+    let text = stt.transcribe(&pcm).unwrap();
+    assert!(wer(SENTENCE, &text) < 0.10, "base gave {text:?}");
+}
