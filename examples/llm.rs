@@ -6,22 +6,29 @@
 //! OPENAI_API_KEY=sk-... cargo run --release --example llm -- --base-url https://api.openai.com/v1 "Hi"
 //! ```
 //!
-//! Without `--base-url` (or `OPENAI_BASE_URL`) it says how to get a server. `--tools` offers a
-//! demo `check_availability` tool and prints any call the model makes.
+//! Without `--base-url` (or `OPENAI_BASE_URL`) it runs offline against the built-in
+//! rule-based receptionist, through the same `ChatModel` seam. The receptionist's tools are
+//! offered (over an in-memory demo clinic, `--no-tools` to leave them out); a tool call the
+//! model makes is run once and its result printed: one step of the agent's tool loop.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use serde_json::json;
+use std::sync::Arc;
+use voice_agent::agent::tools::ToolSet;
+use voice_agent::hospital::calendar::SystemClock;
+use voice_agent::hospital::store::Store;
+use voice_agent::hospital::tools::HospitalTools;
+use voice_agent::llm::builtin::BuiltinReceptionist;
 use voice_agent::llm::openai::{OpenAiChat, OpenAiConfig};
-use voice_agent::llm::{ChatEvent, ChatMessage, ChatModel, ToolSpec};
+use voice_agent::llm::{ChatEvent, ChatMessage, ChatModel, ToolCall, ToolSpec};
 use voice_agent::CancelToken;
 
 #[derive(Parser)]
 struct Args {
     /// The user's message.
-    #[arg(default_value = "Hello! Can I book an appointment with Dr. Smith tomorrow?")]
+    #[arg(default_value = "Hello! Is there a cardiologist free tomorrow?")]
     prompt: Vec<String>,
     /// An OpenAI-compatible API base, e.g. http://127.0.0.1:8081/v1.
     #[arg(long, env = "OPENAI_BASE_URL")]
@@ -32,27 +39,30 @@ struct Args {
     /// Upper bound on the reply length.
     #[arg(long, default_value_t = 128)]
     max_tokens: u32,
-    /// Offer a demo tool to the model.
+    /// Offer no tools to the model.
     #[arg(long)]
-    tools: bool,
+    no_tools: bool,
 }
 
 fn main() -> anyhow::Result<()> {
     env_logger::init();
     let args = Args::parse();
-    let Some(base_url) = args.base_url else {
-        eprintln!(
-            "No LLM server given. Start the local one with `scripts/llm-server.sh` and pass\n\
-             --base-url http://127.0.0.1:8081/v1, or set OPENAI_BASE_URL (and OPENAI_API_KEY)."
-        );
-        std::process::exit(2);
+    let mut chat: Box<dyn ChatModel> = match args.base_url {
+        Some(base_url) => {
+            // Key and Azure settings come from the environment; the flags override the rest.
+            let mut config = OpenAiConfig::from_env();
+            config.base_url = base_url.trim_end_matches('/').to_string();
+            config.model = args.model;
+            config.max_tokens = Some(args.max_tokens);
+            Box::new(OpenAiChat::new(config))
+        }
+        None => {
+            eprintln!(
+                "(offline: no --base-url or OPENAI_BASE_URL; `scripts/llm-server.sh` starts a local server)"
+            );
+            Box::new(BuiltinReceptionist::new())
+        }
     };
-    // Key and Azure settings come from the environment; the flags override the rest.
-    let mut config = OpenAiConfig::from_env();
-    config.base_url = base_url.trim_end_matches('/').to_string();
-    config.model = args.model;
-    config.max_tokens = Some(args.max_tokens);
-    let mut chat = OpenAiChat::new(config);
     println!("model: {}", chat.name());
 
     let messages = [
@@ -61,21 +71,17 @@ fn main() -> anyhow::Result<()> {
         ),
         ChatMessage::user(args.prompt.join(" ")),
     ];
-    let tools: Vec<ToolSpec> = if args.tools {
-        vec![ToolSpec {
-            name: "check_availability".into(),
-            description: "Free appointment slots of a doctor on a date (YYYY-MM-DD)".into(),
-            parameters: json!({"type": "object",
-                "properties": {"doctor_name": {"type": "string"}, "date": {"type": "string"}},
-                "required": ["doctor_name", "date"]}),
-        }]
-    } else {
+    let mut clinic = HospitalTools::new(Store::open_in_memory()?, Arc::new(SystemClock));
+    let tools: Vec<ToolSpec> = if args.no_tools {
         Vec::new()
+    } else {
+        clinic.specs()
     };
 
     let started = Instant::now();
     let mut first: Option<Duration> = None;
     let mut deltas = 0u32;
+    let mut calls: Vec<ToolCall> = Vec::new();
     let finish = chat.stream(&messages, &tools, &CancelToken::never(), &mut |event| {
         first.get_or_insert_with(|| started.elapsed());
         match event {
@@ -84,14 +90,16 @@ fn main() -> anyhow::Result<()> {
                 print!("{text}");
                 let _ = std::io::stdout().flush();
             }
-            ChatEvent::ToolCall(call) => {
-                println!("\n[tool call] {}({})", call.name, call.arguments)
-            }
+            ChatEvent::ToolCall(call) => calls.push(call),
         }
     })?;
     let total = started.elapsed();
     println!("\n\nfinish: {finish:?}");
-    if let Some(first) = first {
+    for call in calls {
+        println!("tool call: {}({})", call.name, call.arguments);
+        println!("  result: {}", clinic.call(&call.name, &call.arguments));
+    }
+    if let Some(first) = first.filter(|_| deltas > 0) {
         // llama.cpp and OpenAI send one text delta per token, so deltas/s is tokens/s.
         let streaming = (total - first).as_secs_f64();
         let rate = if deltas > 1 && streaming > 0.0 {

@@ -78,7 +78,12 @@ impl SessionFactory for Scripted {
 fn main() -> anyhow::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = Args::parse();
-    let handle = server::start(args.serve.config(PipelineConfig::default()), Arc::new(Scripted))?;
+    // Scripted STT hands out one line per transcription: no speculative ones at pauses.
+    let pipeline = PipelineConfig {
+        speculative_stt: false,
+        ..PipelineConfig::default()
+    };
+    let handle = server::start(args.serve.config(pipeline), Arc::new(Scripted))?;
     // Scripts wait for this line to learn the port.
     println!("listening on http://{}", handle.local_addr());
     std::io::stdout().flush()?;

@@ -6,6 +6,7 @@ const $ = (id) => document.getElementById(id);
 
 const LATENCY_ROWS = [
   // [label, css class, field, starts after these fields]
+  ['Endpoint wait', 'endpoint', 'endpoint_ms', []],
   ['STT', 'stt', 'stt_ms', []],
   ['LLM first token', 'llm', 'llm_first_token_ms', ['stt_ms']],
   ['First chunk', 'chunk', 'first_chunk_ms', ['stt_ms', 'llm_first_token_ms']],

@@ -424,3 +424,39 @@ fn stops_streaming_when_cancelled() {
         .unwrap();
     assert!(events.iter().all(|e| matches!(e, ChatEvent::Text(_))));
 }
+
+#[test]
+fn moves_an_appointment_by_cancelling_then_booking_anew() {
+    let mut call = Call::new();
+    call.say("i need to reschedule my appointment");
+    call.say("james o'connor");
+    let r = call.say("may sixteenth nineteen eighty two");
+    expect(
+        &r,
+        &[
+            "Doctor Becker on Thursday, March 5 at 10:30 AM",
+            "cancel it and then book you a new time",
+        ],
+    );
+    let r = call.say("yes");
+    expect(&r, &["is cancelled", "new time", "What day"]);
+    let r = call.say("next tuesday afternoon");
+    expect(
+        &r,
+        &["On Tuesday, March 10, Doctor Becker is free at 12, 12:30 and 2:30 PM"],
+    );
+    let r = call.say("the first one");
+    expect(&r, &["Doctor Becker on Tuesday, March 10 at 12 PM, for knee pain, under the name James O'Connor"]);
+    let r = call.say("yes");
+    expect(&r, &["You're all set"]);
+    let again = call.say("what");
+    assert_eq!(again, r, "a bare 'what' repeats the last reply");
+    let james = patient(&call.store, "James O'Connor", "1982-05-16");
+    let appts = call
+        .store
+        .upcoming_appointments(james, clock().now())
+        .unwrap();
+    assert_eq!(appts.len(), 1);
+    assert_eq!(appts[0].start, DateTime::parse("2026-03-10 12:00").unwrap());
+    assert_eq!(appts[0].reason, "knee pain");
+}

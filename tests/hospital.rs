@@ -262,7 +262,7 @@ fn changes_survive_reopening_the_file() {
         );
         appt_id = booked["appointment"]["id"]
             .as_i64()
-            .expect(&booked.to_string());
+            .unwrap_or_else(|| panic!("{booked}"));
         let john = call(
             &mut t,
             "get_patient_info",

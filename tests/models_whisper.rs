@@ -115,10 +115,30 @@ fn compare(ours: impl Iterator<Item = (f32, f32)>) -> (f32, f64) {
     (worst, over as f64 / n.max(1) as f64)
 }
 
-// The reference graph computes its STFT in f32: in quiet bins (60-80 dB below the loudest) it
-// strays from an exact (f64 numpy) log-mel by up to about 3e-3, on under 0.1 % of the values,
-// while this implementation matches numpy to about 1e-5. Hence: 99.9 % of the values within
-// 1e-3 and none beyond 5e-3.
+// The reference graph computes its STFT in f32: in quiet bins (55-80 dB below the frame's
+// loudest) it strays from an exact (f64 numpy) log-mel by up to about 3.2e-3, on 0.1-0.4 % of
+// the speech values, while this implementation matches numpy to about 2e-6. Hence: values within
+// 50 dB of the maximum agree to 1e-3, every value to 5e-3, 99 % of all values to 1e-3.
+fn assert_close(ours: &[f32], reference: &[f32], what: &str) {
+    let top = reference.iter().copied().fold(f32::MIN, f32::max);
+    // 50 dB = 5 decades = 1.25 in normalised units.
+    let loud = ours.iter().zip(reference).filter(|(_, &r)| r > top - 1.25);
+    let (loud_worst, _) = compare(loud.map(|(&a, &b)| (a, b)));
+    let (worst, share) = compare(ours.iter().copied().zip(reference.iter().copied()));
+    eprintln!(
+        "{what}: max diff {worst:.2e} ({loud_worst:.2e} within 50 dB), {:.3} % over 1e-3",
+        share * 100.0
+    );
+    assert!(
+        loud_worst < 1e-3,
+        "{what}: {loud_worst} within 50 dB of the maximum"
+    );
+    assert!(
+        worst < 5e-3 && share < 0.01,
+        "{what}: max diff {worst}, {share} over 1e-3"
+    );
+}
+
 #[test]
 fn rust_log_mel_matches_the_reference_graph() {
     let Some(model) = model() else { return };
@@ -131,30 +151,15 @@ fn rust_log_mel_matches_the_reference_graph() {
     let reference = reference_mel(&audio);
 
     let full = model.log_mel(&audio, 3000);
-    let (worst, share) = compare(full.data.iter().copied().zip(reference.iter().copied()));
-    eprintln!(
-        "full window: max diff {worst:.2e}, {:.4} % over 1e-3",
-        share * 100.0
-    );
-    assert!(
-        worst < 5e-3 && share < 1e-3,
-        "full 30 s mel: max diff {worst}, {share} over 1e-3"
-    );
+    assert_close(&full.data, &reference, "full 30 s window");
 
     // The trimmed mel (what transcription uses) equals the reference's first frames.
     let frames = 2 * (audio.len() / 160 / 2) + 100;
     let trimmed = model.log_mel(&audio, frames);
-    let pairs =
-        (0..80 * frames).map(|i| (trimmed.data[i], reference[(i / frames) * 3000 + i % frames]));
-    let (worst, share) = compare(pairs);
-    eprintln!(
-        "trimmed: max diff {worst:.2e}, {:.4} % over 1e-3",
-        share * 100.0
-    );
-    assert!(
-        worst < 5e-3 && share < 1e-3,
-        "trimmed mel: max diff {worst}, {share} over 1e-3"
-    );
+    let reference_part: Vec<f32> = (0..80 * frames)
+        .map(|i| reference[(i / frames) * 3000 + i % frames])
+        .collect();
+    assert_close(&trimmed.data, &reference_part, "trimmed");
     // Trimming changes nothing in the frames it keeps.
     let same =
         (0..80 * frames).all(|i| trimmed.data[i] == full.data[(i / frames) * 3000 + i % frames]);

@@ -1,11 +1,22 @@
-//! The hospital receptionist: a SQLite store of doctors, schedules, patients and
-//! appointments ([`store`], seeded by [`seed`]), spoken-date parsing against an injectable
-//! clock ([`dates`]), the five tools an agent calls ([`tools`]) and the system prompt
-//! ([`prompt`]).
+//! The hospital receptionist: a SQLite store of doctors, weekly schedules, patients and
+//! appointments ([`store`], its records in [`model`], demo data seeded on first use),
+//! spoken dates and times resolved against an injectable clock ([`dates`], [`calendar`]),
+//! doctor lookup by name or speciality ([`directory`]), the five tools an agent calls
+//! ([`tools`]) and the system prompt ([`prompt`]).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use voice_agent::hospital::{default_db_path, HospitalTools, Store, SystemClock};
+//!
+//! let store = Store::open(&default_db_path())?; // shared by every session
+//! let tools = HospitalTools::new(store.clone(), Arc::new(SystemClock)); // one per session
+//! # Ok::<(), voice_agent::hospital::StoreError>(())
+//! ```
 
 pub mod calendar;
 pub mod dates;
 pub mod directory;
+pub mod model;
 pub mod numbers;
 pub mod prompt;
 mod schema;

@@ -128,6 +128,8 @@ pub fn normalize(text: &str) -> String {
             '-' if between_digits => cleaned.push(c),
             // British "3.30" is a time; a decimal point elsewhere is nothing we need.
             '.' if between_digits => cleaned.push(':'),
+            // "2026-12-03T15:00" is a date and a time.
+            't' if between_digits => cleaned.push(' '),
             '\'' if prev.is_alphabetic() && next.is_alphabetic() => cleaned.push(c),
             c if c.is_alphanumeric() => {
                 // "3pm" -> "3 pm", "10am" -> "10 am" (but keep "3rd", "21st").

@@ -14,6 +14,10 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::calendar::{Clock, Date, DateTime, SystemClock, Time, Weekday};
+use super::model::check_on_grid;
+pub use super::model::{
+    name_key, slots_in, Appointment, Doctor, NewPatient, Patient, ScheduleBlock, Status,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -50,102 +54,6 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Doctor {
-    pub id: i64,
-    /// Full name without title, "Priya Patel".
-    pub name: String,
-    pub speciality: String,
-    pub bio: String,
-    pub languages: Vec<String>,
-}
-
-impl Doctor {
-    /// "Dr. Priya Patel".
-    pub fn title(&self) -> String {
-        format!("Dr. {}", self.name)
-    }
-}
-
-/// One block of a doctor's week: on `weekday`, appointments start every `slot_minutes`
-/// from `start`, and the last one ends by `end`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ScheduleBlock {
-    pub weekday: Weekday,
-    pub start: Time,
-    pub end: Time,
-    pub slot_minutes: u32,
-}
-
-impl ScheduleBlock {
-    pub fn slots(&self) -> impl Iterator<Item = Time> + '_ {
-        let (start, end, step) = (self.start.minutes(), self.end.minutes(), self.slot_minutes);
-        (start..end)
-            .step_by(step.max(1) as usize)
-            .filter(move |m| m + step <= end)
-            .filter_map(Time::from_minutes)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Patient {
-    pub id: i64,
-    pub name: String,
-    pub date_of_birth: Date,
-    pub phone: Option<String>,
-    pub insurance: Option<String>,
-    /// Allergies and other notes.
-    pub notes: Option<String>,
-}
-
-/// What a new patient record needs.
-#[derive(Clone, Debug, Default)]
-pub struct NewPatient {
-    pub name: String,
-    pub date_of_birth: Option<Date>,
-    pub phone: Option<String>,
-    pub insurance: Option<String>,
-    pub notes: Option<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Booked,
-    Cancelled,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Booked => "booked",
-            Status::Cancelled => "cancelled",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Appointment {
-    pub id: i64,
-    pub patient_id: i64,
-    pub doctor_id: i64,
-    pub doctor_name: String,
-    pub speciality: String,
-    pub start: DateTime,
-    pub status: Status,
-    pub reason: String,
-}
-
-/// How names are compared: lowercase letters and digits, single spaces, no apostrophes
-/// ("O'Brien" and "obrien" match, as speech-to-text writes either).
-pub fn name_key(name: &str) -> String {
-    name.to_lowercase()
-        .replace(['\'', '\u{2019}', '.'], "")
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// `$XDG_DATA_HOME/voice-agent/hospital.sqlite`, else `~/.local/share/voice-agent/...`,
 /// else `./hospital.sqlite`. The folder is created when possible (`Store::open` creates it
 /// too and reports the error).
@@ -166,50 +74,9 @@ pub fn default_db_path() -> PathBuf {
     }
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS doctors (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    speciality TEXT NOT NULL,
-    bio TEXT NOT NULL,
-    languages TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS schedules (
-    id INTEGER PRIMARY KEY,
-    doctor_id INTEGER NOT NULL REFERENCES doctors(id),
-    weekday INTEGER NOT NULL CHECK (weekday BETWEEN 0 AND 6),
-    start_min INTEGER NOT NULL,
-    end_min INTEGER NOT NULL CHECK (end_min > start_min AND end_min < 1440),
-    slot_min INTEGER NOT NULL CHECK (slot_min > 0)
-);
-CREATE TABLE IF NOT EXISTS patients (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    name_key TEXT NOT NULL,
-    date_of_birth TEXT NOT NULL,
-    phone TEXT,
-    insurance TEXT,
-    notes TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS patients_identity ON patients (name_key, date_of_birth);
-CREATE TABLE IF NOT EXISTS appointments (
-    id INTEGER PRIMARY KEY,
-    patient_id INTEGER NOT NULL REFERENCES patients(id),
-    doctor_id INTEGER NOT NULL REFERENCES doctors(id),
-    start TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('booked', 'cancelled')),
-    reason TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    cancelled_at TEXT
-);
--- The rule behind 'no double booking': one booked appointment per doctor and start time.
-CREATE UNIQUE INDEX IF NOT EXISTS one_booking_per_slot
-    ON appointments (doctor_id, start) WHERE status = 'booked';
-CREATE UNIQUE INDEX IF NOT EXISTS one_booking_per_patient_time
-    ON appointments (patient_id, start) WHERE status = 'booked';
-CREATE INDEX IF NOT EXISTS appointments_by_patient ON appointments (patient_id, start);
-";
+/// Tables and indexes; the partial unique index on booked (doctor, start) is what makes
+/// double booking impossible whatever the caller does.
+const SCHEMA: &str = include_str!("schema.sql");
 
 const SCHEMA_VERSION: i64 = 1;
 
@@ -626,48 +493,4 @@ pub(crate) fn schedule_of(conn: &Connection, doctor_id: i64) -> Result<Vec<Sched
         });
     }
     Ok(blocks)
-}
-
-/// Every slot start on `date` in these blocks, in order.
-pub fn slots_in(blocks: &[ScheduleBlock], date: Date) -> Vec<Time> {
-    let weekday = date.weekday();
-    let mut slots: Vec<Time> = blocks
-        .iter()
-        .filter(|b| b.weekday == weekday)
-        .flat_map(|b| b.slots().collect::<Vec<_>>())
-        .collect();
-    slots.sort();
-    slots.dedup();
-    slots
-}
-
-/// `Ok` when `start` begins a slot of one of the blocks.
-fn check_on_grid(blocks: &[ScheduleBlock], start: DateTime) -> Result<()> {
-    let weekday = start.date.weekday();
-    let m = start.time.minutes();
-    let block = blocks
-        .iter()
-        .filter(|b| b.weekday == weekday)
-        .find(|b| b.start.minutes() <= m && m < b.end.minutes())
-        .ok_or(StoreError::OutsideSchedule)?;
-    let step = block.slot_minutes.max(1);
-    let offset = (m - block.start.minutes()) % step;
-    if offset == 0 && m + step <= block.end.minutes() {
-        return Ok(());
-    }
-    if offset == 0 {
-        return Err(StoreError::OutsideSchedule);
-    }
-    let before = m - offset;
-    let after = before + step;
-    let to_time = |x: u32| Time::from_minutes(x).unwrap_or(start.time);
-    Err(StoreError::OffGrid {
-        slot_minutes: step,
-        before: to_time(before),
-        after: to_time(if after + step <= block.end.minutes() {
-            after
-        } else {
-            before
-        }),
-    })
 }

@@ -8,6 +8,7 @@
 //! state (task, doctor, day, time, name, date of birth, reason, and the question it asked),
 //! so one instance serves one conversation.
 
+mod answers;
 mod dialogue;
 mod phrase;
 mod results;
@@ -166,5 +167,98 @@ impl ChatModel for BuiltinReceptionist {
                 Ok(FinishReason::Stop)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hospital::calendar::FixedClock;
+
+    fn brain() -> BuiltinReceptionist {
+        let clock = FixedClock::at("2026-03-04 08:00").unwrap();
+        BuiltinReceptionist::new()
+            .with_clock(Arc::new(clock))
+            .with_doctor_names(vec!["Priya Patel".into()])
+    }
+
+    fn specs() -> Vec<ToolSpec> {
+        ["check_availability", "get_doctor_info"]
+            .iter()
+            .map(|n| ToolSpec {
+                name: n.to_string(),
+                description: String::new(),
+                parameters: json!({}),
+            })
+            .collect()
+    }
+
+    /// Stream once: (text, tool calls, finish).
+    fn run(
+        b: &mut BuiltinReceptionist,
+        h: &[ChatMessage],
+    ) -> (String, Vec<ToolCall>, FinishReason) {
+        let (mut text, mut calls) = (String::new(), Vec::new());
+        let finish = b
+            .stream(h, &specs(), &CancelToken::never(), &mut |e| match e {
+                ChatEvent::Text(t) => text.push_str(&t),
+                ChatEvent::ToolCall(c) => calls.push(c),
+            })
+            .unwrap();
+        (text, calls, finish)
+    }
+
+    #[test]
+    fn greets_when_no_one_has_spoken() {
+        let (text, calls, finish) = run(&mut brain(), &[ChatMessage::system("prompt")]);
+        assert!(text.starts_with("Hello, thanks for calling"), "{text}");
+        assert!(calls.is_empty());
+        assert_eq!(finish, FinishReason::Stop);
+    }
+
+    #[test]
+    fn unanswered_caller_lines_are_read_together_and_results_matched_by_id() {
+        let mut b = brain();
+        let mut h = vec![
+            ChatMessage::system("prompt"),
+            ChatMessage::assistant("Hello, how can I [interrupted]"),
+            ChatMessage::user("i'd like to see doctor patel"),
+            ChatMessage::user("on tuesday at three"),
+        ];
+        let (text, calls, finish) = run(&mut b, &h);
+        assert_eq!((text.as_str(), finish), ("", FinishReason::ToolCalls));
+        assert_eq!(calls.len(), 1);
+        let args: Value = serde_json::from_str(&calls[0].arguments).unwrap();
+        assert_eq!(
+            args,
+            json!({"doctor": "patel", "date": "tuesday", "time_of_day": "15:00"})
+        );
+        let result = json!({
+            "date": "2026-03-10", "day": "Tuesday, March 10", "requested_time": "15:00",
+            "requested_time_free": true,
+            "doctors": [{"doctor": "Dr. Priya Patel", "slots": ["14:30", "15:00"]}],
+        });
+        h.push(ChatMessage::assistant_tool_calls("", calls.clone()));
+        h.push(ChatMessage::tool(calls[0].id.clone(), result.to_string()));
+        let (text, calls, _) = run(&mut b, &h);
+        assert!(calls.is_empty());
+        assert_eq!(
+            text,
+            "Good news, Doctor Patel is free on Tuesday, March 10 at 3 PM. Can I have your full name, please?"
+        );
+    }
+
+    #[test]
+    fn a_broken_tool_result_gets_an_apology_not_a_panic() {
+        let mut b = brain();
+        let mut h = vec![ChatMessage::user("what are doctor patel's hours")];
+        let (_, calls, _) = run(&mut b, &h);
+        assert_eq!(calls[0].name, "get_doctor_info");
+        h.push(ChatMessage::assistant_tool_calls("", calls.clone()));
+        h.push(ChatMessage::tool(calls[0].id.clone(), "<html>502</html>"));
+        let (text, calls, finish) = run(&mut b, &h);
+        assert!(calls.is_empty());
+        assert_eq!(finish, FinishReason::Stop);
+        assert!(text.contains("something went wrong"), "{text}");
     }
 }

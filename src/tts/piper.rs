@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::fmt::Display;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use ort::session::Session;
 use ort::value::Tensor;
@@ -227,7 +228,7 @@ impl PiperVoice {
         let config = PiperConfig::parse(&json)
             .map_err(|e| ModelError::Runtime(format!("{}: {e}", config_path.display())))?;
         let phonemizer = Phonemizer::global().map_err(|e| ModelError::Runtime(e.to_string()))?;
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let session = models::load_session(&model, threads)?;
         log::info!(
             "piper {VOICE} loaded in {} ms ({threads} thread(s))",
@@ -241,7 +242,7 @@ impl PiperVoice {
             phonemizer,
         };
         // ORT's first run allocates and plans; pay that here, not on the first reply.
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         voice
             .phoneme_chunks("Hello.")
             .and_then(|chunks| {
@@ -269,10 +270,15 @@ impl PiperVoice {
         if !normalized.chars().any(char::is_alphanumeric) {
             return Ok(Vec::new());
         }
+        let started = Instant::now();
         let clauses = self
             .phonemizer
             .phonemize(&self.config.espeak_voice, &normalized)
             .map_err(|e| TtsError::Synthesis(e.to_string()))?;
+        log::debug!(
+            "piper: phonemes for {normalized:?} in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
         Ok(group_clauses(&clauses))
     }
 
@@ -318,8 +324,18 @@ impl PiperVoice {
     /// One chunk of phonemes to 24 kHz PCM16.
     pub fn speak_phonemes(&self, phonemes: &str) -> Result<Vec<i16>, TtsError> {
         let ids = self.config.phoneme_ids(phonemes);
+        let started = Instant::now();
         let audio = self.infer(&ids)?;
-        Ok(to_pcm16(&self.resampler.process(&audio)))
+        let inferred = started.elapsed();
+        let pcm = to_pcm16(&self.resampler.process(&audio));
+        log::debug!(
+            "piper: {} ids -> {:.2} s in {:.1} ms (+ {:.1} ms resampling): {phonemes}",
+            ids.len(),
+            audio.len() as f64 / f64::from(self.config.sample_rate),
+            inferred.as_secs_f64() * 1000.0,
+            (started.elapsed() - inferred).as_secs_f64() * 1000.0,
+        );
+        Ok(pcm)
     }
 }
 

@@ -113,6 +113,8 @@ fn explicit_times() {
     assert_eq!(time("3:30 p.m."), "15:30");
     assert_eq!(time("10 a.m."), "10:00");
     assert_eq!(time("15:00"), "15:00");
+    assert_eq!(time("15:00:00"), "15:00");
+    assert_eq!(date("2026-12-03T15:00"), "2026-12-03");
     assert_eq!(time("09:00"), "09:00");
     assert_eq!(time("03:00"), "03:00", "zero-padded is 24-hour");
     assert_eq!(time("12 am"), "00:00");

@@ -75,10 +75,21 @@ impl Dialogue {
             }
             "cancel_appointment" => {
                 let a = &result["appointment"];
-                self.done(format!(
+                let said = format!(
                     "Done. Your appointment {} is cancelled.",
                     phrase::appointment(a)
-                ))
+                );
+                if !self.task.rebook {
+                    return self.done(said);
+                }
+                // Moving an appointment: book a new time with the same doctor and reason.
+                self.task = Task {
+                    intent: Some(Intent::Book),
+                    doctor: a["doctor"].as_str().map(str::to_string),
+                    reason: a["reason"].as_str().map(str::to_string),
+                    ..Task::default()
+                };
+                self.next_step(&format!("{said} Now let's find a new time."))
             }
             "get_patient_info" => self.on_patient(result),
             "get_doctor_info" => self.on_doctors(result),
@@ -201,7 +212,6 @@ impl Dialogue {
             .cloned()
             .unwrap_or_default();
         if self.task.intent == Some(Intent::Cancel) {
-            self.task.looked_up = true;
             return self.cancel_choice(upcoming, &first);
         }
         let mut text = format!("Thank you, {first}, you're verified.");
@@ -265,10 +275,14 @@ impl Dialogue {
         if let [one] = list.as_slice() {
             self.task.appointment_id = one["id"].as_i64();
             let text = format!(
-                "Thanks, {first}. I see your appointment {}. Shall I cancel it?",
-                phrase::appointment(one)
+                "Thanks, {first}. I see your appointment {}. {}",
+                phrase::appointment(one),
+                if self.task.rebook {
+                    "To move it, I'll cancel it and then book you a new time. Shall I go ahead?"
+                } else {
+                    "Shall I cancel it?"
+                }
             );
-            self.task.chosen = Some(one.clone());
             return self.ask(Pending::ConfirmCancel, text);
         }
         let said: Vec<String> = list.iter().take(4).map(phrase::appointment).collect();
@@ -405,7 +419,6 @@ impl Dialogue {
         match code {
             "not_verified" => {
                 self.caller = Default::default();
-                self.task.looked_up = false;
                 self.ask(Pending::Name, "I'm sorry, I couldn't find a record matching that name and date of birth. Could you tell me your full name again?")
             }
             "verification_locked" => self.done("I'm sorry, I can't verify your identity on this call. Please call back or visit the front desk with identification."),
@@ -448,7 +461,6 @@ impl Dialogue {
             "slot_taken" | "off_grid" | "outside_schedule" | "patient_busy" | "past_time" => self.on_slot_error(code, v),
             "no_appointment" | "ambiguous_appointment" => {
                 let list: Vec<Value> = v["appointments"].as_array().cloned().unwrap_or_default();
-                self.task.looked_up = true;
                 self.cancel_choice(list, "")
             }
             "already_cancelled" => self.done("That appointment is already cancelled."),

@@ -106,3 +106,9 @@ pub const LANGUAGES: &[&str] = &[
     "chinese", "japanese", "korean", "hindi", "gujarati", "urdu", "arabic", "russian", "polish",
     "vietnamese", "tagalog", "punjabi", "bengali",
 ];
+
+#[rustfmt::skip]
+pub const RESCHEDULE: &[&str] = &[
+    "reschedule", "rebook", "move my appointment", "change my appointment", "push back my",
+    "move it", "different time for my",
+];

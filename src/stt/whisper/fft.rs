@@ -30,10 +30,21 @@ impl Complex {
     }
 
     #[inline]
+    fn sub(self, o: Complex) -> Complex {
+        Complex {
+            re: self.re - o.re,
+            im: self.im - o.im,
+        }
+    }
+
+    #[inline]
     pub fn norm_sqr(self) -> f64 {
         self.re * self.re + self.im * self.im
     }
 }
+
+/// The largest radix whose butterfly scratch lives on the stack.
+const SMALL_RADIX: usize = 8;
 
 /// A forward FFT plan of one size.
 pub struct Fft {
@@ -41,10 +52,9 @@ pub struct Fft {
     factors: Vec<usize>,
     /// exp(-2πi k / n) for k in 0..n.
     twiddles: Vec<Complex>,
+    /// Per distinct radix p: the p×p table W_p^(r·q), row-major (saves a modulo per term).
+    roots: Vec<(usize, Vec<Complex>)>,
 }
-
-/// The largest radix handled by one butterfly stage (bigger primes use a scratch buffer).
-const SMALL_RADIX: usize = 8;
 
 impl Fft {
     pub fn new(n: usize) -> Self {
@@ -65,7 +75,7 @@ impl Fft {
             }
             p += 2;
         }
-        let twiddles = (0..n)
+        let twiddles: Vec<Complex> = (0..n)
             .map(|k| {
                 let a = -2.0 * std::f64::consts::PI * k as f64 / n as f64;
                 Complex {
@@ -74,10 +84,20 @@ impl Fft {
                 }
             })
             .collect();
+        let mut roots: Vec<(usize, Vec<Complex>)> = Vec::new();
+        for &p in &factors {
+            if roots.iter().all(|(q, _)| *q != p) {
+                let table = (0..p * p)
+                    .map(|i| twiddles[((i / p) * (i % p) % p) * (n / p)])
+                    .collect();
+                roots.push((p, table));
+            }
+        }
         Self {
             n,
             factors,
             twiddles,
+            roots,
         }
     }
 
@@ -106,17 +126,62 @@ impl Fft {
             return;
         };
         let m = n / p;
-        for r in 0..p {
-            self.stage(
-                &input[r * stride..],
-                stride * p,
-                &mut out[r * m..(r + 1) * m],
-                rest,
-            );
+        if rest.is_empty() {
+            // The sub-transforms have length 1: just gather.
+            for (r, o) in out.iter_mut().enumerate() {
+                *o = input[r * stride];
+            }
+        } else {
+            for r in 0..p {
+                self.stage(
+                    &input[r * stride..],
+                    stride * p,
+                    &mut out[r * m..(r + 1) * m],
+                    rest,
+                );
+            }
         }
-        // Twiddle index steps: W_n^j = twiddles[j * (N / n)], W_p^j = twiddles[j * (N / p)].
-        let step_n = self.n / n;
-        let step_p = self.n / p;
+        // W_n^j = twiddles[j * (N / n)].
+        let step = self.n / n;
+        match p {
+            2 => {
+                for k in 0..m {
+                    let a = out[k];
+                    let b = out[m + k].mul(self.twiddles[k * step]);
+                    out[k] = a.add(b);
+                    out[m + k] = a.sub(b);
+                }
+            }
+            4 => {
+                for k in 0..m {
+                    let a0 = out[k];
+                    let a1 = out[m + k].mul(self.twiddles[k * step]);
+                    let a2 = out[2 * m + k].mul(self.twiddles[2 * k * step]);
+                    let a3 = out[3 * m + k].mul(self.twiddles[3 * k * step]);
+                    let (s02, d02) = (a0.add(a2), a0.sub(a2));
+                    let (s13, d13) = (a1.add(a3), a1.sub(a3));
+                    // Multiplying by -i: (re, im) -> (im, -re).
+                    let d13i = Complex {
+                        re: d13.im,
+                        im: -d13.re,
+                    };
+                    out[k] = s02.add(s13);
+                    out[m + k] = d02.add(d13i);
+                    out[2 * m + k] = s02.sub(s13);
+                    out[3 * m + k] = d02.sub(d13i);
+                }
+            }
+            _ => self.generic_butterflies(out, p, m, step),
+        }
+    }
+
+    fn generic_butterflies(&self, out: &mut [Complex], p: usize, m: usize, step: usize) {
+        let roots = &self
+            .roots
+            .iter()
+            .find(|(q, _)| *q == p)
+            .expect("every factor has a root table") // built in `new` for each factor
+            .1;
         let mut small = [Complex::ZERO; SMALL_RADIX];
         let mut big = if p > SMALL_RADIX {
             vec![Complex::ZERO; p]
@@ -130,15 +195,82 @@ impl Fft {
         };
         for k in 0..m {
             for (r, t) in tmp.iter_mut().enumerate() {
-                *t = out[r * m + k].mul(self.twiddles[(r * k * step_n) % self.n]);
+                *t = out[r * m + k].mul(self.twiddles[r * k * step]);
             }
             for q in 0..p {
+                let row = &roots[q * p..(q + 1) * p];
                 let mut acc = tmp[0];
-                for (r, t) in tmp.iter().enumerate().skip(1) {
-                    acc = acc.add(t.mul(self.twiddles[((r * q) % p) * step_p]));
+                for r in 1..p {
+                    acc = acc.add(tmp[r].mul(row[r]));
                 }
                 out[q * m + k] = acc;
             }
+        }
+    }
+}
+
+/// The power spectrum |X[k]|², k = 0..=n/2, of a real signal of even length n, through one
+/// complex FFT of length n/2 (even samples as real parts, odd samples as imaginary parts).
+pub struct RealPower {
+    half: Fft,
+    /// exp(-2πi k / n) for k in 0..=n/2.
+    twiddles: Vec<Complex>,
+    packed: Vec<Complex>,
+    spectrum: Vec<Complex>,
+}
+
+impl RealPower {
+    pub fn new(n: usize) -> Self {
+        assert!(n >= 2 && n % 2 == 0, "real FFT size must be even"); // programming error
+        let twiddles = (0..=n / 2)
+            .map(|k| {
+                let a = -2.0 * std::f64::consts::PI * k as f64 / n as f64;
+                Complex {
+                    re: a.cos(),
+                    im: a.sin(),
+                }
+            })
+            .collect();
+        Self {
+            half: Fft::new(n / 2),
+            twiddles,
+            packed: vec![Complex::ZERO; n / 2],
+            spectrum: vec![Complex::ZERO; n / 2],
+        }
+    }
+
+    /// `power[k]` = |DFT(input)[k]|² for k in 0..=n/2.
+    pub fn compute(&mut self, input: &[f64], power: &mut [f64]) {
+        let m = self.packed.len();
+        assert!(
+            input.len() == 2 * m && power.len() == m + 1,
+            "buffers must match the plan size"
+        );
+        for (z, pair) in self.packed.iter_mut().zip(input.chunks_exact(2)) {
+            *z = Complex {
+                re: pair[0],
+                im: pair[1],
+            };
+        }
+        self.half.forward(&self.packed, &mut self.spectrum);
+        for (k, out) in power.iter_mut().enumerate() {
+            let z = self.spectrum[k % m];
+            let zc = self.spectrum[(m - k % m) % m];
+            let zc = Complex {
+                re: zc.re,
+                im: -zc.im,
+            };
+            // Even part E = (Z[k] + conj Z[m-k]) / 2, odd part O = (Z[k] - conj Z[m-k]) / 2i.
+            let e = Complex {
+                re: 0.5 * (z.re + zc.re),
+                im: 0.5 * (z.im + zc.im),
+            };
+            let d = z.sub(zc);
+            let o = Complex {
+                re: 0.5 * d.im,
+                im: -0.5 * d.re,
+            };
+            *out = e.add(o.mul(self.twiddles[k])).norm_sqr();
         }
     }
 }
@@ -178,6 +310,21 @@ mod tests {
                     (a.re - b.re).abs() < 1e-9 && (a.im - b.im).abs() < 1e-9,
                     "n={n}: {a:?} vs {b:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn real_power_matches_the_complex_transform() {
+        for n in [2, 8, 30, 400] {
+            let x: Vec<f64> = (0..n).map(|i| ((i * 13 + 5) % 17) as f64 - 8.0).collect();
+            let complex: Vec<Complex> = x.iter().map(|&re| Complex { re, im: 0.0 }).collect();
+            let expected = dft(&complex);
+            let mut power = vec![0.0; n / 2 + 1];
+            RealPower::new(n).compute(&x, &mut power);
+            for (k, p) in power.iter().enumerate() {
+                let e = expected[k].norm_sqr();
+                assert!((p - e).abs() < 1e-6 * e.max(1.0), "n={n} k={k}: {p} vs {e}");
             }
         }
     }

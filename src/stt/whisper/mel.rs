@@ -2,7 +2,7 @@
 //! bins, log10 clamped to (max - 8), then (x + 4) / 4. Matches the reference graph
 //! (`models/reference/whisper80.onnx`, checked in tests/models_whisper.rs).
 
-use super::fft::{Complex, Fft};
+use super::fft::RealPower;
 
 pub const SAMPLE_RATE: usize = 16_000;
 pub const N_FFT: usize = 400;
@@ -22,7 +22,6 @@ pub struct LogMel {
     n_mels: usize,
     window: Vec<f64>,
     filters: Vec<Filter>,
-    fft: Fft,
 }
 
 /// A log-mel spectrogram, row-major [n_mels, frames].
@@ -41,7 +40,6 @@ impl LogMel {
             n_mels,
             window,
             filters: slaney_filterbank(n_mels),
-            fft: Fft::new(N_FFT),
         }
     }
 
@@ -63,22 +61,25 @@ impl LogMel {
             }
         };
 
-        let mut frame = vec![Complex::ZERO; N_FFT];
-        let mut spectrum = vec![Complex::ZERO; N_FFT];
+        // The plan holds scratch buffers; building one costs microseconds.
+        let mut fft = RealPower::new(N_FFT);
+        let mut frame = vec![0.0f64; N_FFT];
         let mut power = vec![0.0f64; N_BINS];
         let mut log_mel = vec![0.0f64; self.n_mels * frames];
         for t in 0..frames {
             let start = t * HOP;
-            for (i, c) in frame.iter_mut().enumerate() {
-                *c = Complex {
-                    re: padded(start + i) * self.window[i],
-                    im: 0.0,
-                };
+            if start >= half && start + N_FFT - half <= audio.len() {
+                // Inside the audio: no padding logic per sample.
+                let src = &audio[start - half..start - half + N_FFT];
+                for ((f, &x), w) in frame.iter_mut().zip(src).zip(&self.window) {
+                    *f = x as f64 * w;
+                }
+            } else {
+                for (i, f) in frame.iter_mut().enumerate() {
+                    *f = padded(start + i) * self.window[i];
+                }
             }
-            self.fft.forward(&frame, &mut spectrum);
-            for (p, s) in power.iter_mut().zip(&spectrum) {
-                *p = s.norm_sqr();
-            }
+            fft.compute(&frame, &mut power);
             for (m, filter) in self.filters.iter().enumerate() {
                 let bins = &power[filter.start..filter.start + filter.weights.len()];
                 let energy: f64 = bins.iter().zip(&filter.weights).map(|(p, w)| p * w).sum();

@@ -1,0 +1,93 @@
+use super::*;
+
+fn today() -> Date {
+    Date::from_ymd(2026, 3, 4).unwrap()
+}
+
+fn hear(t: &str) -> Heard {
+    let names = vec!["Priya Patel".to_string(), "Emily Chen".to_string()];
+    understand(t, &names, today())
+}
+
+#[test]
+fn intents_from_everyday_requests() {
+    assert_eq!(hear("cancel my appointment").intent, Some(Intent::Cancel));
+    assert_eq!(
+        hear("i'd like to see doctor patel on tuesday at three").intent,
+        Some(Intent::Book)
+    );
+    assert_eq!(
+        hear("book me with a cardiologist tomorrow morning").intent,
+        Some(Intent::Book)
+    );
+    assert_eq!(
+        hear("what are doctor chen's hours").intent,
+        Some(Intent::DoctorInfo)
+    );
+    assert_eq!(
+        hear("is there anything free on friday").intent,
+        Some(Intent::Availability)
+    );
+    assert_eq!(
+        hear("when is my appointment").intent,
+        Some(Intent::PatientInfo)
+    );
+    assert_eq!(
+        hear("which doctors do you have").intent,
+        Some(Intent::DoctorInfo)
+    );
+    assert_eq!(hear("hello").intent, None);
+}
+
+#[test]
+fn details_from_the_same_sentence() {
+    let h = hear("i'd like to see doctor patel on tuesday at three");
+    assert_eq!(h.doctor.as_deref(), Some("patel"));
+    assert_eq!(h.dates.len(), 1);
+    assert_eq!(h.time, Time::from_hm(15, 0));
+    let h = hear("book me with a cardiologist tomorrow morning");
+    assert_eq!(h.doctor.as_deref(), Some("cardiology"));
+    assert_eq!(h.dates, vec![DateExpr::Tomorrow]);
+    assert_eq!(h.part, Some(PartOfDay::Morning));
+    assert_eq!(
+        hear("what are doctor chen's hours").doctor.as_deref(),
+        Some("chen")
+    );
+    assert_eq!(hear("can i see patel").doctor.as_deref(), Some("patel"));
+    assert_eq!(hear("any doctor is fine").doctor.as_deref(), Some("any"));
+}
+
+#[test]
+fn names_and_birth_dates() {
+    let h = hear("my name is john smith and my date of birth is march fourth nineteen eighty five");
+    assert_eq!(h.name.as_deref(), Some("John Smith"));
+    assert_eq!(h.dob, Date::from_ymd(1985, 3, 4));
+    assert!(h.dates.is_empty(), "a birth date is no appointment day");
+    assert_eq!(
+        hear("hi this is maria gonzalez").name.as_deref(),
+        Some("Maria Gonzalez")
+    );
+    assert_eq!(hear("i'm calling to book").name, None);
+    assert_eq!(hear("i was born on march fourth").partial_dob, Some((3, 4)));
+    assert_eq!(hear("nineteen eighty five").year, Some(1985));
+}
+
+#[test]
+fn reasons_yes_no_and_choices() {
+    assert_eq!(hear("for a checkup").reason.as_deref(), Some("check-up"));
+    assert_eq!(
+        hear("i have a rash on my arm on tuesday").reason.as_deref(),
+        Some("rash on my arm")
+    );
+    assert_eq!(
+        hear("it's about my knee pain please").reason.as_deref(),
+        Some("knee pain")
+    );
+    assert_eq!(hear("for tomorrow morning").reason, None);
+    assert_eq!(hear("for my son").reason, None);
+    assert!(hear("yes please").yes);
+    assert!(hear("no that's wrong").no);
+    assert!(!hear("no thanks").yes);
+    assert_eq!(hear("the second one").ordinal, Some(1));
+    assert_eq!(hear("the earliest").ordinal, Some(0));
+}
