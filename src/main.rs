@@ -31,6 +31,21 @@ struct Cli {
 enum Command {
     /// Play a caller WAV into the agent and record the conversation.
     Run(RunArgs),
+    /// Speak text with the local voice into a WAV file (handy for making caller audio).
+    Say(SayArgs),
+}
+
+#[derive(clap::Args)]
+struct SayArgs {
+    /// The text to speak.
+    #[arg(required = true)]
+    text: Vec<String>,
+    /// Output WAV file.
+    #[arg(long, short)]
+    output: PathBuf,
+    /// Sample rate of the file.
+    #[arg(long, default_value_t = 24_000)]
+    rate: u32,
 }
 
 #[derive(clap::Args)]
@@ -62,6 +77,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Run(args) => run(&cli.providers, args),
+        Command::Say(args) => say(args),
     };
     match result {
         Ok(code) => code,
@@ -139,4 +155,19 @@ fn print_turn(r: &TurnReport) {
         println!("         agent: {}", r.agent_text);
     }
     println!("         {}", r.latency_line());
+}
+
+fn say(args: SayArgs) -> anyhow::Result<ExitCode> {
+    use voice_agent::tts::TextToSpeech;
+    let voice = voice_agent::tts::piper::PiperVoice::load(&voice_agent::models::models_dir())?;
+    let mut tts = voice_agent::tts::piper::PiperTts::new(voice);
+    let mut pcm = Vec::new();
+    tts.synthesize(
+        &args.text.join(" "),
+        &voice_agent::CancelToken::never(),
+        &mut |chunk| pcm.extend_from_slice(chunk),
+    )?;
+    let pcm = voice_agent::audio::resample::resample_i16(&pcm, voice_agent::tts::OUTPUT_RATE, args.rate);
+    voice_agent::audio::wav::write_wav_mono(&args.output, &pcm, args.rate)?;
+    Ok(ExitCode::SUCCESS)
 }
