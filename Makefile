@@ -21,6 +21,7 @@ demo: setup build
 ## Set up, then run every test (unit, integration, end to end with the real models).
 test: setup
 	$(CARGO) test --release -- --test-threads=2
+	@bash scripts/browser-test.sh
 
 ## Latency and capacity benchmarks (no timing assertions anywhere else).
 bench: setup build

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use clap::Parser;
 use serde_json::json;
 
+use voice_agent::pipeline::PipelineConfig;
 use voice_agent::providers::{ProviderError, SessionFactory, SessionProviders};
 use voice_agent::server::{self, ServeArgs};
 use voice_agent::testing::{EchoTools, ScriptStep, ScriptedChat, ScriptedStt, ToneTts};
 use voice_agent::vad::energy::EnergyVad;
-use voice_agent::pipeline::PipelineConfig;
 
 #[derive(Parser)]
 #[command(about = "The voice server with scripted providers (no models)")]
@@ -43,9 +43,13 @@ fn answers() -> Vec<Vec<ScriptStep>> {
     let say = |t: &str| ScriptStep::Text(t.into());
     vec![
         vec![call("Doctor Patel availability")],
-        vec![say("Doctor Patel is free on Tuesday at nine, or Thursday at two. Which would you like?")],
+        vec![say(
+            "Doctor Patel is free on Tuesday at nine, or Thursday at two. Which would you like?",
+        )],
         vec![call("book Doctor Patel Tuesday 09:00")],
-        vec![say("You're booked with Doctor Patel on Tuesday at nine. Anything else?")],
+        vec![say(
+            "You're booked with Doctor Patel on Tuesday at nine. Anything else?",
+        )],
         vec![say("You're welcome. Goodbye!")],
     ]
 }

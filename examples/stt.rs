@@ -1,17 +1,36 @@
-//! Transcribe a WAV file (any rate, any channels) with the local Whisper, and time each stage.
+//! Transcribe a WAV file (any rate, any channels) with the local Whisper, and time each stage;
+//! or with a cloud provider (`--provider deepgram|openai`, settings from the environment).
 //!
 //! ```text
 //! cargo run --release --example stt -- speech.wav [--variant base] [--threads 2] [--repeat 3] [--full-window]
+//! DEEPGRAM_API_KEY=... cargo run --release --example stt -- speech.wav --provider deepgram
+//! OPENAI_API_KEY=... cargo run --release --example stt -- speech.wav --provider openai
 //! ```
+//!
+//! Deepgram gets the file in 20 ms frames at the pace of real speech, as in a call; the time
+//! that matters is from the last frame to the final transcript.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use voice_agent::audio::wav::read_wav_mono;
 use voice_agent::models::models_dir;
+use voice_agent::stt::deepgram::{DeepgramConfig, DeepgramStt};
+use voice_agent::stt::openai::{OpenAiStt, OpenAiSttConfig};
 use voice_agent::stt::whisper::{RunOptions, WhisperModel};
+use voice_agent::stt::SpeechToText;
 use voice_agent::CancelToken;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Provider {
+    /// Whisper on this machine.
+    Local,
+    /// Deepgram streaming (DEEPGRAM_API_KEY; DEEPGRAM_BASE_URL, DEEPGRAM_MODEL).
+    Deepgram,
+    /// An OpenAI-compatible /audio/transcriptions (STT_BASE_URL, STT_API_KEY, STT_MODEL).
+    Openai,
+}
 
 #[derive(Parser)]
 struct Args {
@@ -29,6 +48,9 @@ struct Args {
     /// Encode the whole 30 s window instead of the trimmed utterance.
     #[arg(long)]
     full_window: bool,
+    /// Who transcribes.
+    #[arg(long, value_enum, default_value_t = Provider::Local)]
+    provider: Provider,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,7 +62,17 @@ fn main() -> anyhow::Result<()> {
         args.wav.display(),
         audio.len() as f64 / 16_000.0
     );
+    match args.provider {
+        Provider::Local => run_local(&args, &audio),
+        Provider::Deepgram => run_deepgram(&args, &audio),
+        Provider::Openai => {
+            let stt = OpenAiStt::new(OpenAiSttConfig::from_env()?)?;
+            run_cloud(&args, &audio, Box::new(stt))
+        }
+    }
+}
 
+fn run_local(args: &Args, audio: &[i16]) -> anyhow::Result<()> {
     let started = Instant::now();
     let model = WhisperModel::load(&models_dir(), &args.variant, args.threads)?;
     println!(
@@ -55,7 +87,7 @@ fn main() -> anyhow::Result<()> {
     };
     for run in 1..=args.repeat.max(1) {
         let started = Instant::now();
-        let Some(t) = model.run(&audio, &opts, &CancelToken::never())? else {
+        let Some(t) = model.run(audio, &opts, &CancelToken::never())? else {
             continue; // never cancelled
         };
         println!(
@@ -73,6 +105,50 @@ fn main() -> anyhow::Result<()> {
             Some(why) => println!("  (empty: {why})"),
             None => println!("  {:?}", t.text),
         }
+    }
+    Ok(())
+}
+
+/// Stream the file frame by frame at real-time pace, showing partials, then time the final.
+fn run_deepgram(args: &Args, audio: &[i16]) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut stt = DeepgramStt::connect(DeepgramConfig::from_env()?)?;
+    println!(
+        "connected to {} in {:.0} ms",
+        stt.name(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    for run in 1..=args.repeat.max(1) {
+        let start = Instant::now();
+        for (i, frame) in audio.chunks(320).enumerate() {
+            // Frame i is "spoken" at i * 20 ms.
+            let due = start + Duration::from_millis(20 * i as u64);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            if let Some(partial) = stt.stream_audio(frame)? {
+                println!("  partial: {partial}");
+            }
+        }
+        let end_of_audio = Instant::now();
+        let text = stt.transcribe(audio)?;
+        println!(
+            "run {run}: final {:.0} ms after the end of the audio\n  {text:?}",
+            end_of_audio.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    stt.close();
+    Ok(())
+}
+
+/// One request per run with the whole file.
+fn run_cloud(args: &Args, audio: &[i16], mut stt: Box<dyn SpeechToText>) -> anyhow::Result<()> {
+    println!("provider: {}", stt.name());
+    for run in 1..=args.repeat.max(1) {
+        let started = Instant::now();
+        let text = stt.transcribe(audio)?;
+        println!(
+            "run {run}: {:.0} ms\n  {text:?}",
+            started.elapsed().as_secs_f64() * 1e3
+        );
     }
     Ok(())
 }

@@ -1,17 +1,32 @@
-//! Speak a sentence with the local Piper voice into a WAV file, and time it.
+//! Speak a sentence with the local Piper voice (or a cloud provider: `--provider
+//! elevenlabs|openai`, settings from the environment) into a WAV file, and time it.
 //!
 //! ```text
 //! cargo run --release --example tts -- "Your appointment is on Dec 3 at 3:30 PM." -o out/tts.wav
+//! ELEVENLABS_API_KEY=... cargo run --release --example tts -- "Hello." --provider elevenlabs [--voice ID]
+//! OPENAI_API_KEY=... cargo run --release --example tts -- "Hello." --provider openai [--voice nova]
 //! ```
 
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use voice_agent::models::models_dir;
+use voice_agent::tts::elevenlabs::{ElevenLabsConfig, ElevenLabsTts};
+use voice_agent::tts::openai::{OpenAiTts, OpenAiTtsConfig};
 use voice_agent::tts::piper::{PiperTts, PiperVoice};
 use voice_agent::tts::{TextToSpeech, OUTPUT_RATE};
 use voice_agent::CancelToken;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Provider {
+    /// Piper on this machine.
+    Local,
+    /// ElevenLabs streaming (ELEVENLABS_API_KEY; ELEVENLABS_BASE_URL, ELEVENLABS_MODEL).
+    Elevenlabs,
+    /// An OpenAI-compatible /audio/speech (TTS_BASE_URL, TTS_API_KEY, TTS_MODEL).
+    Openai,
+}
 
 #[derive(Parser)]
 struct Args {
@@ -27,10 +42,16 @@ struct Args {
     /// Synthesize this many times and report medians (the machine may be busy).
     #[arg(long, default_value_t = 1)]
     runs: usize,
+    /// Who speaks.
+    #[arg(long, value_enum, default_value_t = Provider::Local)]
+    provider: Provider,
+    /// Cloud voice: an ElevenLabs voice id, or an OpenAI voice name (default: the provider's).
+    #[arg(long)]
+    voice: Option<String>,
 }
 
 /// One synthesis: the audio and the milliseconds to its first piece and to the end.
-fn run(tts: &mut PiperTts, text: &str) -> anyhow::Result<(Vec<i16>, Option<f64>, f64)> {
+fn run(tts: &mut dyn TextToSpeech, text: &str) -> anyhow::Result<(Vec<i16>, Option<f64>, f64)> {
     let started = Instant::now();
     let mut first_audio = None;
     let mut audio: Vec<i16> = Vec::new();
@@ -52,14 +73,33 @@ fn main() -> anyhow::Result<()> {
     let text = args.text.join(" ");
 
     let started = Instant::now();
-    let voice = PiperVoice::load_with_threads(&models_dir(), args.threads)?;
-    println!("loaded {} in {:.0} ms", voice.name(), ms(started));
-    let mut tts = PiperTts::new(voice);
+    let mut tts: Box<dyn TextToSpeech> = match args.provider {
+        Provider::Local => {
+            anyhow::ensure!(args.voice.is_none(), "--voice is for the cloud providers");
+            let voice = PiperVoice::load_with_threads(&models_dir(), args.threads)?;
+            Box::new(PiperTts::new(voice))
+        }
+        Provider::Elevenlabs => {
+            let mut config = ElevenLabsConfig::from_env()?;
+            if let Some(voice) = &args.voice {
+                config = config.with_voice(voice);
+            }
+            Box::new(ElevenLabsTts::new(config)?)
+        }
+        Provider::Openai => {
+            let mut config = OpenAiTtsConfig::from_env()?;
+            if let Some(voice) = &args.voice {
+                config = config.with_voice(voice);
+            }
+            Box::new(OpenAiTts::new(config)?)
+        }
+    };
+    println!("loaded {} in {:.0} ms", tts.name(), ms(started));
 
     let (mut firsts, mut totals) = (Vec::new(), Vec::new());
     let mut audio = Vec::new();
     for _ in 0..args.runs.max(1) {
-        let (pcm, first, total) = run(&mut tts, &text)?;
+        let (pcm, first, total) = run(tts.as_mut(), &text)?;
         firsts.extend(first);
         totals.push(total);
         audio = pcm;

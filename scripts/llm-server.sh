@@ -7,12 +7,16 @@
 # template. The model is a *base* model: fine for measuring time to first token and tokens/s,
 # useless as a receptionist.
 #
-# Usage: scripts/llm-server.sh [build|model|serve|all|status]   (default: all = build, model, serve)
+# Usage: scripts/llm-server.sh [build|model|serve|all|start|status]
+#   all (the default; `start` is the same): build, model, then serve in the foreground
 # Environment:
 #   LLM_PORT        port to serve on (default 8081)
 #   LLAMA_JOBS      parallel build jobs (default 1, so other builds keep a core)
 #   LLAMA_CTX       context size (default 4096)
-#   LLAMA_THREADS   inference threads (default 2); LLAMA_PARALLEL  slots (default 1)
+#   LLAMA_THREADS   inference threads (default 1: on a 2-core machine the agent's own STT and
+#                   TTS share the cores, and llama.cpp's threads spin-wait, so two
+#                   oversubscribed threads ran 5-10x slower than one; use 2+ on an idle machine)
+#   LLAMA_PARALLEL  concurrent slots (default 1: each slot gets the whole context)
 # Everything it makes lives under the repository's ignored .venv/ and .cache/; each step is
 # skipped when its result is already there, so running it again is cheap.
 set -euo pipefail
@@ -82,7 +86,7 @@ build() {
         -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_OPENSSL=OFF \
         -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
         -DBUILD_SHARED_LIBS=OFF >&2
-    say "building llama-server with $JOBS job(s) (about 9 minutes on 2 cores with 2 jobs)"
+    say "building llama-server with $JOBS job(s): about 9 minutes with 2 jobs on 2 idle cores, 30 with 1 on busy ones"
     local t0=$SECONDS
     PATH="$VENV/bin:$PATH" cmake --build "$BUILD" --target llama-server -j "$JOBS" >&2
     [[ -x "$BIN" ]] || die "build finished but $BIN is missing"
@@ -144,7 +148,7 @@ start_server() {
     # turns (Gemma 3 uses sliding-window attention); --jinja enables the template and tools.
     exec "$BIN" --model "$MODEL" --host 127.0.0.1 --port "$PORT" \
         --ctx-size "$CTX" --swa-full --jinja --chat-template-file "$TEMPLATE" \
-        --parallel "${LLAMA_PARALLEL:-1}" --threads "${LLAMA_THREADS:-2}" \
+        --parallel "${LLAMA_PARALLEL:-1}" --threads "${LLAMA_THREADS:-1}" \
         --alias gemma3-270m --no-webui
 }
 
@@ -158,6 +162,6 @@ case "${1:-all}" in
     model) model ;;
     serve) start_server ;;
     status) status ;;
-    all) build; model; start_server ;;
-    *) die "unknown command '$1' (build|model|serve|all|status)" ;;
+    all | start) build; model; start_server ;;
+    *) die "unknown command '$1' (build|model|serve|all|start|status)" ;;
 esac

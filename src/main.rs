@@ -31,6 +31,8 @@ struct Cli {
 enum Command {
     /// Play a caller WAV into the agent and record the conversation.
     Run(RunArgs),
+    /// Serve the browser demo: a page and one WebSocket session per caller.
+    Serve(voice_agent::server::ServeArgs),
     /// Speak text with the local voice into a WAV file (handy for making caller audio).
     Say(SayArgs),
 }
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Run(args) => run(&cli.providers, args),
+        Command::Serve(args) => serve(&cli.providers, args),
         Command::Say(args) => say(args),
     };
     match result {
@@ -169,5 +172,14 @@ fn say(args: SayArgs) -> anyhow::Result<ExitCode> {
     )?;
     let pcm = voice_agent::audio::resample::resample_i16(&pcm, voice_agent::tts::OUTPUT_RATE, args.rate);
     voice_agent::audio::wav::write_wav_mono(&args.output, &pcm, args.rate)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(opts: &ProviderOptions, args: voice_agent::server::ServeArgs) -> anyhow::Result<ExitCode> {
+    let providers = load_providers(opts)?;
+    let config = args.config(PipelineConfig::default());
+    let handle = voice_agent::server::start(config, providers)?;
+    eprintln!("serving on http://{} (Ctrl-C to stop)", handle.local_addr());
+    handle.wait();
     Ok(ExitCode::SUCCESS)
 }

@@ -72,7 +72,7 @@ pub enum TtsKind {
 }
 
 /// Provider choices, shared by every subcommand. Unset choices follow the environment.
-#[derive(Clone, Debug, Default, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct ProviderOptions {
     /// Voice activity detector [default: silero when installed, else energy].
     #[arg(long, value_enum, global = true)]
@@ -97,6 +97,20 @@ pub struct ProviderOptions {
     /// The hospital database [default: ~/.local/share/voice-agent/hospital.sqlite].
     #[arg(long, global = true)]
     pub db: Option<PathBuf>,
+}
+
+impl Default for ProviderOptions {
+    fn default() -> Self {
+        Self {
+            vad: None,
+            stt: None,
+            tts: None,
+            llm: None,
+            llm_model: None,
+            whisper: "tiny.en".into(),
+            db: None,
+        }
+    }
 }
 
 /// How the brain was chosen.

@@ -322,3 +322,62 @@ impl ToolSet for EchoTools {
         json!({"ok": true, "echo": arguments})
     }
 }
+
+/// A room where the agent's voice leaks back into the microphone: the output's audio comes
+/// back, attenuated by `gain`, mixed into the caller's frames (paced in real time).
+pub fn echo_room(caller: Vec<i16>, gain: f32) -> (EchoInput, EchoOutput) {
+    let leak = Arc::new(Mutex::new(VecDeque::new()));
+    (
+        EchoInput {
+            inner: crate::audio::wav::WavInput::from_samples(caller, true),
+            leak: leak.clone(),
+            gain,
+        },
+        EchoOutput {
+            leak,
+            recorded: RecordingOutput::default(),
+        },
+    )
+}
+
+/// The microphone side of [`echo_room`].
+pub struct EchoInput {
+    inner: crate::audio::wav::WavInput,
+    leak: Arc<Mutex<VecDeque<i16>>>,
+    gain: f32,
+}
+
+impl crate::audio::AudioInput for EchoInput {
+    fn next_frame(&mut self) -> Option<Vec<i16>> {
+        let mut frame = self.inner.next_frame()?;
+        if let Ok(mut leak) = self.leak.lock() {
+            for s in frame.iter_mut() {
+                let e = leak.pop_front().unwrap_or(0) as f32 * self.gain;
+                *s = (*s as f32 + e).clamp(-32768.0, 32767.0) as i16;
+            }
+        }
+        Some(frame)
+    }
+}
+
+/// The speaker side of [`echo_room`]; also records like [`RecordingOutput`].
+pub struct EchoOutput {
+    leak: Arc<Mutex<VecDeque<i16>>>,
+    pub recorded: RecordingOutput,
+}
+
+impl AudioOutput for EchoOutput {
+    fn write(&mut self, pcm: &[i16]) {
+        self.recorded.write(pcm);
+        let down = crate::audio::resample::resample_i16(pcm, OUTPUT_RATE, INPUT_RATE);
+        if let Ok(mut leak) = self.leak.lock() {
+            leak.extend(down);
+        }
+    }
+    fn clear(&mut self) {
+        self.recorded.clear();
+        if let Ok(mut leak) = self.leak.lock() {
+            leak.clear();
+        }
+    }
+}

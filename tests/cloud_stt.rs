@@ -242,6 +242,42 @@ fn deepgram_gives_one_clear_error_when_the_connection_keeps_dropping() {
 }
 
 #[test]
+fn deepgram_host_gone_mid_call_is_one_clear_error() {
+    let mut options = DgOptions::new(KEY);
+    options.drop_after_bytes = Some(2 * common_cloud::BLOCK);
+    options.max_connections = Some(1);
+    let mock = DeepgramMock::start(options);
+    let mut stt = deepgram(&mock);
+    let audio = spoken(&[1, 2], 0);
+    let mut errors = Vec::new();
+    for frame in audio.chunks(320) {
+        if let Err(e) = stt.stream_audio(frame) {
+            errors.push(service_error(e));
+        }
+    }
+    let message = service_error(stt.transcribe(&audio).unwrap_err());
+    assert!(
+        message.starts_with("cannot reach Deepgram at "),
+        "{message}"
+    );
+    assert!(
+        errors.len() <= 1 && errors.iter().all(|e| *e == message),
+        "{errors:?}"
+    );
+    // The next turn tries a fresh connection and fails the same clear way.
+    let message = service_error(stt.stream_audio(&audio[..320]).unwrap_err());
+    assert!(
+        message.starts_with("cannot reach Deepgram at "),
+        "{message}"
+    );
+    let message = service_error(stt.transcribe(&audio[..320]).unwrap_err());
+    assert!(
+        message.starts_with("cannot reach Deepgram at "),
+        "{message}"
+    );
+}
+
+#[test]
 fn deepgram_keeps_an_idle_connection_alive_and_closes_politely() {
     let mock = DeepgramMock::start(DgOptions::new(KEY));
     let mut config = DeepgramConfig::new(KEY).with_base_url(&mock.url);
@@ -299,6 +335,26 @@ fn deepgram_unreachable_host_is_one_clear_message() {
     let message = service_error(DeepgramStt::connect(config).err().expect("unreachable"));
     assert!(
         message.starts_with(&format!("cannot reach Deepgram at 127.0.0.1:{port}")),
+        "{message}"
+    );
+}
+
+#[test]
+fn deepgram_tls_failure_is_one_clear_message() {
+    // A plain-text server where TLS is expected: rustls must fail the handshake cleanly.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        if let Ok((mut s, _)) = listener.accept() {
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let config = DeepgramConfig::new(KEY).with_base_url(format!("wss://127.0.0.1:{port}"));
+    let message = service_error(DeepgramStt::connect(config).err().expect("no TLS"));
+    assert!(
+        message.starts_with(&format!("cannot reach Deepgram at 127.0.0.1:{port}: ")),
         "{message}"
     );
 }

@@ -93,8 +93,16 @@ fn a_session_over_the_wire_transcribes_calls_a_tool_and_speaks() {
 
     // The order the pipeline made things in: the text is announced before its audio, and the
     // turn closes after the last of it.
-    let first_audio = c.log.iter().position(|r| matches!(r, Received::Audio(_))).unwrap();
-    let last_audio = c.log.iter().rposition(|r| matches!(r, Received::Audio(_))).unwrap();
+    let first_audio = c
+        .log
+        .iter()
+        .position(|r| matches!(r, Received::Audio(_)))
+        .unwrap();
+    let last_audio = c
+        .log
+        .iter()
+        .rposition(|r| matches!(r, Received::Audio(_)))
+        .unwrap();
     assert!(c.position("agent_speaking").unwrap() < first_audio);
     assert!(c.position("agent_text").unwrap() < first_audio);
     assert!(c.position("agent_done").unwrap() > last_audio);
@@ -111,8 +119,10 @@ fn a_session_over_the_wire_transcribes_calls_a_tool_and_speaks() {
     assert!(c.messages("state").iter().any(|s| s["state"] == "speaking"));
     assert!(!c.has("error"), "{:?}", c.messages("error"));
 
-    c.close();
-    assert!(wait_for(Duration::from_secs(10), || server.active_sessions() == 0));
+    assert!(c.close(), "the server answers a close with a close");
+    assert!(wait_for(Duration::from_secs(10), || server
+        .active_sessions()
+        == 0));
     server.shutdown();
 }
 
@@ -175,7 +185,12 @@ fn bad_input_is_answered_and_other_sessions_are_unaffected() {
     let floods = a
         .messages("error")
         .iter()
-        .filter(|e| e["message"].as_str().unwrap_or("").contains("faster than real time"))
+        .filter(|e| {
+            e["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("faster than real time")
+        })
         .count();
     assert_eq!(floods, 1);
     assert!(a.closed.is_none() && !a.ended, "closed: {:?}", a.closed);
@@ -189,11 +204,18 @@ fn bad_input_is_answered_and_other_sessions_are_unaffected() {
         "{:#?}",
         a.log
     );
-    assert_eq!(a.metrics_for(1).unwrap()["agent_text"], "Hi, how can I help you?");
+    assert_eq!(
+        a.metrics_for(1).unwrap()["agent_text"],
+        "Hi, how can I help you?"
+    );
     assert_eq!(a.messages("error").len(), errors_before);
 
     let (ok, b) = good.join().expect("good client");
-    assert!(ok, "the other session did not complete its turn: {:#?}", b.log);
+    assert!(
+        ok,
+        "the other session did not complete its turn: {:#?}",
+        b.log
+    );
     assert!(!b.has("error"), "{:?}", b.messages("error"));
     assert_eq!(b.metrics_for(1).unwrap()["transcript"], "hello");
 
@@ -201,7 +223,12 @@ fn bad_input_is_answered_and_other_sessions_are_unaffected() {
     let mut big = Client::connect(addr).expect("connect");
     big.send_binary(vec![0; 100_000]);
     big.poll(Duration::from_secs(2));
-    assert_eq!(big.closed.as_ref().map(|c| c.0), Some(1009), "{:?}", big.closed);
+    assert_eq!(
+        big.closed.as_ref().map(|c| c.0),
+        Some(1009),
+        "{:?}",
+        big.closed
+    );
 
     // Sustained flooding: closed with 1008 and a reason.
     let mut flood = Client::connect(addr).expect("connect");
@@ -218,7 +245,9 @@ fn bad_input_is_answered_and_other_sessions_are_unaffected() {
     assert_eq!(http_get(addr, "/healthz").0, 200);
     a.close();
     b.close();
-    assert!(wait_for(Duration::from_secs(10), || server.active_sessions() == 0));
+    assert!(wait_for(Duration::from_secs(10), || server
+        .active_sessions()
+        == 0));
     server.shutdown();
 }
 
@@ -246,7 +275,9 @@ fn the_session_limit_refuses_the_next_caller_with_1013() {
 
     // The slot frees when the first caller hangs up.
     a.close();
-    assert!(wait_for(Duration::from_secs(10), || server.active_sessions() == 0));
+    assert!(wait_for(Duration::from_secs(10), || server
+        .active_sessions()
+        == 0));
     let mut c = Client::connect(addr).expect("connect");
     c.poll(Duration::from_millis(200));
     assert!(c.has("ready"), "{:?}", c.closed);
@@ -287,8 +318,20 @@ fn foreign_origins_and_path_traversal_are_refused() {
     ] {
         assert_eq!(http_get(addr, path).0, 404, "{path}");
     }
-    assert_eq!(http_request(addr, "POST / HTTP/1.1", &[("Content-Length", "0")]).0, 405);
+    assert_eq!(
+        http_request(addr, "POST / HTTP/1.1", &[("Content-Length", "0")]).0,
+        405
+    );
     assert_eq!(http_get(addr, "/ws").0, 426);
+    // A loopback server answers only to loopback names (DNS rebinding).
+    assert_eq!(
+        http_request(addr, "GET / HTTP/1.1", &[("Host", "evil.example")]).0,
+        403
+    );
+    assert_eq!(
+        http_request(addr, "GET / HTTP/1.1", &[("Host", "localhost")]).0,
+        200
+    );
     server.shutdown();
 }
 
@@ -352,15 +395,23 @@ fn barge_in_over_the_wire_clears_and_keeps_only_what_was_played() {
     // gives each spoken chunk a level from its first character.
     let second = "Okay, what else can I do for you?";
     let spoken = spies.spoken.lock().unwrap().clone();
-    let (new, old): (Vec<&String>, Vec<&String>) = spoken.iter().partition(|s| second.contains(s.as_str()));
+    let (new, old): (Vec<&String>, Vec<&String>) =
+        spoken.iter().partition(|s| second.contains(s.as_str()));
     let new: Vec<i16> = new.iter().map(|s| tone_level(s)).collect();
     let old: Vec<i16> = old.iter().map(|s| tone_level(s)).collect();
     assert!(!new.is_empty() && !old.is_empty(), "{spoken:?}");
-    assert!(new.iter().all(|l| !old.contains(l)), "levels must tell the replies apart");
+    assert!(
+        new.iter().all(|l| !old.contains(l)),
+        "levels must tell the replies apart"
+    );
     for (i, r) in c.log.iter().enumerate() {
         if let Received::Audio(pcm) = r {
             let levels = if i < clears[0] { &old } else { &new };
-            assert!(levels.contains(&peak(pcm)), "audio at {i} has level {}", peak(pcm));
+            assert!(
+                levels.contains(&peak(pcm)),
+                "audio at {i} has level {}",
+                peak(pcm)
+            );
         }
     }
     assert_eq!(c.metrics_for(2).unwrap()["transcript"], "stop, stop");
@@ -385,13 +436,58 @@ fn the_clients_played_reports_decide_what_was_heard() {
     let mut c = Client::connect(server.local_addr()).expect("connect");
     c.report_fixed = Some(0);
     assert!(c.talk_until(&utterance(600), TURN_TIMEOUT, |c| c.audio().len() >= 36_000));
-    assert!(c.talk_until(&synthetic_caller(&[(1_000, true)]), TURN_TIMEOUT, |c| c
-        .metrics_for(1)
-        .is_some()));
+    assert!(
+        c.talk_until(&synthetic_caller(&[(1_000, true)]), TURN_TIMEOUT, |c| c
+            .metrics_for(1)
+            .is_some())
+    );
     let m = c.metrics_for(1).unwrap();
     assert_eq!(m["interrupted"], true);
     assert_eq!(m["played_text"], "", "{m}");
     assert!(c.has("clear"));
     c.close();
+    server.shutdown();
+}
+
+#[test]
+fn failing_sessions_tell_the_client_why_and_close_with_1011() {
+    // Providers that cannot start: refused at once.
+    let mut factory =
+        ScriptedFactory::new(&["hello"], vec![text("Hello there, nice to meet you.")], 10);
+    factory.fail_session = true;
+    let server = start(factory, 4, &[]);
+    let mut c = Client::connect(server.local_addr()).expect("connect");
+    c.poll(Duration::from_secs(2));
+    assert_eq!(c.closed.as_ref().map(|c| c.0), Some(1011), "{:?}", c.closed);
+    let errors = c.messages("error");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no models today"),
+        "{errors:?}"
+    );
+    assert!(wait_for(Duration::from_secs(10), || server
+        .active_sessions()
+        == 0));
+    server.shutdown();
+
+    // A stage that panics mid-session: the client hears why, then the session ends.
+    let mut factory =
+        ScriptedFactory::new(&["hello"], vec![text("Hello there, nice to meet you.")], 10);
+    factory.panicking_tts = true;
+    let server = start(factory, 4, &[]);
+    let mut c = Client::connect(server.local_addr()).expect("connect");
+    assert!(c.talk_until(&utterance(700), TURN_TIMEOUT, |c| c.closed.is_some()));
+    let (code, reason) = c.closed.clone().unwrap();
+    assert_eq!(code, 1011);
+    assert!(reason.contains("tts"), "{reason}");
+    assert!(c
+        .messages("error")
+        .iter()
+        .any(|e| e["stage"] == "tts" && e["message"].as_str().unwrap().contains("exploded")));
+    assert!(wait_for(Duration::from_secs(10), || server
+        .active_sessions()
+        == 0));
     server.shutdown();
 }

@@ -43,7 +43,9 @@ fn sessions_and_the_server_end_without_leaving_threads() {
             let caller = caller.clone();
             std::thread::spawn(move || {
                 let mut c = Client::connect(addr).expect("connect");
-                let ok = c.talk_until(&caller, Duration::from_secs(40), |c| c.audio().len() > 24_000);
+                let ok = c.talk_until(&caller, Duration::from_secs(40), |c| {
+                    c.audio().len() > 24_000
+                });
                 (ok, c)
             })
         })
@@ -65,12 +67,15 @@ fn sessions_and_the_server_end_without_leaving_threads() {
     refused.poll(Duration::from_secs(1));
     assert_eq!(refused.closed.as_ref().map(|c| c.0), Some(1013));
     assert_eq!(http_get(addr, "/").0, 200);
-    assert!(threads() > baseline + 3 * 7, "each session runs its pipeline threads");
+    assert!(
+        threads() > baseline + 3 * 7,
+        "each session runs its pipeline threads"
+    );
 
     // One hangs up politely mid-reply, one drops the connection mid-reply.
     let polite = talkers.remove(0);
     let rude = talkers.remove(0);
-    polite.close();
+    assert!(polite.close(), "closing handshake completed mid-reply");
     rude.abort();
     assert!(
         wait_for(Duration::from_secs(15), || server.active_sessions() == 1),
@@ -81,7 +86,12 @@ fn sessions_and_the_server_end_without_leaving_threads() {
     // Shutdown closes the last session with 1001 and waits for every thread.
     server.shutdown();
     idle.poll(Duration::from_millis(500));
-    assert_eq!(idle.closed.as_ref().map(|c| c.0), Some(1001), "{:?}", idle.closed);
+    assert_eq!(
+        idle.closed.as_ref().map(|c| c.0),
+        Some(1001),
+        "{:?}",
+        idle.closed
+    );
     drop(idle);
     drop(refused);
     assert!(

@@ -107,6 +107,19 @@ impl Agent {
         cancel: &CancelToken,
         out: &mut dyn FnMut(AgentOutput),
     ) -> Result<ReplyOutcome, LlmError> {
+        self.respond_gated(turn_id, user_text, cancel, &mut || true, out)
+    }
+
+    /// As `respond`, but tools run only once `tool_gate` says yes: a reply started
+    /// speculatively waits there until the end of turn is certain (`false` cancels the reply).
+    pub fn respond_gated(
+        &mut self,
+        turn_id: u64,
+        user_text: &str,
+        cancel: &CancelToken,
+        tool_gate: &mut dyn FnMut() -> bool,
+        out: &mut dyn FnMut(AgentOutput),
+    ) -> Result<ReplyOutcome, LlmError> {
         self.turn_starts.push((turn_id, self.history.len()));
         self.history.push(ChatMessage::user(user_text));
         let specs = self.tools.specs();
@@ -165,6 +178,16 @@ impl Agent {
                 // Speak the words before the tool call while the tool runs.
                 out(AgentOutput::Flush);
             }
+            if !tool_gate() || cancel.is_cancelled() {
+                if !text.is_empty() {
+                    self.history.push(ChatMessage::assistant(text));
+                }
+                return Ok(ReplyOutcome {
+                    text: spoken,
+                    tool_calls: n_calls,
+                    cancelled: true,
+                });
+            }
             self.history
                 .push(ChatMessage::assistant_tool_calls(text, calls.clone()));
             for call in calls {
@@ -221,6 +244,34 @@ impl Agent {
                 }
             }
         })
+    }
+
+    /// A point in the history to come back to (see `rollback`).
+    pub fn checkpoint(&self) -> (usize, usize) {
+        (self.history.len(), self.turn_starts.len())
+    }
+
+    /// Forget everything after `checkpoint`: a speculative reply the caller never heard.
+    pub fn rollback(&mut self, checkpoint: (usize, usize)) {
+        self.history.truncate(checkpoint.0);
+        self.turn_starts.truncate(checkpoint.1);
+    }
+
+    /// The caller's barge-in turned out to be nothing (noise, a backchannel): the interrupted
+    /// reply of `turn_id` goes on with `remainder`, and the history shows it whole again.
+    pub fn resume_interrupted(&mut self, turn_id: u64, full_text: &str) {
+        let Some(&(_, start)) = self.turn_starts.iter().find(|(id, _)| *id == turn_id) else {
+            return;
+        };
+        if let Some(m) = self.history[start..]
+            .iter_mut()
+            .rev()
+            .find(|m| m.role == Role::Assistant && m.content.ends_with(INTERRUPTED_MARK))
+        {
+            m.content = full_text.to_string();
+        } else {
+            self.history.push(ChatMessage::assistant(full_text));
+        }
     }
 
     /// Record an apology (spoken instead of a failed reply) as the agent's answer.

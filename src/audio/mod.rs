@@ -1,5 +1,6 @@
 //! Audio basics: frame sizes, PCM conversions, resampling, WAV files and the input/output seams.
 
+pub mod device;
 pub mod io;
 pub mod resample;
 pub mod wav;

@@ -2,6 +2,7 @@
 //! and server capacity. Numbers are reported, never asserted (machines here are noisy).
 
 pub mod overhead;
+pub mod wer;
 pub mod stats;
 
 pub use stats::Summary;

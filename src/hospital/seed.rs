@@ -2,7 +2,7 @@
 //! schedules, two dozen patients, and appointments placed relative to the day of seeding
 //! (so a fresh demo always has upcoming appointments to look up and cancel).
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::calendar::{Date, DateTime, Time};
 use super::store::{name_key, schedule_of, slots_in, Result};
@@ -356,9 +356,14 @@ fn time(s: &str) -> Result<Time> {
     Time::parse_hhmm(s).ok_or_else(|| super::store::StoreError::Corrupt(format!("seed time {s}")))
 }
 
-/// Fill an empty database, in one transaction.
-pub(crate) fn seed(conn: &mut Connection, today: Date) -> Result<()> {
-    let tx = conn.transaction()?;
+/// Fill the database if it has no doctors yet, in one write transaction (so two processes
+/// opening a new file at once cannot both seed it).
+pub(crate) fn seed_if_empty(conn: &mut Connection, today: Date) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let doctors: i64 = tx.query_row("SELECT COUNT(*) FROM doctors", [], |r| r.get(0))?;
+    if doctors > 0 {
+        return Ok(());
+    }
     let created = DateTime::new(today, time("08:00")?).to_string();
     for (name, speciality, bio, languages, blocks) in DOCTORS {
         tx.execute(
@@ -424,5 +429,6 @@ pub(crate) fn seed(conn: &mut Connection, today: Date) -> Result<()> {
         )?;
     }
     tx.commit()?;
+    log::info!("seeded the hospital database with demo data");
     Ok(())
 }

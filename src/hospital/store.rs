@@ -110,6 +110,7 @@ impl Store {
         let conn = Connection::open(path)?;
         // WAL lets readers run beside the writer; the busy timeout makes a second handle on
         // the same file wait for the write lock instead of failing.
+        conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         Self::init(conn, today)
     }
@@ -135,13 +136,7 @@ impl Store {
         let store = Store {
             conn: Arc::new(Mutex::new(conn)),
         };
-        let doctors: i64 = store
-            .lock()
-            .query_row("SELECT COUNT(*) FROM doctors", [], |r| r.get(0))?;
-        if doctors == 0 {
-            super::seed::seed(&mut store.lock(), today)?;
-            log::info!("seeded the hospital database with demo data");
-        }
+        super::seed::seed_if_empty(&mut store.lock(), today)?;
         Ok(store)
     }
 

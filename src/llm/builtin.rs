@@ -5,11 +5,14 @@
 //! It speaks through the same seam and loop as an LLM: `stream()` reads the history; after a
 //! caller's line it either streams a reply word by word or emits one tool call; after a tool
 //! result it reads the result's JSON and phrases it. Between turns it keeps slot-filling
-//! state (task, doctor, day, time, name, date of birth, reason, and the question it asked),
-//! so one instance serves one conversation.
+//! state (task, doctor, day, time, name, date of birth, optional reason, and the question it
+//! asked), so one instance serves one conversation. Questions about doctors are answered
+//! beside a booking in progress without changing it.
 
 mod answers;
 mod dialogue;
+mod doctors;
+mod names;
 mod phrase;
 mod results;
 mod understand;
@@ -244,7 +247,7 @@ mod tests {
         assert!(calls.is_empty());
         assert_eq!(
             text,
-            "Good news, Doctor Patel is free on Tuesday, March 10 at 3 PM. Can I have your full name, please?"
+            "Good news, Doctor Patel is free on Tuesday, March 10 at 3 PM. Can I have your full name and date of birth, please?"
         );
     }
 

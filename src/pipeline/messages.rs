@@ -22,8 +22,9 @@ pub enum VadMsg {
     Start { turn: Arc<Turn> },
     /// Caller audio belonging to the current turn.
     Audio { pcm: Vec<i16> },
-    /// The caller has been silent for a moment: transcribe speculatively.
-    Pause,
+    /// The caller has been silent for a moment: transcribe speculatively, and when `reply`
+    /// also start the reply (held back until the turn is committed).
+    Pause { reply: bool },
     /// The caller went on after a pause: speculative work is void.
     Resume,
     /// The turn is over: produce the final transcript.
@@ -37,6 +38,9 @@ pub enum VadMsg {
 pub enum SttMsg {
     /// A transcript of the turn so far, for display.
     Partial { turn: Arc<Turn>, text: String },
+    /// A transcript made at a pause, before the end of turn is certain: the agent may start
+    /// its reply; the turn's generation is bumped if the caller goes on.
+    Speculative { turn: Arc<Turn>, text: String },
     /// The final transcript of a turn.
     Final { turn: Arc<Turn>, text: String },
     /// Transcription failed; the agent apologises.
@@ -76,6 +80,9 @@ pub enum TtsMsg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heard {
     pub turn_id: u64,
+    /// What the caller heard.
     pub text: String,
+    /// Everything the agent meant to say.
+    pub full_text: String,
     pub interrupted: bool,
 }

@@ -19,7 +19,7 @@ pub mod turn;
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -55,6 +55,9 @@ pub struct PipelineConfig {
     pub drain_tail: bool,
     /// Transcribe speculatively when the caller pauses, before the end of turn is certain.
     pub speculative_stt: bool,
+    /// Also start the reply (LLM and TTS) at the pause; its audio is held until the end of turn
+    /// is certain and thrown away if the caller goes on. Costs wasted LLM calls on resumes.
+    pub speculative_reply: bool,
     /// Speak the reply only once it is complete (the turn-based baseline), instead of streaming.
     pub sequential: bool,
 }
@@ -68,6 +71,7 @@ impl Default for PipelineConfig {
             lookahead_ms: 0,
             drain_tail: true,
             speculative_stt: true,
+            speculative_reply: true,
             sequential: false,
         }
     }
@@ -117,6 +121,9 @@ pub struct SessionOutcome {
     pub reports: Vec<TurnReport>,
     /// Stages that panicked (each was reported as an error event when it happened).
     pub failed_stages: Vec<String>,
+    /// Replies started at a pause that were played / thrown away because the caller went on.
+    pub speculative_used: u64,
+    pub speculative_wasted: u64,
 }
 
 /// A running session.
@@ -125,6 +132,7 @@ pub struct Pipeline {
     sink: JoinHandle<Option<Vec<TurnReport>>>,
     generation: Generation,
     state: SharedState,
+    speculation: Arc<SpeculationCounters>,
 }
 
 /// What the stages share besides their channels.
@@ -137,6 +145,15 @@ pub struct Shared {
     pub recorder: Option<ConversationRecorder>,
     /// Set when a stage failed: the source stops, and the rest of the session drains.
     pub failed: Arc<AtomicBool>,
+    /// How often replies started at a pause were used or thrown away.
+    pub speculation: Arc<SpeculationCounters>,
+}
+
+/// Counters of speculative replies.
+#[derive(Debug, Default)]
+pub struct SpeculationCounters {
+    pub used: AtomicU64,
+    pub wasted: AtomicU64,
 }
 
 fn panic_message(p: &(dyn Any + Send)) -> String {
@@ -179,6 +196,7 @@ impl Pipeline {
             clock: Arc::new(MediaClock::new(realtime)),
             recorder: parts.recorder.clone(),
             failed: Arc::new(AtomicBool::new(false)),
+            speculation: Arc::default(),
         };
         // A paced source must never wait on the VAD; an unpaced one should not run ahead of it.
         let (frame_tx, frame_rx) = bounded(if realtime { 256 } else { 2 });
@@ -206,11 +224,11 @@ impl Pipeline {
         }
         {
             let s = shared.clone();
-            let (vad, cfg) = (parts.vad, config.vad.clone());
+            let (vad, cfg, spec) = (parts.vad, config.vad.clone(), config.speculative_reply);
             add(
                 "vad",
                 spawn_stage("vad", &shared, move || {
-                    stages::vad::run(vad, cfg, frame_rx, vad_tx, s)
+                    stages::vad::run(vad, cfg, spec, frame_rx, vad_tx, s)
                 }),
             );
         }
@@ -268,6 +286,7 @@ impl Pipeline {
             sink,
             generation: shared.generation,
             state: shared.state,
+            speculation: shared.speculation,
         }
     }
 
@@ -293,6 +312,8 @@ impl Pipeline {
                 outcome.failed_stages.push(name.into());
             }
         }
+        outcome.speculative_used = self.speculation.used.load(Ordering::Relaxed);
+        outcome.speculative_wasted = self.speculation.wasted.load(Ordering::Relaxed);
         outcome
     }
 }

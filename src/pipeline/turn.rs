@@ -1,6 +1,7 @@
 //! One caller turn as it moves through the stages: its latency marks and what was said and done,
 //! and the `TurnReport` the sink makes of it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -60,6 +61,9 @@ struct Record {
     tool_calls: Vec<ToolCallRecord>,
     errors: Vec<String>,
     speculative: bool,
+    stt_compute_ms: Option<f64>,
+    /// The generation of a reply started speculatively, before the end of turn was certain.
+    speculative_generation: Option<u64>,
 }
 
 /// A turn, shared by the stages through `Arc<Turn>`.
@@ -67,6 +71,8 @@ struct Record {
 pub struct Turn {
     pub id: u64,
     record: Mutex<Record>,
+    /// The VAD committed to the end of this turn: its reply may be played.
+    committed: AtomicBool,
 }
 
 impl Turn {
@@ -74,7 +80,45 @@ impl Turn {
         Self {
             id,
             record: Mutex::new(Record::default()),
+            committed: AtomicBool::new(false),
         }
+    }
+
+    /// The end of turn is certain (a reply made speculatively may now be played).
+    pub fn commit(&self) {
+        self.committed.store(true, Ordering::Release);
+    }
+
+    pub fn is_committed(&self) -> bool {
+        self.committed.load(Ordering::Acquire)
+    }
+
+    /// Remember that the reply of `generation` was started speculatively.
+    pub fn set_speculative_generation(&self, generation: u64) {
+        self.with(|r| r.speculative_generation = Some(generation));
+    }
+
+    pub fn speculative_generation(&self) -> Option<u64> {
+        self.with(|r| r.speculative_generation)
+    }
+
+    /// A speculative reply was thrown away: forget its marks and text so the real reply's count.
+    pub fn discard_reply(&self) {
+        self.with(|r| {
+            let m = &mut r.marks;
+            m.agent_start = None;
+            m.llm_first_token = None;
+            m.first_chunk = None;
+            m.tts_first_audio = None;
+            m.first_audio_out = None;
+            r.agent_text.clear();
+            r.tool_calls.clear();
+        });
+    }
+
+    /// How long the transcription that produced the final transcript took.
+    pub fn set_stt_compute(&self, ms: f64) {
+        self.with(|r| r.stt_compute_ms = Some(ms));
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Record) -> R) -> R {
@@ -144,7 +188,10 @@ impl Turn {
             played_text: played_text.to_string(),
             interrupted,
             tool_calls: r.tool_calls.clone(),
-            latency: Latencies::from_marks(&r.marks),
+            latency: Latencies {
+                stt_compute_ms: r.stt_compute_ms,
+                ..Latencies::from_marks(&r.marks)
+            },
             speculative_stt: r.speculative,
             errors: r.errors.clone(),
         })
@@ -158,7 +205,9 @@ pub struct Latencies {
     pub endpoint_ms: Option<f64>,
     /// Caller silent -> final transcript.
     pub stt_ms: Option<f64>,
-    /// Final transcript -> first LLM token.
+    /// Time the speech-to-text model itself spent on the final transcript.
+    pub stt_compute_ms: Option<f64>,
+    /// The agent starts on the transcript -> first LLM token (the model's time to first token).
     pub llm_first_token_ms: Option<f64>,
     /// First LLM token -> first speakable chunk.
     pub first_chunk_ms: Option<f64>,
@@ -182,7 +231,8 @@ impl Latencies {
         Self {
             endpoint_ms: between(m.speech_end, m.endpoint),
             stt_ms: between(m.speech_end, m.stt_final),
-            llm_first_token_ms: between(m.stt_final, m.llm_first_token),
+            stt_compute_ms: None,
+            llm_first_token_ms: between(m.agent_start, m.llm_first_token),
             first_chunk_ms: between(m.llm_first_token, m.first_chunk),
             tts_first_audio_ms: between(m.first_chunk, m.tts_first_audio),
             playout_ms: between(m.tts_first_audio, m.first_audio_out),
@@ -249,6 +299,7 @@ mod tests {
         turn.mark_at(Mark::SpeechEnd, at(0));
         turn.mark_at(Mark::Endpoint, at(480));
         turn.mark_at(Mark::SttFinal, at(500));
+        turn.mark_at(Mark::AgentStart, at(500));
         turn.mark_at(Mark::LlmFirstToken, at(600));
         turn.mark_at(Mark::FirstChunk, at(650));
         turn.mark_at(Mark::TtsFirstAudio, at(750));

@@ -17,8 +17,14 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("index.html", include_str!("../../static/index.html")),
     ("app.js", include_str!("../../static/app.js")),
     ("style.css", include_str!("../../static/style.css")),
-    ("capture-worklet.js", include_str!("../../static/capture-worklet.js")),
-    ("player-worklet.js", include_str!("../../static/player-worklet.js")),
+    (
+        "capture-worklet.js",
+        include_str!("../../static/capture-worklet.js"),
+    ),
+    (
+        "player-worklet.js",
+        include_str!("../../static/player-worklet.js"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +135,11 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn new(status: u16, content_type: &'static str, body: impl Into<Cow<'static, [u8]>>) -> Self {
+    pub fn new(
+        status: u16,
+        content_type: &'static str,
+        body: impl Into<Cow<'static, [u8]>>,
+    ) -> Self {
         Self {
             status,
             content_type,
@@ -321,6 +331,29 @@ pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[Strin
     authority == host
 }
 
+/// Is `host` (a `Host` header) a name of this machine's loopback interface? A server listening
+/// on loopback answers only to those, so a web page whose domain an attacker re-points at
+/// 127.0.0.1 (DNS rebinding) cannot use it. No `Host` at all is not a browser: let through.
+pub fn is_loopback_host(host: Option<&str>) -> bool {
+    let Some(host) = host else { return true };
+    let host = host.trim().to_ascii_lowercase();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host.as_str(), |(h, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                host.as_str()
+            }
+        })
+    };
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Why an upgrade request is refused (answered with 400 / 426).
 #[derive(Debug, PartialEq, Eq)]
 pub enum UpgradeError {
@@ -346,7 +379,9 @@ pub fn websocket_accept(head: &RequestHead) -> Result<String, UpgradeError> {
     if head.method != "GET" {
         return Err(UpgradeError::NotGet);
     }
-    if !head.header_has_token("Upgrade", "websocket") || !head.header_has_token("Connection", "upgrade") {
+    if !head.header_has_token("Upgrade", "websocket")
+        || !head.header_has_token("Connection", "upgrade")
+    {
         return Err(UpgradeError::NotWebSocket);
     }
     if head.header("Sec-WebSocket-Version") != Some("13") {
@@ -398,9 +433,18 @@ mod tests {
                 "{bad:?}"
             );
         }
-        assert!(matches!(read_head(&mut &b"GET / HTTP/1.1\r\n"[..]), Err(HeadError::Closed)));
-        let huge = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD_BYTES));
-        assert!(matches!(read_head(&mut huge.as_bytes()), Err(HeadError::TooLarge)));
+        assert!(matches!(
+            read_head(&mut &b"GET / HTTP/1.1\r\n"[..]),
+            Err(HeadError::Closed)
+        ));
+        let huge = format!(
+            "GET / HTTP/1.1\r\nX: {}\r\n\r\n",
+            "a".repeat(MAX_HEAD_BYTES)
+        );
+        assert!(matches!(
+            read_head(&mut huge.as_bytes()),
+            Err(HeadError::TooLarge)
+        ));
     }
 
     #[test]
@@ -409,8 +453,14 @@ mod tests {
         let (body, ct) = s.get("/").unwrap();
         assert!(ct.starts_with("text/html"));
         assert!(String::from_utf8_lossy(&body).contains("<html"));
-        assert_eq!(s.get("/app.js").unwrap().1, "text/javascript; charset=utf-8");
-        assert_eq!(s.get("/%61pp.js").unwrap().1, "text/javascript; charset=utf-8");
+        assert_eq!(
+            s.get("/app.js").unwrap().1,
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(
+            s.get("/%61pp.js").unwrap().1,
+            "text/javascript; charset=utf-8"
+        );
         for bad in [
             "/../Cargo.toml",
             "/%2e%2e/Cargo.toml",
@@ -439,7 +489,13 @@ mod tests {
         let s = StaticFiles::new(Some(root.clone()));
         assert_eq!(&*s.get("/").unwrap().0, b"<html>dir</html>");
         assert_eq!(s.get("/sub/a.css").unwrap().1, "text/css; charset=utf-8");
-        for bad in ["/../secret.txt", "/%2e%2e/secret.txt", "/sub/../../secret.txt", "/sub", "/link.txt"] {
+        for bad in [
+            "/../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/sub/../../secret.txt",
+            "/sub",
+            "/link.txt",
+        ] {
             assert!(s.get(bad).is_none(), "{bad}");
         }
         std::fs::remove_dir_all(&base).unwrap();
@@ -450,16 +506,61 @@ mod tests {
         let host = Some("127.0.0.1:8080");
         assert!(origin_allowed(None, host, &[]));
         assert!(origin_allowed(Some("http://127.0.0.1:8080"), host, &[]));
-        assert!(origin_allowed(Some("HTTP://LOCALHOST"), Some("localhost:80"), &[]));
-        assert!(origin_allowed(Some("https://example.com"), Some("example.com"), &[]));
+        assert!(origin_allowed(
+            Some("HTTP://LOCALHOST"),
+            Some("localhost:80"),
+            &[]
+        ));
+        assert!(origin_allowed(
+            Some("https://example.com"),
+            Some("example.com"),
+            &[]
+        ));
         assert!(!origin_allowed(Some("http://evil.example"), host, &[]));
         assert!(!origin_allowed(Some("http://127.0.0.1:9999"), host, &[]));
         assert!(!origin_allowed(Some("null"), host, &[]));
         assert!(!origin_allowed(Some("http://127.0.0.1:8080"), None, &[]));
         let allow = vec!["https://app.example:8443".to_string()];
-        assert!(origin_allowed(Some("https://app.example:8443"), host, &allow));
-        assert!(!origin_allowed(Some("http://app.example:8443"), host, &allow));
-        assert!(origin_allowed(Some("http://anything"), host, &["*".to_string()]));
+        assert!(origin_allowed(
+            Some("https://app.example:8443"),
+            host,
+            &allow
+        ));
+        assert!(!origin_allowed(
+            Some("http://app.example:8443"),
+            host,
+            &allow
+        ));
+        assert!(origin_allowed(
+            Some("http://anything"),
+            host,
+            &["*".to_string()]
+        ));
+    }
+
+    #[test]
+    fn only_loopback_names_pass_the_host_check() {
+        for ok in [
+            None,
+            Some("localhost"),
+            Some("localhost:8080"),
+            Some("127.0.0.1:8080"),
+            Some("127.0.0.2"),
+            Some("[::1]:8080"),
+            Some("LOCALHOST"),
+        ] {
+            assert!(is_loopback_host(ok), "{ok:?}");
+        }
+        for bad in [
+            Some("evil.example"),
+            Some("evil.example:8080"),
+            Some("10.0.0.1:8080"),
+            Some("localhost.evil.example"),
+            Some("[::2]:80"),
+            Some(""),
+        ] {
+            assert!(!is_loopback_host(bad), "{bad:?}");
+        }
     }
 
     #[test]
@@ -469,7 +570,10 @@ mod tests {
              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
         );
         // The example from RFC 6455 section 1.3.
-        assert_eq!(websocket_accept(&ok).unwrap(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            websocket_accept(&ok).unwrap(),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
         let plain = head("GET /ws HTTP/1.1\r\nHost: x\r\n\r\n");
         assert_eq!(websocket_accept(&plain), Err(UpgradeError::NotWebSocket));
         let old = head(
@@ -483,7 +587,9 @@ mod tests {
     #[test]
     fn responses_carry_length_type_and_close() {
         let mut out = Vec::new();
-        Response::text(404, "not found").write_to(&mut out, false).unwrap();
+        Response::text(404, "not found")
+            .write_to(&mut out, false)
+            .unwrap();
         let s = String::from_utf8(out).unwrap();
         assert!(s.starts_with("HTTP/1.1 404 Not Found\r\n"));
         assert!(s.contains("Content-Length: 10\r\n"));

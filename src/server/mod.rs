@@ -105,7 +105,10 @@ impl ServeArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("invalid configuration: {0}")]
     Config(String),
 }
@@ -116,6 +119,8 @@ struct Shared {
     factory: Arc<dyn SessionFactory>,
     providers: Vec<String>,
     files: StaticFiles,
+    /// Listening on loopback only: requests must name a loopback host.
+    loopback: bool,
     stopping: AtomicBool,
     sessions: AtomicUsize,
     next_session: AtomicU64,
@@ -129,7 +134,9 @@ impl Shared {
     fn reserve_session(self: &Arc<Self>) -> Option<SessionSlot> {
         let max = self.config.max_sessions;
         self.sessions
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
             .ok()
             .map(|_| SessionSlot(self.clone()))
     }
@@ -168,9 +175,14 @@ pub struct ServerHandle {
 }
 
 /// Start serving in the background.
-pub fn start(config: ServerConfig, factory: Arc<dyn SessionFactory>) -> Result<ServerHandle, ServerError> {
+pub fn start(
+    config: ServerConfig,
+    factory: Arc<dyn SessionFactory>,
+) -> Result<ServerHandle, ServerError> {
     if config.max_sessions == 0 {
-        return Err(ServerError::Config("max_sessions must be at least 1".into()));
+        return Err(ServerError::Config(
+            "max_sessions must be at least 1".into(),
+        ));
     }
     let bind_err = |source| ServerError::Bind {
         addr: config.bind.clone(),
@@ -182,6 +194,7 @@ pub fn start(config: ServerConfig, factory: Arc<dyn SessionFactory>) -> Result<S
     let shared = Arc::new(Shared {
         files: StaticFiles::new(config.static_dir.clone()),
         providers: factory.describe(),
+        loopback: addr.ip().is_loopback(),
         config,
         factory,
         stopping: AtomicBool::new(false),
@@ -236,7 +249,9 @@ impl ServerHandle {
     }
 
     fn stop(&mut self) {
-        let Some(accept) = self.accept.take() else { return };
+        let Some(accept) = self.accept.take() else {
+            return;
+        };
         self.shared.stopping.store(true, Ordering::Release);
         // Wake the accept loop with a connection of our own.
         let wake = match self.addr {
@@ -334,6 +349,14 @@ fn connection(mut stream: TcpStream, shared: &Arc<Shared>) {
         Err(HeadError::Closed | HeadError::Io(_)) => return,
     };
     log::debug!("{peer} {} {}", head.method, head.target);
+    if shared.loopback && !http::is_loopback_host(head.header("Host")) {
+        log::warn!(
+            "{peer}: Host {:?} refused on a loopback server",
+            head.header("Host")
+        );
+        let _ = Response::text(403, "host not allowed").write_to(&mut stream, false);
+        return;
+    }
     if head.path() == "/ws" {
         websocket(stream, &head, leftover, peer, shared);
         return;
@@ -359,7 +382,13 @@ fn connection(mut stream: TcpStream, shared: &Arc<Shared>) {
     }
 }
 
-fn websocket(mut stream: TcpStream, head: &http::RequestHead, leftover: Vec<u8>, peer: String, shared: &Arc<Shared>) {
+fn websocket(
+    mut stream: TcpStream,
+    head: &http::RequestHead,
+    leftover: Vec<u8>,
+    peer: String,
+    shared: &Arc<Shared>,
+) {
     let origin = head.header("Origin");
     if !http::origin_allowed(origin, head.header("Host"), &shared.config.allowed_origins) {
         log::warn!("{peer}: WebSocket from origin {origin:?} refused");
@@ -369,7 +398,11 @@ fn websocket(mut stream: TcpStream, head: &http::RequestHead, leftover: Vec<u8>,
     let accept = match http::websocket_accept(head) {
         Ok(a) => a,
         Err(e) => {
-            let status = if e == http::UpgradeError::NotWebSocket { 426 } else { 400 };
+            let status = if e == http::UpgradeError::NotWebSocket {
+                426
+            } else {
+                400
+            };
             let _ = Response::text(status, e.to_string()).write_to(&mut stream, false);
             return;
         }

@@ -97,7 +97,9 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ProtocolError> 
                     let rate = v
                         .as_u64()
                         .and_then(|r| u32::try_from(r).ok())
-                        .ok_or_else(|| invalid("hello", "sample_rate must be a positive integer"))?;
+                        .ok_or_else(|| {
+                            invalid("hello", "sample_rate must be a positive integer")
+                        })?;
                     if rate != INPUT_RATE {
                         return Err(ProtocolError::SampleRate(rate));
                     }
@@ -149,7 +151,7 @@ impl FrameAssembler {
         if bytes.len() > MAX_AUDIO_MESSAGE_BYTES {
             return Err(ProtocolError::FrameTooLarge(bytes.len()));
         }
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             return Err(ProtocolError::OddLength(bytes.len()));
         }
         self.pending.extend(
@@ -188,11 +190,20 @@ impl InputBudget {
         }
     }
 
+    /// A one-off allowance beyond the burst, e.g. for audio the client sent while the session
+    /// was being set up.
+    pub fn grant(&mut self, ms: u64) {
+        self.tokens_ms += ms as f64;
+    }
+
     /// Spend one frame's worth of audio; false when the client is ahead of real time.
     pub fn take_frame(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64() * 1000.0;
         self.last = self.last.max(now);
-        self.tokens_ms = (self.tokens_ms + elapsed).min(self.burst_ms);
+        // Refilling stops at the burst; a grant above it is spent down first.
+        if self.tokens_ms < self.burst_ms {
+            self.tokens_ms = (self.tokens_ms + elapsed).min(self.burst_ms);
+        }
         if self.tokens_ms >= FRAME_MS as f64 {
             self.tokens_ms -= FRAME_MS as f64;
             true
@@ -253,7 +264,10 @@ mod tests {
             Err(ProtocolError::NotJson(_))
         ));
         assert_eq!(parse_client_message("[1,2]"), Err(ProtocolError::NoType));
-        assert_eq!(parse_client_message(r#"{"kind":"x"}"#), Err(ProtocolError::NoType));
+        assert_eq!(
+            parse_client_message(r#"{"kind":"x"}"#),
+            Err(ProtocolError::NoType)
+        );
         assert_eq!(
             parse_client_message(r#"{"type":"dance"}"#),
             Err(ProtocolError::UnknownType("dance".into()))
@@ -265,11 +279,17 @@ mod tests {
             r#"{"type":"hello","client":7}"#,
         ] {
             assert!(
-                matches!(parse_client_message(bad), Err(ProtocolError::Invalid { .. })),
+                matches!(
+                    parse_client_message(bad),
+                    Err(ProtocolError::Invalid { .. })
+                ),
                 "{bad}"
             );
         }
-        let long = format!(r#"{{"type":"hello","client":"{}"}}"#, "x".repeat(MAX_TEXT_BYTES));
+        let long = format!(
+            r#"{{"type":"hello","client":"{}"}}"#,
+            "x".repeat(MAX_TEXT_BYTES)
+        );
         assert!(matches!(
             parse_client_message(&long),
             Err(ProtocolError::TextTooLong(_))
@@ -279,7 +299,8 @@ mod tests {
     #[test]
     fn frames_are_reassembled_to_20ms_and_bad_ones_refused() {
         let mut a = FrameAssembler::default();
-        let bytes = |n: usize, v: i16| -> Vec<u8> { (0..n).flat_map(|_| v.to_le_bytes()).collect() };
+        let bytes =
+            |n: usize, v: i16| -> Vec<u8> { (0..n).flat_map(|_| v.to_le_bytes()).collect() };
         // One exact frame.
         let f = a.push(&bytes(320, 7)).unwrap();
         assert_eq!(f.len(), 1);
@@ -323,6 +344,12 @@ mod tests {
             }
         }
         assert!((90..=110).contains(&refused), "{refused}");
+        // A grant lets a backlog through once; it does not raise the burst for good.
+        let later = start + Duration::from_secs(10);
+        assert!(b.take_frame(later)); // the bucket refilled to its burst: 80 ms left
+        b.grant(200);
+        assert_eq!((0..14).filter(|_| b.take_frame(later)).count(), 14);
+        assert!(!b.take_frame(later));
     }
 
     #[test]

@@ -62,7 +62,10 @@ pub fn run(mut socket: Socket, ctx: SessionContext<'_>) {
         Ok(p) => p,
         Err(e) => {
             log::error!("session {}: cannot start: {e}", ctx.id);
-            let _ = socket.send(error_wire("session", &format!("cannot start a session: {e}")));
+            let _ = socket.send(error_wire(
+                "session",
+                &format!("cannot start a session: {e}"),
+            ));
             socket.close(close::INTERNAL, "cannot start a session");
             return;
         }
@@ -79,9 +82,13 @@ pub fn run(mut socket: Socket, ctx: SessionContext<'_>) {
     {
         Ending::Gone(e.to_string())
     } else {
+        // The client streams from the moment the socket opens: audio it sent while the
+        // providers were being made arrives at once, and is not a flood.
+        let mut budget = InputBudget::new(BURST_MS, Instant::now());
+        budget.grant(started.elapsed().as_millis() as u64);
         let mut inbound = Inbound {
             assembler: FrameAssembler::default(),
-            budget: InputBudget::new(BURST_MS, Instant::now()),
+            budget,
             bad_messages: 0,
             last_drop: None,
         };
@@ -97,20 +104,25 @@ pub fn run(mut socket: Socket, ctx: SessionContext<'_>) {
     outbox.close_input();
     let generation = pipeline.generation().clone();
     let deadline = Instant::now() + TEARDOWN_LIMIT;
+    // Messages made meanwhile; only a failed session's are sent (the client is still there).
     let mut pending = Vec::new();
+    let json = |w: &Wire| matches!(w, Wire::Json(_));
     while !outbox.sink_gone() && Instant::now() < deadline {
         generation.bump();
-        pending.extend(outbox.drain());
+        pending.extend(outbox.drain().into_iter().filter(json));
         std::thread::sleep(Duration::from_millis(10));
     }
     if !outbox.sink_gone() {
-        log::error!("session {}: pipeline still running after {TEARDOWN_LIMIT:?}", ctx.id);
+        log::error!(
+            "session {}: pipeline still running after {TEARDOWN_LIMIT:?}",
+            ctx.id
+        );
     }
     let outcome = pipeline.join();
     if let Ending::PipelineEnded = ending {
         // Tell the client why (the failing stage's error event) before closing.
-        pending.extend(outbox.drain());
-        for w in pending.into_iter().filter(|w| matches!(w, Wire::Json(_))) {
+        pending.extend(outbox.drain().into_iter().filter(json));
+        for w in pending {
             if socket.send(w).is_err() {
                 break;
             }
@@ -160,6 +172,11 @@ fn serve(
             return Ending::PipelineEnded;
         }
         let msg = match socket.recv() {
+            Ok(Some(Message::Close(_))) => {
+                // Send tungstenite's queued reply, completing the closing handshake.
+                let _ = socket.flush();
+                return Ending::Gone("closed by the client".into());
+            }
             Ok(Some(m)) => m,
             Ok(None) => continue,
             Err(SocketError::Protocol(code, reason)) => return Ending::Close(code, reason),
@@ -242,7 +259,10 @@ impl Inbound {
         if self.budget.dropped_ms > FLOOD_LIMIT_MS {
             return Err(Ending::Close(
                 close::POLICY,
-                format!("audio sent faster than real time (over {} s dropped)", FLOOD_LIMIT_MS / 1000),
+                format!(
+                    "audio sent faster than real time (over {} s dropped)",
+                    FLOOD_LIMIT_MS / 1000
+                ),
             ));
         }
         let warn = self

@@ -327,18 +327,21 @@ impl Socket {
         match self.ws.read() {
             Ok(m) => Ok(Some(m)),
             Err(Error::Io(e))
-                if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
             {
                 Ok(None)
             }
             Err(Error::ConnectionClosed | Error::AlreadyClosed) => Err(SocketError::Closed),
             Err(Error::Io(e)) => Err(SocketError::Io(e)),
-            Err(Error::Capacity(CapacityError::MessageTooLong { size, max_size })) => Err(
-                SocketError::Protocol(
+            Err(Error::Capacity(CapacityError::MessageTooLong { size, max_size })) => {
+                Err(SocketError::Protocol(
                     super::protocol::close::TOO_BIG,
                     format!("message of {size} bytes exceeds {max_size}"),
-                ),
-            ),
+                ))
+            }
             Err(Error::Utf8(_)) => Err(SocketError::Protocol(
                 super::protocol::close::INVALID_DATA,
                 "text message is not valid UTF-8".into(),
@@ -383,7 +386,10 @@ impl Socket {
             match self.ws.read() {
                 Ok(_) => {}
                 Err(Error::Io(e))
-                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
                 Err(Error::ConnectionClosed | Error::AlreadyClosed) => return,
                 // The stream is past parsing (e.g. after an oversized frame): drain it raw.
                 Err(_) => break,
@@ -396,7 +402,11 @@ impl Socket {
             match stream.read(&mut buf) {
                 Ok(0) => return,
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
                 Err(_) => return,
             }
         }
@@ -407,8 +417,16 @@ fn write_error(e: tungstenite::Error) -> SocketError {
     use tungstenite::error::Error;
     match e {
         // With a write timeout, a blocked write comes back as WouldBlock: the client stopped reading.
-        Error::Io(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-            SocketError::Io(io::Error::new(io::ErrorKind::TimedOut, "client is not reading"))
+        Error::Io(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            SocketError::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "client is not reading",
+            ))
         }
         Error::Io(e) => SocketError::Io(e),
         Error::ConnectionClosed | Error::AlreadyClosed | Error::Protocol(_) => SocketError::Closed,
@@ -467,7 +485,13 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["agent_speaking", "agent_text", "audio6", "audio20", "agent_done"]
+            [
+                "agent_speaking",
+                "agent_text",
+                "audio6",
+                "audio20",
+                "agent_done"
+            ]
         );
         // PCM16LE on the wire.
         output.write(&[-2]);

@@ -562,6 +562,13 @@ impl Turn {
     }
 }
 
+/// The text of an error without the `SttError` prefix, to report it again later.
+fn inner_message(e: &SttError) -> String {
+    match e {
+        SttError::Service(m) | SttError::Inference(m) | SttError::ModelMissing(m) => m.clone(),
+    }
+}
+
 /// Streaming speech-to-text from Deepgram.
 pub struct DeepgramStt {
     config: DeepgramConfig,
@@ -649,7 +656,7 @@ impl DeepgramStt {
                 Ok(())
             }
             Err(e) => {
-                turn.failed = Some(e.to_string());
+                turn.failed = Some(inner_message(&e));
                 self.turn = Some(turn);
                 Err(e)
             }
@@ -676,10 +683,15 @@ impl DeepgramStt {
             self.begin_turn()?;
         }
         let have = self.turn.as_ref().map_or(0, |t| t.audio.len());
+        // A failed turn keeps taking the audio (so later calls still see the same utterance)
+        // and reports its error once per call.
+        let mut first_error = None;
         for piece in audio[have..].chunks(BULK_FRAME) {
-            self.send(piece)?;
+            if let Err(e) = self.send(piece) {
+                first_error.get_or_insert(e);
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Append `samples` to the open utterance and send them, reconnecting once if needed.
@@ -754,12 +766,15 @@ impl DeepgramStt {
         }
         if r.is_final {
             t.final_end_s = t.final_end_s.max(r.end());
-            if !r.text.is_empty() {
+            t.interim.clear();
+            t.from_finalize |= r.from_finalize;
+            // An empty final after the endpoint (silence flushed) keeps the speech closed.
+            if r.text.is_empty() {
+                t.speech_final |= r.speech_final;
+            } else {
+                t.speech_final = r.speech_final;
                 t.finals.push(r.text);
             }
-            t.interim.clear();
-            t.speech_final = r.speech_final || (t.speech_final && r.from_finalize);
-            t.from_finalize |= r.from_finalize;
         } else {
             if !r.text.is_empty() {
                 t.speech_final = false;
@@ -788,7 +803,7 @@ impl DeepgramStt {
         let mut link = match Link::open(&self.config) {
             Ok(l) => l,
             Err(e) => {
-                turn.failed = Some(e.to_string());
+                turn.failed = Some(inner_message(&e));
                 return Err(e);
             }
         };
@@ -800,7 +815,9 @@ impl DeepgramStt {
         }
         self.link = Some(link);
         if !ok {
-            let message = "the new connection to Deepgram failed at once".to_string();
+            let message = format!(
+                "the connection to Deepgram dropped again: the new one closed while the audio was resent (first drop: {why})"
+            );
             turn.failed = Some(message.clone());
             return Err(self.error(message));
         }
@@ -846,13 +863,15 @@ impl DeepgramStt {
                 finalized_on = current;
                 finalize_sent = Some(Instant::now());
             }
-            let t = self.turn.as_ref().expect("checked above");
+            // Invariant: the turn checked at the top of the loop is still there (only `recover`
+            // ran since, and it keeps the turn).
+            let t = self.turn.as_ref().expect("the turn is still open");
             let sent_end = t.start_s + t.audio.len() as f64 / f64::from(INPUT_RATE);
             let covered = t.final_end_s + COVER_EPS >= sent_end;
-            let quiet_after_endpoint = t.speech_final
+            let endpoint_grace_over = t.speech_final
                 && t.interim.is_empty()
                 && finalize_sent.is_some_and(|at| at.elapsed() >= FINALIZE_GRACE);
-            if t.from_finalize || covered || quiet_after_endpoint {
+            if t.from_finalize || covered || endpoint_grace_over {
                 break;
             }
             let now = Instant::now();
@@ -921,7 +940,13 @@ impl SpeechToText for DeepgramStt {
 
     fn stream_audio(&mut self, frame: &[i16]) -> Result<Option<String>, SttError> {
         if self.turn.is_none() {
-            self.begin_turn()?;
+            if let Err(e) = self.begin_turn() {
+                // The failed turn keeps the frame, so `transcribe` reports this same failure.
+                if let Some(t) = self.turn.as_mut() {
+                    t.audio.extend_from_slice(frame);
+                }
+                return Err(e);
+            }
         } else if self.turn.as_ref().is_some_and(|t| t.failed.is_some()) {
             // Already reported once; keep the audio so the stage's transcribe() call reports
             // the failure at the end of the turn.

@@ -224,7 +224,7 @@ pub fn ordinal(n: u64) -> String {
 
 /// A year as people say it: "nineteen eighty-five", "two thousand five", "twenty twenty-six".
 pub fn year(n: u64) -> String {
-    if !(1000..10_000).contains(&n) || n % 1000 == 0 || (2000..2010).contains(&n) {
+    if !(1000..10_000).contains(&n) || n.is_multiple_of(1000) || (2000..2010).contains(&n) {
         return cardinal(n);
     }
     let (century, rest) = (n / 100, n % 100);
@@ -437,7 +437,7 @@ fn match_number(c: &[char], i: usize) -> Option<(usize, String)> {
     let digits = number.end - number.start;
     if number.is_plain_integer()
         && (digits == 2 || digits == 4)
-        && value % 10 == 0
+        && value.is_multiple_of(10)
         && value >= 10
         && c.get(end) == Some(&'s')
         && !is_word_char_at(c, end + 1)

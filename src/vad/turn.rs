@@ -25,8 +25,13 @@ pub struct VadConfig {
     pub max_utterance_ms: u32,
     /// While the agent speaks, the caller must talk this long to interrupt it.
     pub barge_in_min_ms: u32,
-    /// While the agent speaks, the speech threshold is raised to this (echo gate); `None` keeps it.
+    /// While the agent speaks, the speech threshold is raised to this (echo gate); `None` turns
+    /// the echo gate off (headphones).
     pub echo_gate_threshold: Option<f32>,
+    /// While the agent speaks (echo gate on), the microphone is also attenuated by this gain
+    /// before the VAD hears it: the agent's own voice leaking back is quieter than a caller
+    /// talking into the microphone.
+    pub echo_gate_gain: f32,
 }
 
 impl Default for VadConfig {
@@ -41,6 +46,7 @@ impl Default for VadConfig {
             max_utterance_ms: 30_000,
             barge_in_min_ms: 400,
             echo_gate_threshold: Some(0.85),
+            echo_gate_gain: 0.25,
         }
     }
 }
@@ -92,6 +98,11 @@ impl TurnDetector {
     /// Raise the threshold while the agent is speaking (echo gate).
     pub fn set_echo_gate(&mut self, on: bool) {
         self.gated = on;
+    }
+
+    /// Whether the echo gate is active now.
+    pub fn echo_gated(&self) -> bool {
+        self.gated && self.config.echo_gate_threshold.is_some()
     }
 
     pub fn in_speech(&self) -> bool {

@@ -17,7 +17,9 @@ use tungstenite::{Message, WebSocket};
 use voice_agent::llm::ChatMessage;
 use voice_agent::providers::{ProviderError, SessionFactory, SessionProviders};
 use voice_agent::testing::{EchoTools, ScriptStep, ScriptedChat, ScriptedStt, ToneTts};
+use voice_agent::tts::{TextToSpeech, TtsError};
 use voice_agent::vad::energy::EnergyVad;
+use voice_agent::CancelToken;
 
 /// Agent audio arrives at 24 kHz.
 pub const AGENT_RATE: u64 = 24_000;
@@ -52,11 +54,16 @@ impl Client {
         Self::connect_with_origin(addr, None)
     }
 
-    pub fn connect_with_origin(addr: SocketAddr, origin: Option<&str>) -> Result<Self, tungstenite::Error> {
+    pub fn connect_with_origin(
+        addr: SocketAddr,
+        origin: Option<&str>,
+    ) -> Result<Self, tungstenite::Error> {
         let mut req = format!("ws://{addr}/ws").into_client_request()?;
         if let Some(o) = origin {
-            req.headers_mut()
-                .insert("Origin", HeaderValue::from_str(o).expect("a valid header value"));
+            req.headers_mut().insert(
+                "Origin",
+                HeaderValue::from_str(o).expect("a valid header value"),
+            );
         }
         let stream = TcpStream::connect(addr)?;
         let (ws, _resp) = tungstenite::client(req, stream).map_err(|e| match e {
@@ -65,7 +72,8 @@ impl Client {
                 tungstenite::Error::Io(std::io::Error::other("handshake interrupted"))
             }
         })?;
-        ws.get_ref().set_read_timeout(Some(Duration::from_millis(5)))?;
+        ws.get_ref()
+            .set_read_timeout(Some(Duration::from_millis(5)))?;
         Ok(Self {
             ws,
             log: Vec::new(),
@@ -140,7 +148,10 @@ impl Client {
             }
             Ok(_) => {}
             Err(tungstenite::Error::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => self.ended = true,
         }
     }
@@ -160,7 +171,12 @@ impl Client {
             self.last_tick = now;
         }
         let reporting = self.playback || self.report_fixed.is_some();
-        if reporting && !self.ended && self.last_report.is_none_or(|t| now.duration_since(t) >= Duration::from_millis(100)) {
+        if reporting
+            && !self.ended
+            && self
+                .last_report
+                .is_none_or(|t| now.duration_since(t) >= Duration::from_millis(100))
+        {
             let samples = self.report_fixed.unwrap_or(self.played);
             self.send_text(&format!(r#"{{"type":"played","samples":{samples}}}"#));
             self.last_report = Some(now);
@@ -169,7 +185,12 @@ impl Client {
 
     /// Stream `caller` in 20 ms frames at real-time pace, then silence, until `done` holds or
     /// `timeout` passes. True when `done` held.
-    pub fn talk_until(&mut self, caller: &[i16], timeout: Duration, mut done: impl FnMut(&Client) -> bool) -> bool {
+    pub fn talk_until(
+        &mut self,
+        caller: &[i16],
+        timeout: Duration,
+        mut done: impl FnMut(&Client) -> bool,
+    ) -> bool {
         let start = Instant::now();
         let mut sent = 0usize;
         loop {
@@ -196,13 +217,16 @@ impl Client {
         }
     }
 
-    /// Close politely and wait for the server's answer.
-    pub fn close(mut self) {
+    /// Close politely and wait for the server's answer; true when the server completed the
+    /// closing handshake.
+    pub fn close(mut self) -> bool {
+        let already = self.closed.is_some();
         let _ = self.ws.close(None);
         let end = Instant::now() + Duration::from_secs(2);
         while !self.ended && Instant::now() < end {
             self.read_once();
         }
+        already || self.closed.is_some()
     }
 
     /// Drop the TCP connection without a closing handshake.
@@ -244,15 +268,25 @@ impl Client {
     }
 
     pub fn metrics_for(&self, turn: u64) -> Option<&Value> {
-        self.messages("metrics").into_iter().find(|m| m["turn"] == turn)
+        self.messages("metrics")
+            .into_iter()
+            .find(|m| m["turn"] == turn)
     }
 }
 
 /// A raw HTTP request; returns the status and the body.
-pub fn http_request(addr: SocketAddr, request_line: &str, headers: &[(&str, &str)]) -> (u16, String) {
+pub fn http_request(
+    addr: SocketAddr,
+    request_line: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let mut req = format!("{request_line}\r\nHost: {addr}\r\n");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut req = format!("{request_line}\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("Host")) {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -266,7 +300,10 @@ pub fn http_request(addr: SocketAddr, request_line: &str, headers: &[(&str, &str
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -290,6 +327,27 @@ pub struct ScriptedFactory {
     pub answers: Vec<Vec<ScriptStep>>,
     pub ms_per_char: u64,
     pub spies: Spies,
+    /// Refuse to make sessions (a provider that cannot start).
+    pub fail_session: bool,
+    /// Give sessions a TTS that panics (a stage that fails mid-session).
+    pub panicking_tts: bool,
+}
+
+/// A TTS that panics on its first sentence.
+pub struct PanickingTts;
+
+impl TextToSpeech for PanickingTts {
+    fn name(&self) -> String {
+        "panics".into()
+    }
+    fn synthesize(
+        &mut self,
+        _text: &str,
+        _cancel: &CancelToken,
+        _on_audio: &mut dyn FnMut(&[i16]),
+    ) -> Result<(), TtsError> {
+        panic!("synthesizer exploded")
+    }
 }
 
 impl ScriptedFactory {
@@ -299,12 +357,17 @@ impl ScriptedFactory {
             answers,
             ms_per_char,
             spies: Spies::default(),
+            fail_session: false,
+            panicking_tts: false,
         }
     }
 }
 
 impl SessionFactory for ScriptedFactory {
     fn session(&self) -> Result<SessionProviders, ProviderError> {
+        if self.fail_session {
+            return Err(ProviderError::Config("no models today".into()));
+        }
         let lines: Vec<&str> = self.lines.iter().map(String::as_str).collect();
         let mut chat = ScriptedChat::new(self.answers.clone());
         chat.calls = self.spies.calls.clone();
@@ -318,7 +381,11 @@ impl SessionFactory for ScriptedFactory {
             stt: Box::new(ScriptedStt::new(&lines)),
             chat: Box::new(chat),
             tools: Box::new(EchoTools::default()),
-            tts: Box::new(tts),
+            tts: if self.panicking_tts {
+                Box::new(PanickingTts)
+            } else {
+                Box::new(tts)
+            },
             system_prompt: "You are a test receptionist.".into(),
         })
     }

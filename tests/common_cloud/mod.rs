@@ -315,6 +315,8 @@ pub struct DgOptions {
     pub words_per_final: usize,
     /// Pause before every message sent (a slow service).
     pub delay: Duration,
+    /// Stop listening after this many connections (the host becomes unreachable).
+    pub max_connections: Option<usize>,
 }
 
 impl DgOptions {
@@ -327,6 +329,7 @@ impl DgOptions {
             answer_finalize: true,
             words_per_final: 3,
             delay: Duration::ZERO,
+            max_connections: None,
         }
     }
 }
@@ -358,7 +361,9 @@ impl DeepgramMock {
         let log = Arc::new(Mutex::new(DgLog::default()));
         let shared = log.clone();
         thread::spawn(move || {
-            for stream in listener.incoming() {
+            let limit = options.max_connections.unwrap_or(usize::MAX);
+            // Dropping the listener after the last accepted connection refuses the next ones.
+            for stream in listener.incoming().take(limit) {
                 let Ok(stream) = stream else { return };
                 let log = shared.clone();
                 let options = options.clone();

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::dialogue::{exact, Dialogue, Flow, Offer, Pending, Task, Used};
 use super::phrase;
-use super::understand::{name_at, reason_from, Heard, Intent};
+use super::understand::{name_at, Heard, Intent};
 use crate::hospital::calendar::{Date, Time};
 use crate::hospital::dates::{self, DateExpr};
 
@@ -21,7 +21,13 @@ impl Dialogue {
         let reask = |me: &mut Self, p: Pending, text: &str| Flow::Done(me.ask(p, text));
         match pending {
             Pending::Nothing => Flow::Continue(Used::default()),
-            Pending::ConfirmBook if h.yes => Flow::Done(self.schedule_call()),
+            Pending::ConfirmBook if h.yes && !self.changes_booking(h) => {
+                // "Yes, it's for my knee": keep a reason said with the yes.
+                if let Some(r) = &h.reason {
+                    self.task.reason = Some(r.clone());
+                }
+                Flow::Done(self.schedule_call())
+            }
             Pending::ConfirmBook if h.no && h.only_courtesy() => {
                 reask(self, Pending::Nothing, "Okay, I haven't booked anything. What would you like to change?")
             }
@@ -74,19 +80,21 @@ impl Dialogue {
                 None if h.has_details() => Flow::Continue(Used::default()),
                 None => reask(self, Pending::Date, "Sorry, which day would you like? You can say something like tomorrow or next Tuesday."),
             },
-            Pending::Reason => {
-                let elsewhere = h.intent.is_some_and(|i| i != Intent::Book);
-                let reason = h.reason.clone().or_else(|| reason_from(&h.tokens, 0));
-                match reason.filter(|_| !elsewhere) {
-                    Some(r) => {
-                        self.task.reason = Some(r);
-                        Flow::Continue(answered)
-                    }
-                    None if h.has_details() => Flow::Continue(Used::default()),
-                    None => reask(self, Pending::Reason, "Sorry, what's the reason for the visit?"),
-                }
-            }
         }
+    }
+
+    /// A "yes" that also names another day, time or doctor ("yes, but at 11") changes the
+    /// booking rather than confirming it.
+    fn changes_booking(&self, h: &Heard) -> bool {
+        let today = self.today();
+        let checked_day = self.task.checked.as_ref().map(|c| c.1);
+        let other_day = h.dates.iter().any(|d| d.resolve(today).ok() != checked_day);
+        let other_time = h.time.is_some_and(|t| Some(t) != self.task.time);
+        let other_doctor = h.doctor.as_deref().is_some_and(|d| {
+            let booked = self.task.checked.as_ref().map(|c| c.0.to_lowercase());
+            !booked.is_some_and(|b| b.contains(d))
+        });
+        other_day || other_time || other_doctor
     }
 
     fn answer_dob(&mut self, h: &Heard) -> Flow {
@@ -145,6 +153,10 @@ impl Dialogue {
             .iter()
             .flat_map(|o| o.times.iter().map(move |t| (o, *t)))
             .collect();
+        let any_free: Vec<(&Offer, Time)> = offers
+            .iter()
+            .flat_map(|o| o.free.iter().map(move |t| (o, *t)))
+            .collect();
         let wanted_doctor = h.doctor.as_deref().filter(|d| *d != "any");
         let by_doctor =
             |o: &Offer| wanted_doctor.is_none_or(|d| o.doctor.to_lowercase().contains(d));
@@ -152,7 +164,10 @@ impl Dialogue {
             .time
             .or_else(|| dates::parse_time(&h.tokens.join(" ")).ok());
         let picked = if let Some(t) = time {
-            all.iter().find(|(o, x)| *x == t && by_doctor(o)).copied()
+            any_free
+                .iter()
+                .find(|(o, x)| *x == t && by_doctor(o))
+                .copied()
         } else if let Some(n) = h.ordinal {
             let list: Vec<_> = all.iter().filter(|(o, _)| by_doctor(o)).copied().collect();
             list.get(n.min(list.len().saturating_sub(1))).copied()

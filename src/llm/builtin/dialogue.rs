@@ -24,7 +24,12 @@ pub struct Offer {
     /// "Dr. Priya Patel".
     pub doctor: String,
     pub date: Date,
+    /// The times in the order said ("the first one" is the first of them).
     pub times: Vec<Time>,
+    /// Every free time of the doctor that day: a caller may name one not said.
+    pub free: Vec<Time>,
+    /// How the times were said: "at 9, 9:30 and 10 AM", "from 9 to 11:30 AM".
+    pub said: String,
 }
 
 /// The question the caller is answering.
@@ -36,7 +41,6 @@ pub enum Pending {
     Dob,
     Doctor,
     Date,
-    Reason,
     ConfirmBook,
     ConfirmCancel,
     ChooseSlot(Vec<Offer>),
@@ -55,14 +59,29 @@ pub struct Task {
     pub date: Option<DateExpr>,
     pub time: Option<Time>,
     pub part: Option<PartOfDay>,
+    /// Why the caller is coming in; optional (a booking without one is a general visit).
     pub reason: Option<String>,
-    /// A language the caller wants the doctor to speak.
-    pub language: Option<String>,
+    /// A patient-information request is about the record, not the appointments.
+    pub details: bool,
     pub appointment_id: Option<i64>,
     /// The caller wants to move an appointment: cancel it, then book a new time.
     pub rebook: bool,
     /// The slot was just seen free with this doctor ("Dr. ...") on this day.
     pub checked: Option<(String, Date)>,
+}
+
+/// A question about doctors, answered beside whatever the caller was doing: it never
+/// changes the task, and afterwards the question it interrupted is asked again.
+#[derive(Clone, Debug, Default)]
+pub struct Inquiry {
+    /// The doctor or speciality asked about; none for all doctors.
+    pub doctor: Option<String>,
+    /// "Which doctors speak Spanish".
+    pub language: Option<String>,
+    /// What the doctor does, rather than when they work.
+    pub about: bool,
+    /// The question that was pending when the caller asked.
+    pub resume: Pending,
 }
 
 /// Who the caller is (kept across requests in one call).
@@ -72,6 +91,9 @@ pub struct Caller {
     pub dob: Option<Date>,
     pub partial_dob: Option<(u32, u32)>,
 }
+
+/// The reason stored when the caller gave none.
+pub const GENERAL_VISIT: &str = "general appointment";
 
 pub const GREETING: &str = "Hello, thanks for calling Riverside Medical Clinic. I can check \
 availability, book or cancel an appointment, look up your details, or tell you about our doctors. \
@@ -100,6 +122,8 @@ pub struct Dialogue {
     pub doctor_names: Vec<String>,
     pub clock: Arc<dyn Clock>,
     pub last_reply: String,
+    /// The doctor question being looked up.
+    pub inquiry: Option<Inquiry>,
 }
 
 impl Dialogue {
@@ -111,6 +135,7 @@ impl Dialogue {
             doctor_names,
             clock,
             last_reply: String::new(),
+            inquiry: None,
         }
     }
 
@@ -151,6 +176,11 @@ impl Dialogue {
         }
         if h.bye && h.intent.is_none() {
             return self.farewell(&h);
+        }
+        if h.intent == Some(Intent::DoctorInfo) {
+            // Whatever was asked before, a question about a doctor is answered first, and
+            // never becomes the doctor of the booking in progress.
+            return self.inquire(&h);
         }
         let pending = std::mem::take(&mut self.pending);
         let used = match self.contextual(pending, &h) {
@@ -231,8 +261,8 @@ impl Dialogue {
         if h.reschedule {
             self.task.rebook = true;
         }
-        if let Some(l) = &h.language {
-            self.task.language = Some(l.clone());
+        if h.details {
+            self.task.details = true;
         }
     }
 
@@ -303,14 +333,12 @@ impl Dialogue {
         match self.task.intent {
             None => self.say(lead("How can I help you?")),
             Some(Intent::DoctorInfo) => {
-                let args = match self.task.doctor.as_deref().filter(|d| *d != "any") {
-                    Some(d) => json!({ "doctor": d }),
-                    None => json!({}),
-                };
-                Action::Call {
-                    name: "get_doctor_info",
-                    args,
-                }
+                let doctor = self.task.doctor.take();
+                self.task = Task::default();
+                self.look_up_doctors(Inquiry {
+                    doctor,
+                    ..Inquiry::default()
+                })
             }
             Some(Intent::Availability) => match self.task.date {
                 None => self.ask(Pending::Date, lead("Sure. Which day would you like?")),
@@ -324,32 +352,35 @@ impl Dialogue {
                     );
                 }
                 if self.task.date.is_none() {
-                    return self.ask(Pending::Date, lead("What day would you like to come in?"));
+                    let text = match self.booking_doctor() {
+                        Some(d) => format!("What day would you like to see {d}?"),
+                        None => "What day would you like to come in?".to_string(),
+                    };
+                    return self.ask(Pending::Date, lead(&text));
                 }
                 if self.task.checked.is_none() {
                     return self.availability_call();
                 }
                 if self.caller.name.is_none() {
-                    return self.ask(Pending::Name, lead("Can I have your full name, please?"));
+                    return self.ask(
+                        Pending::Name,
+                        lead("Can I have your full name and date of birth, please?"),
+                    );
                 }
                 if self.caller.dob.is_none() {
                     return self.ask(Pending::Dob, lead("And your date of birth?"));
                 }
-                if self.task.reason.is_none() {
-                    return self.ask(
-                        Pending::Reason,
-                        lead("And what's the reason for the visit?"),
-                    );
-                }
+                // The reason is optional: asking for it separately invites "yes, book it"
+                // as an answer, and a booking needs none.
                 let text = self.confirm_booking_text();
                 self.ask(Pending::ConfirmBook, lead(&text))
             }
             Some(Intent::Cancel | Intent::PatientInfo) => {
                 if self.caller.name.is_none() {
                     let text = if self.task.intent == Some(Intent::Cancel) {
-                        "I can help with that. First, can I have your full name?"
+                        "I can help with that. First, can I have your full name and date of birth?"
                     } else {
-                        "Sure. First I need to verify your identity. Can I have your full name?"
+                        "Sure. First I need to verify your identity. Can I have your full name and date of birth?"
                     };
                     return self.ask(Pending::Name, lead(text));
                 }
@@ -387,18 +418,46 @@ impl Dialogue {
         }
     }
 
+    /// "Shall I book it, for knee pain, under the name John Smith?" after the slot was just
+    /// said.
+    pub(super) fn short_confirmation(&self) -> String {
+        let reason = self
+            .task
+            .reason
+            .as_deref()
+            .map(|r| format!(", for {r}"))
+            .unwrap_or_default();
+        format!(
+            "Shall I book it{reason}, under the name {}?",
+            self.caller.name.clone().unwrap_or_default()
+        )
+    }
+
     fn confirm_booking_text(&self) -> String {
+        format!(
+            "Just to confirm: {}. Shall I book it?",
+            self.booking_summary()
+        )
+    }
+
+    /// "Doctor Patel on Monday, March 9 at 10 AM, for knee pain, under the name John Smith".
+    pub(super) fn booking_summary(&self) -> String {
         let (doctor, day) = self
             .task
             .checked
             .clone()
             .unwrap_or_else(|| (String::new(), self.today()));
         let time = self.task.time.map(Time::spoken).unwrap_or_default();
+        let reason = self
+            .task
+            .reason
+            .as_deref()
+            .map(|r| format!(", for {r}"))
+            .unwrap_or_default();
         format!(
-            "Just to confirm: {} on {} at {time}, for {}, under the name {}. Shall I book it?",
+            "{} on {} at {time}{reason}, under the name {}",
             phrase::doctor(&doctor),
             day.spoken(),
-            self.task.reason.clone().unwrap_or_default(),
             self.caller.name.clone().unwrap_or_default(),
         )
     }
@@ -413,7 +472,7 @@ impl Dialogue {
         args["doctor"] = json!(doctor);
         args["date"] = json!(day.to_string());
         args["time"] = json!(self.task.time.map(|t| t.to_string()).unwrap_or_default());
-        args["reason"] = json!(self.task.reason.clone().unwrap_or_default());
+        args["reason"] = json!(self.task.reason.as_deref().unwrap_or(GENERAL_VISIT));
         Action::Call {
             name: "schedule_appointment",
             args,

@@ -5,11 +5,11 @@ use serde_json::Value;
 
 use crate::hospital::calendar::{Date, Time};
 
-/// "Dr. Priya Patel" -> "Doctor Patel".
+/// "Dr. Priya Patel" -> "Doctor Patel"; a query as said ("patel") -> "Doctor Patel".
 pub fn doctor(title: &str) -> String {
     let name = title.trim_start_matches("Dr.").trim();
     match name.split_whitespace().last() {
-        Some(surname) => format!("Doctor {surname}"),
+        Some(surname) => format!("Doctor {}", capitalise(surname)),
         None => "the doctor".to_string(),
     }
 }
@@ -37,6 +37,75 @@ pub fn times(list: &[Time]) -> String {
         });
     }
     join_and(&parts)
+}
+
+/// A long list of free times as at most two runs: "from 9 to 11:30 AM and from 1 to
+/// 4:30 PM". None when the times are too scattered to say that way.
+pub fn ranges(list: &[Time]) -> Option<String> {
+    let gaps: Vec<u32> = list
+        .windows(2)
+        .map(|w| w[1].minutes().saturating_sub(w[0].minutes()))
+        .collect();
+    let step = gaps.iter().copied().filter(|g| *g > 0).min()?;
+    let mut runs: Vec<(Time, Time)> = vec![(list[0], list[0])];
+    for (w, gap) in list.windows(2).zip(&gaps) {
+        match runs.last_mut() {
+            Some(run) if *gap <= step => run.1 = w[1],
+            _ => runs.push((w[1], w[1])),
+        }
+    }
+    if runs.len() > 2 {
+        return None;
+    }
+    let said: Vec<String> = runs
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                format!("at {}", a.spoken())
+            } else if (a.hour() < 12) == (b.hour() < 12) {
+                format!("from {} to {}", a.spoken_short(), b.spoken())
+            } else {
+                format!("from {} to {}", a.spoken(), b.spoken())
+            }
+        })
+        .collect();
+    Some(said.join(" and "))
+}
+
+/// Working hours by day, days with the same hours together: "Monday and Wednesday from
+/// 9 AM to 4 PM, and Friday from 9 AM to 12 PM".
+pub fn weekly_hours(hours: &Value, days: &[String]) -> String {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for day in days {
+        let Some(h) = hours_for(hours, day) else {
+            continue;
+        };
+        match groups.iter_mut().find(|(x, _)| *x == h) {
+            Some((_, ds)) => ds.push(day.clone()),
+            None => groups.push((h, vec![day.clone()])),
+        }
+    }
+    if groups.is_empty() {
+        return join_and(days);
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(h, ds)| format!("{} from {h}", join_and(ds)))
+        .collect();
+    match parts.as_slice() {
+        [one] => one.clone(),
+        [init @ .., last] => format!("{}, and {last}", init.join(", ")),
+        [] => String::new(),
+    }
+}
+
+/// "Patel" from "patel".
+fn capitalise(word: &str) -> String {
+    let mut c = word.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
 }
 
 /// Up to `n` times to offer: the ones nearest `near` when given, else the earliest.
@@ -131,6 +200,7 @@ mod tests {
     #[test]
     fn doctors_and_lists() {
         assert_eq!(doctor("Dr. Priya Patel"), "Doctor Patel");
+        assert_eq!(doctor("patel"), "Doctor Patel");
         assert_eq!(doctor(""), "the doctor");
         assert_eq!(
             join_and(&["a".into(), "b".into(), "c".into()]),
@@ -151,6 +221,43 @@ mod tests {
             "11:30 AM, 1 and 1:30 PM"
         );
         assert_eq!(times(&[t("14:00")]), "2 PM");
+    }
+
+    #[test]
+    fn long_lists_become_ranges() {
+        let morning: Vec<Time> = ["09:00", "09:30", "10:00", "10:30", "11:00", "11:30"]
+            .iter()
+            .map(|s| t(s))
+            .collect();
+        let mut day = morning.clone();
+        day.extend(["13:00", "13:30", "14:00"].iter().map(|s| t(s)));
+        assert_eq!(
+            ranges(&day).as_deref(),
+            Some("from 9 to 11:30 AM and from 1 to 2 PM")
+        );
+        assert_eq!(
+            ranges(&[t("11:00"), t("11:30"), t("12:00")]).as_deref(),
+            Some("from 11 AM to 12 PM")
+        );
+        let scattered = [t("09:00"), t("10:00"), t("10:30"), t("13:00"), t("15:00")];
+        assert_eq!(ranges(&scattered), None);
+    }
+
+    #[test]
+    fn hours_grouped_by_day() {
+        let hours = json!([
+            {"day": "Monday", "from": "09:00", "to": "16:00"},
+            {"day": "Wednesday", "from": "09:00", "to": "16:00"},
+            {"day": "Friday", "from": "09:00", "to": "12:00"},
+        ]);
+        let days: Vec<String> = ["Monday", "Wednesday", "Friday"]
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(
+            weekly_hours(&hours, &days),
+            "Monday and Wednesday from 9 AM to 4 PM, and Friday from 9 AM to 12 PM"
+        );
     }
 
     #[test]

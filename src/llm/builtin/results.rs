@@ -8,24 +8,46 @@ use super::understand::Intent;
 use crate::hospital::calendar::{Date, Time};
 
 /// Offers from `{"doctors": [{"doctor", "slots"}...]}` entries with free times: at most three
-/// doctors, three times each (nearest `near` when given).
+/// doctors. One doctor's long day is said as ranges when it can be ("from 9 to 11:30 AM and
+/// from 1 to 4:30 PM"); otherwise three times (two each for several doctors), nearest `near`
+/// when given, else the earliest.
 fn offers(entries: &Value, date: Date, near: Option<Time>) -> Vec<Offer> {
-    entries
+    let found: Vec<(String, Vec<Time>)> = entries
         .as_array()
-        .map(|es| {
-            es.iter()
-                .filter_map(|e| {
-                    let times = phrase::pick(&phrase::json_times(&e["slots"]), near, 3);
-                    (!times.is_empty()).then(|| Offer {
-                        doctor: e["doctor"].as_str().unwrap_or_default().to_string(),
-                        date,
-                        times,
-                    })
-                })
-                .take(3)
-                .collect()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let free = phrase::json_times(&e["slots"]);
+            let doctor = e["doctor"].as_str().unwrap_or_default().to_string();
+            (!free.is_empty()).then_some((doctor, free))
         })
-        .unwrap_or_default()
+        .take(3)
+        .collect();
+    let each = if found.len() > 1 { 2 } else { 3 };
+    let alone = found.len() == 1;
+    found
+        .into_iter()
+        .map(|(doctor, free)| {
+            let summary = (alone && near.is_none() && free.len() > 3)
+                .then(|| phrase::ranges(&free))
+                .flatten();
+            let (times, said) = match summary {
+                Some(r) => (free.clone(), r),
+                None => {
+                    let t = phrase::pick(&free, near, each);
+                    let said = format!("at {}", phrase::times(&t));
+                    (t, said)
+                }
+            };
+            Offer {
+                doctor,
+                date,
+                times,
+                free,
+                said,
+            }
+        })
+        .collect()
 }
 
 /// "Doctor Patel is free at 9, 9:30 and 10 AM" / "... at 9 AM, and Doctor Okafor at 2 PM".
@@ -39,9 +61,9 @@ fn offers_text(offers: &[Offer]) -> String {
             ""
         };
         parts.push(format!(
-            "{and}{}{verb} at {}",
+            "{and}{}{verb} {}",
             phrase::doctor(&o.doctor),
-            phrase::times(&o.times)
+            o.said
         ));
     }
     parts.join(", ")
@@ -54,6 +76,10 @@ fn date_of(v: &Value) -> Option<Date> {
 impl Dialogue {
     /// A tool's result: update the state and say what it means, or call the next tool.
     pub fn on_tool_result(&mut self, tool: &str, result: &Value) -> Action {
+        if tool == "get_doctor_info" && result.get("error").is_some() {
+            let code = result["code"].as_str().unwrap_or("internal");
+            return self.on_doctors_error(code, result);
+        }
         if let Some(code) = result["code"]
             .as_str()
             .filter(|_| result.get("error").is_some())
@@ -122,12 +148,20 @@ impl Dialogue {
                 );
                 if self.task.intent == Some(Intent::Book) {
                     self.task.checked = Some((doctor, date));
-                    return self.next_step(&format!("Good news, {said}"));
+                    let good = format!("Good news, {said}");
+                    if self.caller.name.is_some() && self.caller.dob.is_some() {
+                        // Everything was said already: one short question, not a recital.
+                        let text = format!("{good} {}", self.short_confirmation());
+                        return self.ask(Pending::ConfirmBook, text);
+                    }
+                    return self.next_step(&good);
                 }
                 let offer = Offer {
                     doctor,
                     date,
                     times: vec![t],
+                    free: vec![t],
+                    said: format!("at {}", t.spoken()),
                 };
                 self.task.intent = Some(Intent::Book);
                 return self.ask(
@@ -149,7 +183,10 @@ impl Dialogue {
         let found = offers(&v["doctors"], date, None);
         if !found.is_empty() {
             self.task.intent = Some(Intent::Book);
-            let text = format!("On {day}, {}. Which would you like?", offers_text(&found));
+            let text = format!(
+                "On {day}, {}. Which time would you like?",
+                offers_text(&found)
+            );
             return self.ask(Pending::ChooseSlot(found), text);
         }
         let mut text = String::new();
@@ -214,7 +251,23 @@ impl Dialogue {
         if self.task.intent == Some(Intent::Cancel) {
             return self.cancel_choice(upcoming, &first);
         }
-        let mut text = format!("Thank you, {first}, you're verified.");
+        let mut text = format!("Thank you, {first}.");
+        if !self.task.details {
+            // Asked about appointments: just those, to keep the reply short.
+            text += &match upcoming.as_slice() {
+                [] => " You have no upcoming appointments.".to_string(),
+                [one] => format!(" Your next appointment is {}.", phrase::appointment(one)),
+                many => {
+                    let list: Vec<String> = many.iter().take(3).map(phrase::appointment).collect();
+                    format!(
+                        " You have {} upcoming appointments: {}.",
+                        phrase::count(many.len()),
+                        phrase::join_and(&list)
+                    )
+                }
+            };
+            return self.done(text);
+        }
         if let Some(dob) = p["date_of_birth"].as_str().and_then(Date::parse_iso) {
             text += &format!(" I have your date of birth as {}", dob.spoken_with_year());
             if let Some(phone) = p["phone"].as_str() {
@@ -229,17 +282,10 @@ impl Dialogue {
             text += &format!(" Your file notes: {}", notes.trim_end_matches('.'));
             text += ".";
         }
-        text += &match upcoming.as_slice() {
-            [] => " You have no upcoming appointments.".to_string(),
-            [one] => format!(" Your next appointment is {}.", phrase::appointment(one)),
-            many => {
-                let list: Vec<String> = many.iter().take(4).map(phrase::appointment).collect();
-                format!(
-                    " You have {} upcoming appointments: {}.",
-                    phrase::count(many.len()),
-                    phrase::join_and(&list)
-                )
-            }
+        text += &match upcoming.len() {
+            0 => " You have no upcoming appointments.".to_string(),
+            1 => " You have one upcoming appointment.".to_string(),
+            n => format!(" You have {} upcoming appointments.", phrase::count(n)),
         };
         self.done(text)
     }
@@ -267,7 +313,15 @@ impl Dialogue {
             })
             .cloned()
             .collect();
+        let asked_for = day
+            .map(Date::spoken)
+            .or_else(|| doctor.as_deref().map(phrase::doctor));
+        let mut first = format!("Thanks, {first}.");
         let list = if matching.is_empty() {
+            if let Some(what) = asked_for {
+                let on = if day.is_some() { "on" } else { "with" };
+                first += &format!(" I don't see an appointment {on} {what}.");
+            }
             upcoming
         } else {
             matching
@@ -275,7 +329,7 @@ impl Dialogue {
         if let [one] = list.as_slice() {
             self.task.appointment_id = one["id"].as_i64();
             let text = format!(
-                "Thanks, {first}. I see your appointment {}. {}",
+                "{first} I see your appointment {}. {}",
                 phrase::appointment(one),
                 if self.task.rebook {
                     "To move it, I'll cancel it and then book you a new time. Shall I go ahead?"
@@ -287,131 +341,11 @@ impl Dialogue {
         }
         let said: Vec<String> = list.iter().take(4).map(phrase::appointment).collect();
         let text = format!(
-            "Thanks, {first}. You have {} upcoming appointments: {}. Which one would you like to cancel?",
+            "{first} You have {} upcoming appointments: {}. Which one would you like to cancel?",
             phrase::count(list.len()),
             phrase::join_and(&said)
         );
         self.ask(Pending::ChooseAppointment(list), text)
-    }
-
-    fn on_doctors(&mut self, v: &Value) -> Action {
-        let mut doctors: Vec<Value> = v["doctors"].as_array().cloned().unwrap_or_default();
-        if let Some(lang) = self.task.language.take() {
-            let speaks = |d: &Value| {
-                d["languages"]
-                    .as_array()
-                    .is_some_and(|ls| ls.iter().any(|l| l == lang.as_str()))
-            };
-            doctors.retain(speaks);
-            let names: Vec<String> = doctors
-                .iter()
-                .map(|d| phrase::doctor(d["doctor"].as_str().unwrap_or_default()))
-                .collect();
-            let text = match names.len() {
-                0 => format!("Sorry, none of our doctors speak {lang}."),
-                1 => format!("{} speaks {lang}.", names[0]),
-                _ => format!("{} speak {lang}.", phrase::join_and(&names)),
-            };
-            let doctor = doctors
-                .first()
-                .filter(|_| doctors.len() == 1)
-                .and_then(|d| d["doctor"].as_str())
-                .map(str::to_string);
-            self.task = Task::default();
-            return self.ask(
-                Pending::OfferBooking(doctor),
-                format!("{text} Would you like to book an appointment?"),
-            );
-        }
-        let asked = self.task.doctor.clone().filter(|d| d != "any");
-        let days_of = |d: &Value| -> Vec<String> {
-            d["works_on"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        };
-        let text = match doctors.as_slice() {
-            [] => "Sorry, I couldn't find that doctor.".to_string(),
-            [d] => {
-                let name = phrase::doctor(d["doctor"].as_str().unwrap_or_default());
-                let days = days_of(d);
-                let hours: Vec<String> = days
-                    .iter()
-                    .filter_map(|day| phrase::hours_for(&d["hours"], day))
-                    .collect();
-                let same = hours.windows(2).all(|w| w[0] == w[1]);
-                let when = match (same, hours.first()) {
-                    (true, Some(h)) => format!("{}, from {h}", phrase::join_and(&days)),
-                    _ => {
-                        let each: Vec<String> = days
-                            .iter()
-                            .zip(&hours)
-                            .map(|(day, h)| format!("{day} {h}"))
-                            .collect();
-                        phrase::join_and(&each)
-                    }
-                };
-                let langs: Vec<String> = d["languages"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect();
-                format!(
-                    "{name} works in {}. {name} sees patients {when}, and speaks {}.",
-                    d["speciality"].as_str().unwrap_or("our clinic"),
-                    phrase::join_and(&langs)
-                )
-            }
-            many if asked.is_some() => {
-                let parts: Vec<String> = many
-                    .iter()
-                    .map(|d| {
-                        format!(
-                            "{}, who works {}",
-                            phrase::doctor(d["doctor"].as_str().unwrap_or_default()),
-                            phrase::join_and(&days_of(d))
-                        )
-                    })
-                    .collect();
-                format!(
-                    "For {} we have {}.",
-                    many[0]["speciality"].as_str().unwrap_or("that"),
-                    phrase::join_and(&parts)
-                )
-            }
-            many => {
-                let mut by_speciality: Vec<(String, Vec<String>)> = Vec::new();
-                for d in many {
-                    let s = d["speciality"].as_str().unwrap_or_default().to_string();
-                    let n = phrase::doctor(d["doctor"].as_str().unwrap_or_default());
-                    match by_speciality.iter_mut().find(|(x, _)| *x == s) {
-                        Some((_, names)) => names.push(n),
-                        None => by_speciality.push((s, vec![n])),
-                    }
-                }
-                let parts: Vec<String> = by_speciality
-                    .iter()
-                    .map(|(s, names)| format!("{} in {s}", phrase::join_and(names)))
-                    .collect();
-                format!(
-                    "We have {} doctors: {}.",
-                    phrase::count(many.len()),
-                    phrase::join_and(&parts)
-                )
-            }
-        };
-        let doctor = match doctors.as_slice() {
-            [d] => d["doctor"].as_str().map(str::to_string),
-            _ => asked,
-        };
-        self.task = Task::default();
-        self.ask(
-            Pending::OfferBooking(doctor),
-            format!("{text} Would you like to book an appointment?"),
-        )
     }
 
     fn on_error(&mut self, code: &str, v: &Value) -> Action {

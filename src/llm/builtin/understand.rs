@@ -2,6 +2,7 @@
 //! punctuation, numbers often as words): the task asked for, yes or no, and the details it
 //! carries (doctor, day, time, name, date of birth, reason).
 
+use super::names::Roster;
 use super::words::*;
 use crate::hospital::calendar::{month_from_word, Date, Time, Weekday};
 use crate::hospital::dates::{self, DateExpr, PartOfDay};
@@ -53,6 +54,10 @@ pub struct Heard {
     pub language: Option<String>,
     /// "the first one" (0), "the second" (1), "the last one" (usize::MAX).
     pub ordinal: Option<usize>,
+    /// About a doctor in general ("tell me about", "what does ... do"), not their hours.
+    pub about: bool,
+    /// About the caller's record (phone, insurance, notes), not their appointments.
+    pub details: bool,
 }
 
 impl Heard {
@@ -183,13 +188,15 @@ pub fn understand(text: &str, doctor_names: &[String], today: Date) -> Heard {
     h.bare_time = dates::parse_time(&toks.join(" ")).ok();
     h.part = when.part;
     h.year = find_year(&toks, today);
-    h.doctor = find_doctor(&outside_name, doctor_names);
+    h.doctor = find_doctor(&outside_name, &Roster::new(doctor_names));
     h.reason = find_reason(&toks);
     h.language = LANGUAGES
         .iter()
         .find(|l| toks.iter().any(|t| t == *l))
         .map(|l| capitalise(l));
     h.ordinal = find_ordinal(&h);
+    h.about = h.any(ABOUT_DOCTOR);
+    h.details = h.any(RECORD_DETAILS);
     h.intent = find_intent(&h);
     h
 }
@@ -201,6 +208,9 @@ fn find_intent(h: &Heard) -> Option<Intent> {
     if h.any(PATIENT_INFO) {
         return Some(Intent::PatientInfo);
     }
+    if asks_about_a_doctor(h) {
+        return Some(Intent::DoctorInfo);
+    }
     if h.any(AVAILABILITY) || h.asap {
         return Some(Intent::Availability);
     }
@@ -210,11 +220,42 @@ fn find_intent(h: &Heard) -> Option<Intent> {
     let asks_about_doctors = h.any(DOCTOR_INFO)
         && (h.doctor.is_some()
             || h.language.is_some()
-            || h.any(&["doctors", "specialities", "specialties", "who", "hours"]));
+            || h.any(&[
+                "doctors",
+                "specialities",
+                "specialties",
+                "hours",
+                "who works",
+                "who's working",
+                "who is working",
+            ]));
     if asks_about_doctors {
         return Some(Intent::DoctorInfo);
     }
     None
+}
+
+/// A question naming a doctor, with no day, time or booking words: "what are doctor chen's
+/// hours", "what does doctor chen do", and misheard ones like "what are doctor chen zowers".
+fn asks_about_a_doctor(h: &Heard) -> bool {
+    let named = h.doctor.as_deref().is_some_and(|d| d != "any");
+    let first = h
+        .tokens
+        .iter()
+        .map(String::as_str)
+        .find(|t| !QUESTION_LEAD_IN.contains(t))
+        .unwrap_or("");
+    // "what about doctor chen" / "how about" offers another doctor for the same booking.
+    let switching = h.has_phrase("what about") || h.has_phrase("how about");
+    named
+        && QUESTION_WORDS.contains(&first)
+        && !switching
+        && h.dates.is_empty()
+        && h.time.is_none()
+        && h.part.is_none()
+        && !h.asap
+        && !h.any(AVAILABILITY)
+        && !h.any(BOOK)
 }
 
 fn is_wordlike(t: &str) -> bool {
@@ -317,8 +358,7 @@ fn find_year(toks: &[String], today: Date) -> Option<i32> {
 }
 
 /// A doctor named after "doctor"/"dr", a known surname, a speciality, or "any".
-fn find_doctor(toks: &[String], doctor_names: &[String]) -> Option<String> {
-    let known: Vec<Vec<String>> = doctor_names.iter().map(|n| tokens(n)).collect();
+fn find_doctor(toks: &[String], roster: &Roster) -> Option<String> {
     for (i, t) in toks.iter().enumerate() {
         if t != "doctor" && t != "dr" {
             continue;
@@ -334,26 +374,20 @@ fn find_doctor(toks: &[String], doctor_names: &[String]) -> Option<String> {
             }
             words.push(w.to_string());
         }
-        // With a roster, keep the words that belong to a doctor's name when some do; an
-        // unknown name goes to the tools as said, which answer with who we have.
-        let on_roster = |w: &String| {
-            known
-                .iter()
-                .any(|n| n.iter().any(|x| x == w || format!("{x}s") == *w))
-        };
-        if words.iter().any(on_roster) {
-            words.retain(on_roster);
+        // Keep the words that name a doctor on the roster (as the roster spells them, so
+        // a trailing misheard word or a near miss still finds them); an unknown name goes
+        // to the tools as said, which answer with who we have.
+        let known: Vec<String> = words.iter().filter_map(|w| roster.word(w)).collect();
+        if !known.is_empty() {
+            return Some(known.join(" "));
         }
         if !words.is_empty() {
             return Some(words.join(" "));
         }
     }
     // A bare surname from the roster ("i'd like to see patel").
-    for t in toks {
-        let bare = t.trim_end_matches("'s");
-        if bare.len() >= 3 && known.iter().any(|n| n.last().is_some_and(|s| s == bare)) {
-            return Some(bare.to_string());
-        }
+    if let Some(s) = toks.iter().find_map(|t| roster.surname(t)) {
+        return Some(s);
     }
     if let Some(s) = directory::speciality_in(&toks.join(" ")) {
         return Some(s.to_string());
@@ -445,7 +479,7 @@ pub fn reason_from(toks: &[String], start: usize) -> Option<String> {
             break;
         }
     }
-    if words.is_empty() || words.iter().all(|w| FAMILY.contains(w)) {
+    if words.is_empty() || words.iter().all(|w| FAMILY.contains(w)) || !plausible_reason(&words) {
         return None;
     }
     Some(words.join(" "))
@@ -472,6 +506,12 @@ fn find_ordinal(h: &Heard) -> Option<usize> {
         let next = h.tokens.get(i + 1).map(String::as_str).unwrap_or("");
         (n <= 5 && !matches!(next, "of")).then(|| n as usize - 1)
     })
+}
+
+/// False for answers that carry no reason at all ("yes please book it", "no", "just book
+/// it"): a yes or a filler must never be stored as why the caller is coming in.
+pub fn plausible_reason(words: &[&str]) -> bool {
+    words.iter().any(|w| !NOT_REASON.contains(w))
 }
 
 #[cfg(test)]

@@ -112,3 +112,43 @@ pub const RESCHEDULE: &[&str] = &[
     "reschedule", "rebook", "move my appointment", "change my appointment", "push back my",
     "move it", "different time for my",
 ];
+
+/// Words that may come before a question ("and what are ...", "sorry, who is ...").
+#[rustfmt::skip]
+pub const QUESTION_LEAD_IN: &[&str] = &[
+    "and", "so", "um", "uh", "oh", "ok", "okay", "also", "sorry", "actually", "well", "hey", "hi",
+    "hello", "but", "wait", "quick", "question", "just", "yes", "yeah", "thanks", "thank", "you",
+];
+
+/// First words of a question about a doctor ("what are doctor chen's hours").
+#[rustfmt::skip]
+pub const QUESTION_WORDS: &[&str] = &[
+    "what", "what's", "whats", "who", "who's", "whos", "which", "tell", "when", "when's", "is",
+    "does", "do", "how", "describe",
+];
+
+/// Asking what a doctor does rather than when they work.
+#[rustfmt::skip]
+pub const ABOUT_DOCTOR: &[&str] = &[
+    "tell me about", "what does", "what do", "who is", "who's", "more about", "describe",
+    "what kind of doctor", "what is doctor", "what's doctor", "specialise", "specialize",
+    "specialises", "specializes",
+];
+
+/// Asking for the details on file rather than upcoming appointments.
+#[rustfmt::skip]
+pub const RECORD_DETAILS: &[&str] = &[
+    "details", "information", "info", "record", "records", "file", "insurance", "phone",
+    "allergies", "notes",
+];
+
+/// Words that answer a question without giving a reason for a visit.
+#[rustfmt::skip]
+pub const NOT_REASON: &[&str] = &[
+    "yes", "yeah", "yep", "yup", "ya", "sure", "ok", "okay", "alright", "please", "book", "it",
+    "that", "this", "is", "fine", "go", "ahead", "do", "just", "thanks", "thank", "you", "no",
+    "nope", "nah", "nothing", "none", "correct", "right", "great", "perfect", "good", "sounds",
+    "um", "uh", "well", "so", "and", "the", "a", "an", "i", "me", "reason", "particular",
+    "special", "really", "not", "don't", "dont", "know", "general", "appointment", "visit",
+    "confirm", "absolutely", "definitely", "of", "course", "works", "fine", "go", "on",
+];

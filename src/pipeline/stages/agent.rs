@@ -15,6 +15,36 @@ use crate::agent::{Agent, AgentOutput};
 /// How long a new turn waits for the sink's account of the previous reply.
 const HEARD_WAIT: Duration = Duration::from_secs(2);
 
+/// Said over the agent, these mean "go on", not "stop".
+const BACKCHANNELS: &[&str] = &[
+    "mm hmm", "mhm", "mm", "hmm", "uh huh", "yeah", "yep", "okay", "ok", "right", "i see",
+    "sure", "got it", "go on", "uh", "um",
+];
+
+/// True when a transcript holds no words, or only backchannel words.
+pub fn is_backchannel(text: &str) -> bool {
+    let norm: String = text
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_alphanumeric() || c == ' ' { c } else { ' ' })
+        .collect();
+    let norm = norm.split_whitespace().collect::<Vec<_>>().join(" ");
+    norm.is_empty() || BACKCHANNELS.contains(&norm.as_str())
+}
+
+/// The part of `full` after the first `heard_words` words.
+fn remainder(full: &str, heard: &str) -> String {
+    let n = heard.split_whitespace().count();
+    full.split_whitespace().skip(n).collect::<Vec<_>>().join(" ")
+}
+
+/// A reply the caller cut off, kept in case the interruption turns out to be nothing.
+struct CutOff {
+    turn_id: u64,
+    heard: String,
+    full: String,
+}
+
 pub fn run(
     mut agent: Agent,
     rx: Receiver<SttMsg>,
@@ -25,6 +55,17 @@ pub fn run(
     log::info!("agent brain: {}", agent.model_name());
     // The last turn whose Heard report has not come back yet.
     let mut awaiting: Option<u64> = None;
+    // A reply started at a pause, not yet confirmed by the final transcript.
+    let mut pending: Option<Speculation> = None;
+    // The last reply, if the caller cut it off.
+    let mut cut_off: Option<CutOff> = None;
+    let note_heard = |h: &Heard, cut_off: &mut Option<CutOff>| {
+        *cut_off = h.interrupted.then(|| CutOff {
+            turn_id: h.turn_id,
+            heard: h.text.clone(),
+            full: h.full_text.clone(),
+        });
+    };
     let mut heard_open = true;
     loop {
         let msg = if heard_open {
@@ -34,6 +75,7 @@ pub fn run(
                         Ok(h) => {
                             if awaiting == Some(h.turn_id) { awaiting = None; }
                             agent.apply_heard(&h);
+                            note_heard(&h, &mut cut_off);
                         }
                         Err(_) => heard_open = false,
                     }
@@ -45,25 +87,117 @@ pub fn run(
             rx.recv()
         };
         let Ok(msg) = msg else { break };
-        let (turn, text) = match msg {
+        let (turn, text, speculative) = match msg {
             SttMsg::Partial { .. } => continue,
-            SttMsg::Final { turn, text } => (turn, Some(text)),
-            SttMsg::Failed { turn, .. } => (turn, None),
+            SttMsg::Speculative { turn, text } => (turn, Some(text), true),
+            SttMsg::Final { turn, text } => (turn, Some(text), false),
+            SttMsg::Failed { turn, .. } => (turn, None, false),
         };
+        if let Some(p) = pending.take() {
+            let confirmed = !speculative
+                && p.turn.id == turn.id
+                && text.as_deref() == Some(p.text.as_str())
+                && !s.generation.is_stale(p.generation);
+            if confirmed {
+                // The reply made at the pause stands: it is already on its way to the speaker.
+                awaiting = Some(turn.id);
+                continue;
+            }
+            agent.rollback(p.checkpoint);
+            p.turn.discard_reply();
+        }
         // The history must reflect what the caller heard of the last reply before going on.
         if let Some(prev) = awaiting.take() {
             while let Ok(h) = heard_rx.recv_timeout(HEARD_WAIT) {
                 agent.apply_heard(&h);
+                note_heard(&h, &mut cut_off);
                 if h.turn_id == prev {
                     break;
                 }
             }
         }
+        // A false interruption (noise, "mm-hmm"): pick the cut-off reply up where it stopped.
+        if let (Some(c), Some(t)) = (&cut_off, &text) {
+            if is_backchannel(t) {
+                if speculative {
+                    continue; // decide at the final transcript
+                }
+                let rest = remainder(&c.full, &c.heard);
+                if !rest.is_empty() {
+                    log::info!("turn {}: false interruption, resuming turn {}", turn.id, c.turn_id);
+                    agent.resume_interrupted(c.turn_id, &c.full);
+                    let generation = s.generation.current();
+                    let resumed = format!("As I was saying, {rest}");
+                    if resume(&turn, resumed, generation, &tx).is_err() {
+                        return;
+                    }
+                    cut_off = None;
+                    awaiting = Some(turn.id);
+                    continue;
+                }
+            }
+        }
+        if text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
+            cut_off = None;
+        }
         let generation = s.generation.current();
-        if reply(&mut agent, &turn, text, generation, &tx, &s).is_err() {
+        let checkpoint = agent.checkpoint();
+        if speculative {
+            turn.set_speculative_generation(generation);
+        }
+        if reply(&mut agent, &turn, text.clone(), generation, speculative, &tx, &s).is_err() {
             return;
         }
-        awaiting = Some(turn.id);
+        if speculative {
+            pending = Some(Speculation {
+                turn,
+                text: text.unwrap_or_default(),
+                generation,
+                checkpoint,
+            });
+        } else {
+            awaiting = Some(turn.id);
+        }
+    }
+}
+
+/// Speak the rest of a cut-off reply as this turn's answer.
+fn resume(turn: &Arc<Turn>, text: String, generation: u64, tx: &Sender<AgentMsg>) -> Result<(), ()> {
+    turn.mark(Mark::AgentStart);
+    turn.mark(Mark::LlmFirstToken);
+    turn.push_agent_text(&text);
+    tx.send(AgentMsg::Text {
+        turn: turn.clone(),
+        generation,
+        text,
+    })
+    .and_then(|_| {
+        tx.send(AgentMsg::End {
+            turn: turn.clone(),
+            generation,
+        })
+    })
+    .map_err(|_| ())
+}
+
+/// A reply started before the end of turn was certain.
+struct Speculation {
+    turn: Arc<Turn>,
+    text: String,
+    generation: u64,
+    checkpoint: (usize, usize),
+}
+
+/// Wait until the turn is committed (true) or its reply cancelled (false).
+fn wait_for_commit(turn: &Turn, token: &crate::CancelToken) -> bool {
+    loop {
+        if token.is_cancelled() {
+            return false;
+        }
+        if turn.is_committed() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -72,6 +206,7 @@ fn reply(
     turn: &Arc<Turn>,
     text: Option<String>,
     generation: u64,
+    speculative: bool,
     tx: &Sender<AgentMsg>,
     s: &Shared,
 ) -> Result<(), ()> {
@@ -96,7 +231,9 @@ fn reply(
             turn.mark(Mark::AgentStart);
             let token = s.generation.token();
             let mut closed = false;
-            let result = agent.respond(turn.id, &user_text, &token, &mut |o| {
+            // Tools have real effects: a speculative reply runs them only once the turn is certain.
+            let mut gate = || !speculative || wait_for_commit(turn, &token);
+            let result = agent.respond_gated(turn.id, &user_text, &token, &mut gate, &mut |o| {
                 if closed {
                     return;
                 }

@@ -60,6 +60,12 @@ impl Reply {
         }
     }
 
+    /// A reply made before the end of turn was certain, which nobody heard: when it goes stale
+    /// (the caller went on) it vanishes without a trace.
+    fn is_unheard_speculation(&self) -> bool {
+        self.released == 0 && self.turn.speculative_generation() == Some(self.generation)
+    }
+
     /// Samples the caller has heard by `now`.
     fn heard_samples(&self, now: Instant, out: &dyn AudioOutput) -> u64 {
         if let (Some(base), Some(played)) = (self.output_base, out.played_samples()) {
@@ -140,7 +146,11 @@ pub fn run(
         if let Some(r) = &cur {
             if sink.s.generation.is_stale(r.generation) {
                 let r = cur.take().expect("checked above");
-                sink.interrupt(r);
+                if r.is_unheard_speculation() {
+                    log::debug!("sink: dropped the speculative reply of turn {}", r.turn.id);
+                } else {
+                    sink.interrupt(r);
+                }
                 continue;
             }
         }
@@ -209,9 +219,11 @@ impl Sink {
         if stale {
             // Only the end of a cut-off reply matters: it closes the turn.
             if let TtsMsg::End { .. } = msg {
-                match cur.take() {
-                    Some(r) => self.interrupt(r),
-                    None => self.interrupt(Reply::new(turn, generation, None)),
+                let r = cur
+                    .take()
+                    .unwrap_or_else(|| Reply::new(turn, generation, None));
+                if !r.is_unheard_speculation() {
+                    self.interrupt(r);
                 }
             }
             return;
@@ -234,6 +246,10 @@ impl Sink {
 
     /// Hand due slices to the output.
     fn release(&mut self, r: &mut Reply) {
+        // A speculative reply waits until the end of turn is certain.
+        if !r.turn.is_committed() {
+            return;
+        }
         loop {
             let now = Instant::now();
             if r.queued.is_empty() || (self.realtime && self.next_play > now + self.lookahead) {
@@ -324,11 +340,12 @@ impl Sink {
                 report.latency_line()
             );
             self.s.events.emit(Event::Metrics(report.clone()));
-            self.reports.push(report);
+            self.reports.push(report.clone());
         }
         let _ = self.heard_tx.send(Heard {
             turn_id: r.turn.id,
             text: heard,
+            full_text: report.agent_text,
             interrupted,
         });
     }

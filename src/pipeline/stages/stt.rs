@@ -17,19 +17,12 @@ use crate::stt::SpeechToText;
 /// Re-decode the growing utterance for display about this often.
 const PARTIAL_EVERY: Duration = Duration::from_millis(500);
 
-/// Speculative counters, reported in the logs and by the benchmark.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SpeculationStats {
-    pub used: u64,
-    pub wasted: u64,
-}
-
 struct Utterance {
     turn: Arc<Turn>,
     audio: Vec<i16>,
     last_partial: Instant,
-    /// A transcript of `audio[..len]` made at a pause, valid while the caller stays silent.
-    speculative: Option<(usize, String)>,
+    /// A transcript made at a pause (and its compute time), valid while the caller stays silent.
+    speculative: Option<(String, f64)>,
     paused: bool,
 }
 
@@ -41,7 +34,6 @@ pub fn run(
     s: Shared,
 ) {
     let mut cur: Option<Utterance> = None;
-    let mut stats = SpeculationStats::default();
     for msg in rx.iter() {
         match msg {
             VadMsg::Start { turn } => {
@@ -82,12 +74,26 @@ pub fn run(
                     }
                 }
             }
-            VadMsg::Pause => {
+            VadMsg::Pause { reply } => {
                 let Some(u) = cur.as_mut() else { continue };
                 u.paused = true;
-                if speculative {
+                if speculative || reply {
+                    let started = Instant::now();
                     match stt.transcribe(&u.audio) {
-                        Ok(text) => u.speculative = Some((u.audio.len(), text)),
+                        Ok(text) => {
+                            let ms = started.elapsed().as_secs_f64() * 1000.0;
+                            let text = text.trim().to_string();
+                            if reply && !text.is_empty() {
+                                let msg = SttMsg::Speculative {
+                                    turn: u.turn.clone(),
+                                    text: text.clone(),
+                                };
+                                if tx.send(msg).is_err() {
+                                    return;
+                                }
+                            }
+                            u.speculative = Some((text, ms));
+                        }
                         Err(e) => log::debug!("speculative transcript failed: {e}"),
                     }
                 }
@@ -95,9 +101,7 @@ pub fn run(
             VadMsg::Resume => {
                 if let Some(u) = cur.as_mut() {
                     u.paused = false;
-                    if u.speculative.take().is_some() {
-                        stats.wasted += 1;
-                    }
+                    u.speculative = None;
                 }
             }
             VadMsg::Discard => cur = None,
@@ -105,12 +109,17 @@ pub fn run(
                 let Some(u) = cur.take() else { continue };
                 let out = match u.speculative {
                     // Only silence arrived since the pause: the speculative transcript stands.
-                    Some((_, text)) => {
-                        stats.used += 1;
+                    Some((text, ms)) => {
                         u.turn.set_transcript(&text, true);
+                        u.turn.set_stt_compute(ms);
                         Ok(text)
                     }
-                    None => stt.transcribe(&u.audio).inspect(|t| u.turn.set_transcript(t, false)),
+                    None => {
+                        let started = Instant::now();
+                        let r = stt.transcribe(&u.audio);
+                        u.turn.set_stt_compute(started.elapsed().as_secs_f64() * 1000.0);
+                        r.inspect(|t| u.turn.set_transcript(t, false))
+                    }
                 };
                 u.turn.mark(Mark::SttFinal);
                 let msg = match out {
@@ -138,9 +147,4 @@ pub fn run(
             }
         }
     }
-    log::debug!(
-        "stt: speculative transcripts used {}, wasted {}",
-        stats.used,
-        stats.wasted
-    );
 }

@@ -2,6 +2,7 @@
 //! barge-in detection.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,11 +25,14 @@ struct Current {
     over_agent: bool,
     /// This turn already cut the agent off.
     barged_in: bool,
+    /// A reply was started at the last pause and must be cancelled if the caller goes on.
+    speculating: bool,
 }
 
 pub fn run(
     mut vad: Box<dyn Vad>,
     config: VadConfig,
+    speculative_reply: bool,
     rx: Receiver<Frame>,
     tx: Sender<VadMsg>,
     s: Shared,
@@ -57,7 +61,12 @@ pub fn run(
         }
         pending.extend(i16_to_f32(&frame.pcm));
         while pending.len() >= VAD_CHUNK {
-            let chunk: Vec<f32> = pending.drain(..VAD_CHUNK).collect();
+            let mut chunk: Vec<f32> = pending.drain(..VAD_CHUNK).collect();
+            det.set_echo_gate(s.state.get() == AgentState::Speaking);
+            if det.echo_gated() {
+                // Duck the microphone while the agent talks: its echo falls under the threshold.
+                chunk.iter_mut().for_each(|x| *x *= config.echo_gate_gain);
+            }
             let p = match vad.probability(&chunk) {
                 Ok(p) => p,
                 Err(e) => {
@@ -72,9 +81,14 @@ pub fn run(
             if p >= config.threshold {
                 last_voiced = Some(chunk_end);
             }
-            det.set_echo_gate(s.state.get() == AgentState::Speaking);
             let Some(event) = det.push(p) else { continue };
-            if handle(event, &mut cur, &mut preroll, &mut next_turn, last_voiced, &config, &tx, &s).is_err() {
+            let ctx = Ctx {
+                config: &config,
+                speculative_reply,
+                tx: &tx,
+                s: &s,
+            };
+            if handle(event, &mut cur, &mut preroll, &mut next_turn, last_voiced, &ctx).is_err() {
                 return;
             }
         }
@@ -83,22 +97,29 @@ pub fn run(
     if let Some(c) = cur.take() {
         c.turn.mark_at(Mark::SpeechEnd, last_voiced.unwrap_or_else(Instant::now));
         c.turn.mark(Mark::Endpoint);
+        c.turn.commit();
         let _ = tx.send(VadMsg::End);
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What `handle` needs besides the turn state.
+struct Ctx<'a> {
+    config: &'a VadConfig,
+    speculative_reply: bool,
+    tx: &'a Sender<VadMsg>,
+    s: &'a Shared,
+}
+
 fn handle(
     event: TurnEvent,
     cur: &mut Option<Current>,
     preroll: &mut VecDeque<Vec<i16>>,
     next_turn: &mut u64,
     last_voiced: Option<Instant>,
-    config: &VadConfig,
-    tx: &Sender<VadMsg>,
-    s: &Shared,
+    ctx: &Ctx,
 ) -> Result<(), ()> {
-    let send = |m: VadMsg| tx.send(m).map_err(|_| ());
+    let (config, s) = (ctx.config, ctx.s);
+    let send = |m: VadMsg| ctx.tx.send(m).map_err(|_| ());
     match event {
         TurnEvent::SpeechStart { lead_ms } => {
             let turn = Arc::new(Turn::new(*next_turn));
@@ -121,6 +142,7 @@ fn handle(
                 turn,
                 over_agent,
                 barged_in: false,
+                speculating: false,
             });
         }
         TurnEvent::Speaking { speech_ms } => {
@@ -139,12 +161,22 @@ fn handle(
             }
         }
         TurnEvent::Pause { .. } => {
-            if cur.is_some() {
-                send(VadMsg::Pause)?;
+            if let Some(c) = cur.as_mut() {
+                // A reply may start early only for a turn that will surely be answered: not a
+                // possible blip over the agent's own speech.
+                let reply = ctx.speculative_reply && (!c.over_agent || c.barged_in);
+                c.speculating = reply;
+                send(VadMsg::Pause { reply })?;
             }
         }
         TurnEvent::Resume => {
-            if cur.is_some() {
+            if let Some(c) = cur.as_mut() {
+                if c.speculating {
+                    // The caller went on: the reply started at the pause is void.
+                    c.speculating = false;
+                    s.generation.bump();
+                    s.speculation.wasted.fetch_add(1, Ordering::Relaxed);
+                }
                 send(VadMsg::Resume)?;
             }
         }
@@ -158,6 +190,10 @@ fn handle(
                     log::debug!("vad: turn {} ignored while the agent speaks", c.turn.id);
                     send(VadMsg::Discard)?;
                 } else {
+                    c.turn.commit();
+                    if c.speculating {
+                        s.speculation.used.fetch_add(1, Ordering::Relaxed);
+                    }
                     send(VadMsg::End)?;
                     s.state.set(AgentState::Processing);
                     s.events.emit(Event::State {

@@ -138,6 +138,14 @@ pub fn greedy(
             break;
         }
         out.tokens.push(best);
+        if let Some(cut) = looping_tail(&out.tokens) {
+            log::debug!(
+                "whisper: stopped a repetition loop ({} tokens dropped)",
+                out.tokens.len() - cut
+            );
+            out.tokens.truncate(cut);
+            break;
+        }
         input.clear();
         input.push(best as i64);
     }
@@ -147,6 +155,23 @@ pub fn greedy(
         (logprob_sum / scored as f64) as f32
     };
     Ok(Some(out))
+}
+
+/// When `tokens` ends with one phrase said three times in a row (a single token: five times),
+/// the length to keep (the first time only). Greedy Whisper loops like this on short audio.
+fn looping_tail(tokens: &[u32]) -> Option<usize> {
+    const MAX_PHRASE: usize = 16;
+    (1..=MAX_PHRASE).find_map(|k| {
+        let times = if k == 1 { 5 } else { 3 };
+        if tokens.len() < k * times {
+            return None;
+        }
+        let tail = &tokens[tokens.len() - k * times..];
+        let phrase = &tail[..k];
+        tail.chunks(k)
+            .all(|c| c == phrase)
+            .then(|| tokens.len() - k * (times - 1))
+    })
 }
 
 /// softmax(logits)[index].
@@ -186,6 +211,19 @@ mod tests {
         assert_eq!(id, 1);
         let expected = (2.0f64.exp() / (1.0 + 2.0f64.exp() + 2.0)).ln() as f32;
         assert!((lp - expected).abs() < 1e-6, "{lp} vs {expected}");
+    }
+
+    #[test]
+    fn loops_are_cut_to_their_first_occurrence() {
+        // "Yes, please. Please. Please. Please." as tokens: 1 2 3 | 4 3 | 4 3 | 4 3
+        assert_eq!(looping_tail(&[1, 2, 3, 4, 3, 4, 3, 4, 3]), Some(5));
+        assert_eq!(looping_tail(&[1, 2, 3, 4, 3, 4, 3]), None);
+        assert_eq!(looping_tail(&[9, 9, 9, 9]), None);
+        assert_eq!(looping_tail(&[8, 9, 9, 9, 9, 9]), Some(2));
+        let phrase = [5, 6, 7, 8, 9, 10];
+        let looped: Vec<u32> = [&[1, 2][..], &phrase, &phrase, &phrase].concat();
+        assert_eq!(looping_tail(&looped), Some(8));
+        assert_eq!(looping_tail(&[1, 2, 3, 4, 5, 6]), None);
     }
 
     #[test]

@@ -62,14 +62,14 @@ impl Fft {
         let mut factors = Vec::new();
         let mut rest = n;
         for p in [4, 2, 3, 5] {
-            while rest % p == 0 {
+            while rest.is_multiple_of(p) {
                 factors.push(p);
                 rest /= p;
             }
         }
         let mut p = 7;
         while rest > 1 {
-            while rest % p == 0 {
+            while rest.is_multiple_of(p) {
                 factors.push(p);
                 rest /= p;
             }
@@ -221,7 +221,7 @@ pub struct RealPower {
 
 impl RealPower {
     pub fn new(n: usize) -> Self {
-        assert!(n >= 2 && n % 2 == 0, "real FFT size must be even"); // programming error
+        assert!(n >= 2 && n.is_multiple_of(2), "real FFT size must be even"); // programming error
         let twiddles = (0..=n / 2)
             .map(|k| {
                 let a = -2.0 * std::f64::consts::PI * k as f64 / n as f64;

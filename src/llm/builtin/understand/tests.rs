@@ -91,3 +91,65 @@ fn reasons_yes_no_and_choices() {
     assert_eq!(hear("the second one").ordinal, Some(1));
     assert_eq!(hear("the earliest").ordinal, Some(0));
 }
+
+#[test]
+fn a_yes_or_filler_is_no_reason() {
+    for t in [
+        "yes please book it",
+        "yes",
+        "no",
+        "just book it",
+        "that's fine go ahead",
+    ] {
+        assert_eq!(hear(t).reason, None, "{t}");
+    }
+    assert!(!plausible_reason(&["yes", "please", "book", "it"]));
+    assert!(plausible_reason(&["knee", "pain"]));
+    assert_eq!(
+        hear("yes it's about my chest pains").reason.as_deref(),
+        Some("chest pains")
+    );
+}
+
+#[test]
+fn questions_about_a_doctor_even_when_misheard() {
+    for t in [
+        "What are Dr. Chen's hours?",
+        "What are Dr. Chen Zowers?",
+        "What does doctor Chen do?",
+        "Tell me about doctor Chen",
+        "and who is doctor chan",
+    ] {
+        let h = hear(t);
+        assert_eq!(h.intent, Some(Intent::DoctorInfo), "{t}");
+        assert_eq!(h.doctor.as_deref(), Some("chen"), "{t}");
+    }
+    let h = hear("Who are your cardiologists?");
+    assert_eq!(h.intent, Some(Intent::DoctorInfo));
+    assert_eq!(h.doctor.as_deref(), Some("cardiology"));
+    assert!(hear("what does doctor chen do").about);
+    assert!(!hear("what are doctor chen's hours").about);
+    // Offering another doctor, or asking for a day, is no question about them.
+    assert_ne!(
+        hear("what about doctor chen").intent,
+        Some(Intent::DoctorInfo)
+    );
+    assert_ne!(
+        hear("what about doctor chen on monday").intent,
+        Some(Intent::DoctorInfo)
+    );
+    assert_eq!(hear("can i see doctor chen").intent, Some(Intent::Book));
+}
+
+#[test]
+fn doctor_names_with_small_slips() {
+    assert_eq!(
+        hear("book with doctor patil").doctor.as_deref(),
+        Some("patel")
+    );
+    assert_eq!(
+        hear("doctor emily chen please").doctor.as_deref(),
+        Some("emily chen")
+    );
+    assert_eq!(hear("when can i come in").doctor, None, "'when' is no Chen");
+}

@@ -1,0 +1,131 @@
+//! Interruption behaviour, the same for every transport: backchannels and coughs do not cut the
+//! agent off, its own echo does not either, and a false interruption picks the reply up again.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use voice_agent::audio::wav::WavInput;
+use voice_agent::pipeline::{Event, Events, Pipeline, PipelineConfig, SessionOutcome, SessionParts};
+use voice_agent::testing::{
+    echo_room, synthetic_caller, EchoTools, RecordingOutput, ScriptedChat, ScriptedStt, ToneTts,
+};
+use voice_agent::vad::energy::EnergyVad;
+
+fn join(p: Pipeline) -> SessionOutcome {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(p.join());
+    });
+    rx.recv_timeout(Duration::from_secs(90)).expect("pipeline did not shut down")
+}
+
+const LONG: &str = "Let me tell you about our clinic. We open at eight every weekday. \
+    Parking is free behind the building. Bring your insurance card to every visit. \
+    The pharmacy is on the ground floor next to the cafe.";
+
+fn session(
+    input: Box<dyn voice_agent::audio::AudioInput>,
+    output: Box<dyn voice_agent::audio::AudioOutput>,
+    stt: &[&str],
+    chat: ScriptedChat,
+    events: Events,
+) -> SessionParts {
+    SessionParts {
+        input,
+        output,
+        vad: Box::new(EnergyVad::default()),
+        stt: Box::new(ScriptedStt::new(stt)),
+        chat: Box::new(chat),
+        tools: Box::new(EchoTools::default()),
+        tts: Box::new(ToneTts {
+            ms_per_char: 40,
+            ..ToneTts::default()
+        }),
+        events,
+        recorder: None,
+        system_prompt: None,
+    }
+}
+
+#[test]
+fn a_backchannel_long_enough_to_cut_in_resumes_the_reply() {
+    // The caller asks, then says "uh-huh" (0.6 s) over the long answer.
+    let caller = synthetic_caller(&[(200, false), (600, true), (3_000, false), (600, true), (12_000, false)]);
+    let chat = ScriptedChat::replies(&[LONG]);
+    let calls = chat.calls.clone();
+    let p = session(
+        Box::new(WavInput::from_samples(caller, true)),
+        Box::new(RecordingOutput::default()),
+        &["tell me about the clinic", "uh-huh"],
+        chat,
+        Events::none(),
+    );
+    let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
+    let r = &outcome.reports;
+    assert_eq!(r.len(), 2, "{r:#?}");
+    assert!(r[0].interrupted);
+    // The second turn picks up exactly where the caller heard up to, without asking the model.
+    let rest = r[1].agent_text.strip_prefix("As I was saying, ").expect("resumed");
+    let heard_words = r[0].played_text.split_whitespace().count();
+    let expected: Vec<&str> = LONG.split_whitespace().skip(heard_words).collect();
+    assert_eq!(rest, expected.join(" "));
+    assert!(!r[1].interrupted);
+    assert_eq!(calls.lock().unwrap().len(), 1, "the model was not asked again");
+}
+
+#[test]
+fn a_false_interruption_with_no_words_resumes_the_reply() {
+    let caller = synthetic_caller(&[(200, false), (600, true), (3_000, false), (700, true), (12_000, false)]);
+    let chat = ScriptedChat::replies(&[LONG, "This must not be said."]);
+    let p = session(
+        Box::new(WavInput::from_samples(caller, true)),
+        Box::new(RecordingOutput::default()),
+        &["tell me about the clinic", ""],
+        chat,
+        Events::none(),
+    );
+    let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
+    let r = &outcome.reports;
+    assert_eq!(r.len(), 2, "{r:#?}");
+    assert!(r[0].interrupted);
+    assert!(r[1].agent_text.starts_with("As I was saying, "), "{}", r[1].agent_text);
+    assert!(r[1].agent_text.ends_with("next to the cafe."));
+}
+
+/// The agent's voice leaks into the microphone at -20 dB while the caller stays silent.
+fn echo_run(echo_gate: bool) -> (SessionOutcome, Vec<Event>) {
+    let caller = synthetic_caller(&[(200, false), (600, true), (14_000, false)]);
+    let (input, output) = echo_room(caller, 0.1);
+    let (events, rx) = Events::channel(8192);
+    let p = session(
+        Box::new(input),
+        Box::new(output),
+        &["tell me about the clinic", "", "", ""],
+        ScriptedChat::replies(&[LONG, "second", "third"]),
+        events,
+    );
+    let mut config = PipelineConfig::default();
+    if !echo_gate {
+        config.vad.echo_gate_threshold = None;
+    }
+    let outcome = join(Pipeline::spawn(p, config));
+    (outcome, rx.try_iter().collect())
+}
+
+#[test]
+fn the_agents_own_echo_does_not_interrupt_it() {
+    let (outcome, events) = echo_run(true);
+    assert!(!events.contains(&Event::Clear), "the echo cut the agent off");
+    let r = &outcome.reports;
+    assert_eq!(r.len(), 1, "{r:#?}");
+    assert!(!r[0].interrupted);
+    assert_eq!(r[0].played_text, LONG);
+}
+
+#[test]
+fn without_the_echo_gate_the_same_echo_would_interrupt() {
+    // The control for the test above: the echo is loud enough to matter.
+    let (outcome, events) = echo_run(false);
+    assert!(events.contains(&Event::Clear));
+    assert!(outcome.reports[0].interrupted);
+}
