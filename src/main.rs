@@ -35,6 +35,10 @@ enum Command {
     Serve(voice_agent::server::ServeArgs),
     /// Speak text with the local voice into a WAV file (handy for making caller audio).
     Say(SayArgs),
+    /// Measure it like the paper: per-stage latency, streaming vs turn-based, capacity.
+    Bench(voice_agent::bench::BenchArgs),
+    /// Talk to the agent through this machine's microphone and speaker (Ctrl-C ends).
+    Mic(voice_agent::mic::MicArgs),
 }
 
 #[derive(clap::Args)]
@@ -81,6 +85,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run(&cli.providers, args),
         Command::Serve(args) => serve(&cli.providers, args),
         Command::Say(args) => say(args),
+        Command::Bench(args) => bench(&cli.providers, args),
+        Command::Mic(args) => mic(&cli.providers, args),
     };
     match result {
         Ok(code) => code,
@@ -181,5 +187,26 @@ fn serve(opts: &ProviderOptions, args: voice_agent::server::ServeArgs) -> anyhow
     let handle = voice_agent::server::start(config, providers)?;
     eprintln!("serving on http://{} (Ctrl-C to stop)", handle.local_addr());
     handle.wait();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(opts: &ProviderOptions, args: voice_agent::bench::BenchArgs) -> anyhow::Result<ExitCode> {
+    let report = voice_agent::bench::run(opts, &args, &mut |line| eprintln!("{line}"))?;
+    println!("{}", report.to_markdown());
+    for path in voice_agent::bench::save(&report, &args)? {
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mic(opts: &ProviderOptions, args: voice_agent::mic::MicArgs) -> anyhow::Result<ExitCode> {
+    if args.list_devices {
+        voice_agent::mic::list_devices(&mut std::io::stdout().lock())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Devices first: a machine without a microphone fails fast, before the models load.
+    let (input, output) = voice_agent::mic::open_devices(&args)?;
+    let providers = load_providers(opts)?;
+    voice_agent::mic::run_opened(&args, &*providers, input, output, PipelineConfig::default())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -96,17 +96,8 @@ pub fn list_devices(out: &mut dyn Write) -> Result<(), MicError> {
     }
 }
 
-/// The `mic` subcommand: list the devices, or talk until Ctrl-C.
-pub fn run_mic(
-    args: &MicArgs,
-    factory: std::sync::Arc<dyn SessionFactory>,
-    config: PipelineConfig,
-) -> Result<MicSummary, MicError> {
-    let mut stdout = io::stdout().lock();
-    if args.list_devices {
-        list_devices(&mut stdout)?;
-        return Ok(MicSummary::default());
-    }
+/// Open the microphone and the speaker the arguments name (or the system's defaults).
+pub fn open_devices(args: &MicArgs) -> Result<(DeviceInput, DeviceOutput), MicError> {
     #[cfg(feature = "mic")]
     {
         use crate::audio::device::host::CpalBackend;
@@ -115,8 +106,42 @@ pub fn run_mic(
         let backend = CpalBackend::new();
         let input = backend.open_input(args.input_device.as_deref())?;
         let output = backend.open_output(args.output_device.as_deref())?;
-        let stop = input.stop_handle();
-        // First Ctrl-C: stop listening and let the session drain; a second one: leave now.
+        Ok((input, output))
+    }
+    #[cfg(not(feature = "mic"))]
+    {
+        let _ = args;
+        Err(MicError::NotBuilt)
+    }
+}
+
+/// The `mic` subcommand: list the devices, or talk until Ctrl-C.
+pub fn run_mic(
+    args: &MicArgs,
+    factory: std::sync::Arc<dyn SessionFactory>,
+    config: PipelineConfig,
+) -> Result<MicSummary, MicError> {
+    if args.list_devices {
+        list_devices(&mut io::stdout().lock())?;
+        return Ok(MicSummary::default());
+    }
+    let (input, output) = open_devices(args)?;
+    run_opened(args, &*factory, input, output, config)
+}
+
+/// Talk through opened devices until Ctrl-C, with the terminal view on stdout. `config` gets
+/// the live-conversation settings of [`mic_config`].
+pub fn run_opened(
+    args: &MicArgs,
+    factory: &dyn SessionFactory,
+    input: DeviceInput,
+    output: DeviceOutput,
+    config: PipelineConfig,
+) -> Result<MicSummary, MicError> {
+    let stop = input.stop_handle();
+    // First Ctrl-C: stop listening and let the session drain; a second one: leave now.
+    #[cfg(feature = "mic")]
+    {
         let installed = ctrlc::set_handler(move || {
             if stop.is_stopped() {
                 std::process::exit(130);
@@ -126,21 +151,20 @@ pub fn run_mic(
         if let Err(e) = installed {
             log::warn!("cannot catch Ctrl-C ({e}); the session ends when the input does");
         }
-        run_session(
-            args,
-            &*factory,
-            input,
-            output,
-            mic_config(config, args),
-            &mut stdout,
-            Style::detect(),
-        )
     }
     #[cfg(not(feature = "mic"))]
-    {
-        let _ = (factory, config);
-        Err(MicError::NotBuilt)
-    }
+    drop(stop);
+    let config = mic_config(config, args);
+    let mut stdout = io::stdout().lock();
+    run_session(
+        args,
+        factory,
+        input,
+        output,
+        config,
+        &mut stdout,
+        Style::detect(),
+    )
 }
 
 fn create(path: &Path) -> Result<BufWriter<File>, MicError> {
@@ -163,7 +187,7 @@ fn append_report(f: &mut BufWriter<File>, report: &TurnReport) -> io::Result<()>
 pub fn run_session(
     args: &MicArgs,
     factory: &dyn SessionFactory,
-    input: DeviceInput,
+    mut input: DeviceInput,
     output: DeviceOutput,
     config: PipelineConfig,
     out: &mut dyn Write,
@@ -180,6 +204,8 @@ pub fn run_session(
     };
     writeln!(out, "{gate}; speak when ready, Ctrl-C to stop").map_err(term)?;
 
+    // Audio captured while the models loaded is stale: start from now.
+    input.discard_buffered();
     let dropped_input = input.status();
     let dropped_output = output.status();
     let (events, rx) = Events::channel(4_096);

@@ -78,6 +78,7 @@ pub enum ScriptStep {
 }
 
 /// A chat model that plays back scripted answers, one per `stream` call, token by token.
+#[derive(Clone)]
 pub struct ScriptedChat {
     answers: VecDeque<Vec<ScriptStep>>,
     pub first_token_delay: Duration,
@@ -124,6 +125,10 @@ fn sleep_cancellable(d: Duration, cancel: &CancelToken) -> bool {
 impl ChatModel for ScriptedChat {
     fn name(&self) -> String {
         "scripted".into()
+    }
+
+    fn snapshot(&self) -> Option<Box<dyn ChatModel>> {
+        Some(Box::new(self.clone()))
     }
 
     fn stream(

@@ -362,7 +362,7 @@ fn callbacks_neither_allocate_nor_block_even_when_the_pipeline_stalls() {
         }
     });
     assert_eq!(allocs, 0, "a callback allocated");
-    assert!(accepted >= 96_000 && accepted < 144_000, "{accepted}");
+    assert!((96_000..144_000).contains(&accepted), "{accepted}");
     assert_eq!(input.dropped_frames(), 144_000 - accepted as u64);
     assert!(played > 9_500 && played <= 9_600, "{played}");
 }

@@ -409,6 +409,15 @@ fn answers_questions_about_doctors() {
     );
     let r = call.say("which doctors speak spanish");
     expect(&r, &["Doctor Garcia speaks Spanish"]);
+    let r = call.say("what are your hours");
+    expect(
+        &r,
+        &[
+            "Our doctors see patients",
+            "Saturday from 9 AM to 1 PM",
+            "Would you like to book an appointment?",
+        ],
+    );
     let r = call.say("no thank you");
     expect(&r, &["Goodbye"]);
     // After hearing about a doctor, "yes" books with them.
@@ -420,6 +429,15 @@ fn answers_questions_about_doctors() {
     expect(
         &r,
         &["On Thursday, March 5, Doctor Becker is free from 12 to 12:30 PM and from 2 to 4:30 PM"],
+    );
+    // "Him" or "her" is the doctor just talked about; then back to choosing a time.
+    let r = call.say("and what does she do");
+    expect(
+        &r,
+        &[
+            "Doctor Becker is an orthopaedic surgeon",
+            "Now, which time would you like with Doctor Becker?",
+        ],
     );
 }
 
@@ -761,4 +779,23 @@ fn cancels_by_day_after_verifying() {
         call.tools_called(),
         ["get_patient_info", "get_patient_info", "cancel_appointment"]
     );
+}
+
+#[test]
+fn booking_the_same_slot_twice_is_one_booking() {
+    // A re-run turn may repeat schedule_appointment: the second call finds the first booking.
+    let mut call = Call::new();
+    let args = r#"{"patient_name":"John Smith","date_of_birth":"1985-03-04","doctor":"patel","date":"2026-03-09","time":"10:00","reason":"general appointment"}"#;
+    let first = call.tools.call("schedule_appointment", args);
+    let again = call.tools.call("schedule_appointment", args);
+    assert_eq!(first["booked"], true, "{first}");
+    assert_eq!(again["booked"], true, "{again}");
+    assert_eq!(again["already_booked"], true, "{again}");
+    assert_eq!(first["appointment"]["id"], again["appointment"]["id"]);
+    // Someone else still cannot take it.
+    let other = args
+        .replace("John Smith", "Maria Gonzalez")
+        .replace("1985-03-04", "1972-11-19");
+    let taken = call.tools.call("schedule_appointment", &other);
+    assert_eq!(taken["code"], "slot_taken", "{taken}");
 }

@@ -100,7 +100,7 @@ fn a_whole_call_books_an_appointment_with_the_real_models() {
     assert!(outcome.failed_stages.is_empty(), "{:?}", outcome.failed_stages);
     let reports = outcome.reports;
     for r in &reports {
-        eprintln!("{:?} -> {:?} {:?}", r.transcript, r.agent_text, r.tool_calls);
+        eprintln!("turn {} spec={} int={} {:?} -> {:?} (heard {:?}) ttfa={:?}", r.turn, r.speculative_stt, r.interrupted, r.transcript, r.agent_text, r.played_text, r.latency.ttfa_ms);
     }
     assert_eq!(reports.len(), lines.len(), "one turn per caller line");
     // Whisper heard the caller.

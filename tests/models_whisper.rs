@@ -212,6 +212,31 @@ fn silence_and_noise_give_an_empty_transcript() {
 }
 
 #[test]
+fn short_phrases_do_not_loop() {
+    let Some(model) = model() else { return };
+    let mut stt = WhisperStt::with_model(model);
+    for (i, phrase) in [
+        "Goodbye.",
+        "Yes, please.",
+        "I need to cancel my appointment.",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let Some(pcm) = speak(phrase, &format!("short{i}")) else {
+            return;
+        };
+        let text = stt.transcribe(&pcm).unwrap();
+        // A loop would repeat the phrase many times; allow a stray word, not a repetition.
+        assert!(
+            words(&text).len() <= words(phrase).len() + 1,
+            "{phrase:?} transcribed as {text:?}"
+        );
+        assert!(!text.is_empty(), "{phrase:?} gave nothing");
+    }
+}
+
+#[test]
 fn very_short_audio_is_empty_without_running_the_model() {
     let Some(model) = model() else { return };
     let tone: Vec<i16> = (0..1600)

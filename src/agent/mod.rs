@@ -64,6 +64,13 @@ pub struct ReplyOutcome {
     pub cancelled: bool,
 }
 
+/// The agent as it was before a speculative reply.
+pub struct Checkpoint {
+    history: usize,
+    turn_starts: usize,
+    model: Box<dyn ChatModel>,
+}
+
 pub struct Agent {
     config: AgentConfig,
     chat: Box<dyn ChatModel>,
@@ -246,15 +253,20 @@ impl Agent {
         })
     }
 
-    /// A point in the history to come back to (see `rollback`).
-    pub fn checkpoint(&self) -> (usize, usize) {
-        (self.history.len(), self.turn_starts.len())
+    /// A point to come back to (see `rollback`); `None` when the model cannot be rolled back.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        Some(Checkpoint {
+            history: self.history.len(),
+            turn_starts: self.turn_starts.len(),
+            model: self.chat.snapshot()?,
+        })
     }
 
     /// Forget everything after `checkpoint`: a speculative reply the caller never heard.
-    pub fn rollback(&mut self, checkpoint: (usize, usize)) {
-        self.history.truncate(checkpoint.0);
-        self.turn_starts.truncate(checkpoint.1);
+    pub fn rollback(&mut self, checkpoint: Checkpoint) {
+        self.history.truncate(checkpoint.history);
+        self.turn_starts.truncate(checkpoint.turn_starts);
+        self.chat = checkpoint.model;
     }
 
     /// The caller's barge-in turned out to be nothing (noise, a backchannel): the interrupted

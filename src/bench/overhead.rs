@@ -34,8 +34,11 @@ pub fn measure(turns: usize) -> Vec<f64> {
         recorder: None,
         system_prompt: None,
     };
+    // No speculation: a reply started at the pause would be held until the end of turn, and
+    // the time measured would be that wait instead of the hand-offs.
     let config = PipelineConfig {
         speculative_stt: false,
+        speculative_reply: false,
         ..PipelineConfig::default()
     };
     let outcome = Pipeline::spawn(parts, config).join();

@@ -1,9 +1,9 @@
 //! Summary statistics for latency samples.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// P50, mean, min, max, P95 and P99 of a set of samples (milliseconds).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub n: usize,
     pub p50: f64,

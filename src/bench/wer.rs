@@ -11,7 +11,17 @@ pub fn words(text: &str) -> Vec<String> {
                 .to_lowercase()
         })
         .filter(|w| !w.is_empty())
-        .map(|w| if w == "dr" { "doctor".to_string() } else { w })
+        .map(|w| match w.as_str() {
+            "dr" => "doctor".to_string(),
+            // "30th" and "30" are the same spoken number.
+            _ if w.len() > 2
+                && w.as_bytes()[0].is_ascii_digit()
+                && ["st", "nd", "rd", "th"].iter().any(|s| w.ends_with(s)) =>
+            {
+                w[..w.len() - 2].to_string()
+            }
+            _ => w,
+        })
         .collect()
 }
 
@@ -42,5 +52,6 @@ mod tests {
         assert_eq!(wer("book it now", "book it right now"), 1.0 / 3.0);
         assert_eq!(wer("Dr. Patel, at 9:30.", "doctor patel at 9:30"), 0.0);
         assert_eq!(wer("", ""), 0.0);
+        assert_eq!(wer("November 30 at 10 AM", "November 30th at 10 a.m."), 0.0);
     }
 }

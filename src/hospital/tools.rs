@@ -312,6 +312,22 @@ impl HospitalTools {
         // Name and birth date matched (or the record is theirs now): verified.
         self.verified.insert(patient.id);
         let start = DateTime::new(date, time);
+        // The same request again (a retried or re-run turn) finds the booking it made,
+        // instead of reporting the caller's own slot as taken.
+        let same = self
+            .store
+            .upcoming_appointments(patient.id, now)
+            .map_err(internal)?
+            .into_iter()
+            .find(|x| x.start == start && candidates.iter().any(|d| d.id == x.doctor_id));
+        if let Some(appt) = same {
+            return Ok(json!({
+                "booked": true,
+                "already_booked": true,
+                "appointment": appointment_json(&appt),
+                "patient": { "name": patient.name, "new_patient": false },
+            }));
+        }
         match self.store.book(patient.id, chosen.id, start, &reason, now) {
             Ok(appt) => Ok(json!({
                 "booked": true,

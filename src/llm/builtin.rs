@@ -30,6 +30,7 @@ use crate::llm::{
 };
 use crate::pipeline::generation::CancelToken;
 
+#[derive(Clone)]
 pub struct BuiltinReceptionist {
     dialogue: Dialogue,
     calls: u64,
@@ -124,6 +125,11 @@ impl BuiltinReceptionist {
 }
 
 impl ChatModel for BuiltinReceptionist {
+    /// The dialogue state is plain data: a copy restores it if a speculative reply is dropped.
+    fn snapshot(&self) -> Option<Box<dyn ChatModel>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn name(&self) -> String {
         "built-in receptionist (offline, rule-based)".to_string()
     }

@@ -4,6 +4,7 @@
 //! (the offline rule-based receptionist).
 
 pub mod builtin;
+pub mod delay;
 pub mod openai;
 pub mod sse;
 
@@ -174,4 +175,11 @@ pub trait ChatModel: Send {
         cancel: &CancelToken,
         on_event: &mut dyn FnMut(ChatEvent),
     ) -> Result<FinishReason, LlmError>;
+
+    /// A copy of the model as it is now, restored if a reply started speculatively (during the
+    /// caller's pause) is thrown away. Models whose whole state is the history copy cheaply;
+    /// `None` means the model cannot be rolled back, so replies never start speculatively.
+    fn snapshot(&self) -> Option<Box<dyn ChatModel>> {
+        None
+    }
 }

@@ -130,6 +130,7 @@ impl OpenAiConfig {
 }
 
 /// A streaming chat model over an OpenAI-compatible HTTP API.
+#[derive(Clone)]
 pub struct OpenAiChat {
     config: OpenAiConfig,
     agent: ureq::Agent,
@@ -174,6 +175,11 @@ impl OpenAiChat {
 type Item = Result<StreamItem, LlmError>;
 
 impl ChatModel for OpenAiChat {
+    /// The server keeps no state between requests: the history is everything.
+    fn snapshot(&self) -> Option<Box<dyn ChatModel>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn name(&self) -> String {
         format!(
             "openai-compatible {} at {}",

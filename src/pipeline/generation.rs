@@ -33,6 +33,14 @@ impl Generation {
         }
     }
 
+    /// A token for work of a given generation: cancelled at once if that generation is past.
+    pub fn token_for(&self, generation: u64) -> CancelToken {
+        CancelToken {
+            counter: Some(self.0.clone()),
+            at: generation,
+        }
+    }
+
     /// True when `generation` is older than the current one.
     pub fn is_stale(&self, generation: u64) -> bool {
         generation < self.current()

@@ -40,7 +40,13 @@ pub enum SttMsg {
     Partial { turn: Arc<Turn>, text: String },
     /// A transcript made at a pause, before the end of turn is certain: the agent may start
     /// its reply; the turn's generation is bumped if the caller goes on.
-    Speculative { turn: Arc<Turn>, text: String },
+    /// `generation` is the one current when the transcript was made: the reply is void if
+    /// the caller went on since.
+    Speculative {
+        turn: Arc<Turn>,
+        text: String,
+        generation: u64,
+    },
     /// The final transcript of a turn.
     Final { turn: Arc<Turn>, text: String },
     /// Transcription failed; the agent apologises.

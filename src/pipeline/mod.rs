@@ -58,7 +58,8 @@ pub struct PipelineConfig {
     /// Also start the reply (LLM and TTS) at the pause; its audio is held until the end of turn
     /// is certain and thrown away if the caller goes on. Costs wasted LLM calls on resumes.
     pub speculative_reply: bool,
-    /// Speak the reply only once it is complete (the turn-based baseline), instead of streaming.
+    /// The turn-based baseline instead of streaming: the whole transcript, then the whole reply,
+    /// then the whole audio, each step waiting for the one before (set `speculative_*` off too).
     pub sequential: bool,
 }
 
@@ -268,10 +269,12 @@ impl Pipeline {
         }
         {
             let s = shared.clone();
-            let tts = parts.tts;
+            let (tts, seq) = (parts.tts, config.sequential);
             add(
                 "tts",
-                spawn_stage("tts", &shared, move || stages::tts::run(tts, sent_rx, tts_tx, s)),
+                spawn_stage("tts", &shared, move || {
+                    stages::tts::run(tts, seq, sent_rx, tts_tx, s)
+                }),
             );
         }
         let sink = {

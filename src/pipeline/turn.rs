@@ -62,8 +62,8 @@ struct Record {
     errors: Vec<String>,
     speculative: bool,
     stt_compute_ms: Option<f64>,
-    /// The generation of a reply started speculatively, before the end of turn was certain.
-    speculative_generation: Option<u64>,
+    /// Generations of replies started speculatively, before the end of turn was certain.
+    speculative_generations: Vec<u64>,
 }
 
 /// A turn, shared by the stages through `Arc<Turn>`.
@@ -95,11 +95,12 @@ impl Turn {
 
     /// Remember that the reply of `generation` was started speculatively.
     pub fn set_speculative_generation(&self, generation: u64) {
-        self.with(|r| r.speculative_generation = Some(generation));
+        self.with(|r| r.speculative_generations.push(generation));
     }
 
-    pub fn speculative_generation(&self) -> Option<u64> {
-        self.with(|r| r.speculative_generation)
+    /// Whether the reply of `generation` was started speculatively.
+    pub fn is_speculative_generation(&self, generation: u64) -> bool {
+        self.with(|r| r.speculative_generations.contains(&generation))
     }
 
     /// A speculative reply was thrown away: forget its marks and text so the real reply's count.

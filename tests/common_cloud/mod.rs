@@ -405,6 +405,8 @@ fn results(
     })
 }
 
+// The handshake callback's error type is tungstenite's, large or not.
+#[allow(clippy::result_large_err)]
 fn serve_deepgram(stream: TcpStream, options: &DgOptions, log: &Mutex<DgLog>) {
     let raw = stream.try_clone().expect("clone");
     let check = |req: &WsRequest, resp: WsResponse| -> Result<WsResponse, ErrorResponse> {

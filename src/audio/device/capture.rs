@@ -1,6 +1,7 @@
 //! Capture: the callback copies the device's samples into a ring; [`DeviceInput`], on the
 //! pipeline's source thread, turns them into 20 ms frames of 16 kHz mono PCM16.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,9 +43,7 @@ impl CaptureCallback {
     /// Called with each buffer of interleaved samples the device captured. Returns the frames
     /// accepted (the rest is dropped when the pipeline has fallen 2 s behind).
     pub fn on_data<T: RawSample>(&mut self, data: &[T]) -> usize {
-        self.status
-            .callbacks
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.status.callbacks.fetch_add(1, Ordering::Relaxed);
         if T::KIND != self.kind {
             // The stream's format is fixed when it is opened; a mismatch is a backend bug.
             self.status.fail();
@@ -58,7 +57,7 @@ impl CaptureCallback {
         if dropped > 0 {
             self.status
                 .dropped_frames
-                .fetch_add(dropped as u64, std::sync::atomic::Ordering::Relaxed);
+                .fetch_add(dropped as u64, Ordering::Relaxed);
         }
         n / ch
     }
@@ -108,7 +107,7 @@ impl DeviceInput {
     }
 
     /// Hand over what keeps the device stream alive (it closes when the input is dropped).
-    pub(crate) fn attach(&mut self, guard: Box<dyn Send>) {
+    pub fn attach(&mut self, guard: Box<dyn Send>) {
         self._guard = Some(guard);
     }
 
@@ -138,6 +137,18 @@ impl DeviceInput {
     /// End the stream when the device delivers nothing for `timeout` (a vanished device).
     pub fn set_stall_timeout(&mut self, timeout: Option<Duration>) {
         self.stall_timeout = timeout;
+    }
+
+    /// Throw away what was captured so far (e.g. while models loaded), and its drop count.
+    pub fn discard_buffered(&mut self) {
+        let n = self.consumer.available();
+        self.consumer.pop_with(n, |_| {});
+        self.status.dropped_frames.store(0, Ordering::Relaxed);
+        self.partial_sum = 0.0;
+        self.partial_channels = 0;
+        self.pending.clear();
+        self.resampler.reset();
+        self.last_data = Instant::now();
     }
 
     /// Convert what the callbacks delivered; a frame once 20 ms of 16 kHz audio is ready.

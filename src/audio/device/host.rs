@@ -4,7 +4,6 @@
 //! cpal streams may not move between threads, so each stream is opened, played and finally
 //! dropped on a small keeper thread of its own; the pipeline only holds the ring's other end.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -206,16 +205,16 @@ fn error_handler(
     direction: Direction,
     name: String,
 ) -> impl FnMut(cpal::StreamError) + Send + 'static {
-    let count = AtomicU64::new(0);
+    let mut count = 0u64;
     move |e| {
         if matches!(e, cpal::StreamError::DeviceNotAvailable) {
             log::error!("{direction} device {name}: {e}");
             status.fail();
             return;
         }
-        let n = count.fetch_add(1, Ordering::Relaxed);
-        if n < 5 || n.is_power_of_two() {
-            log::warn!("{direction} device {name}: {e} ({} so far)", n + 1);
+        count += 1;
+        if count <= 5 || count.is_power_of_two() {
+            log::warn!("{direction} device {name}: {e} ({count} so far)");
         }
     }
 }
@@ -298,10 +297,11 @@ fn device_and_format(
     }
     .map_err(|e| {
         if listed == 0 {
+            log::debug!("default {direction} device {name}: {e}");
             DeviceError::NoDevice {
                 direction,
                 detail: format!(
-                    "{} lists no {direction} device and its default one ({name}) cannot be opened: {e}",
+                    "{} lists none, and its default device {name:?} cannot be opened: no sound card?",
                     host.id().name()
                 ),
             }

@@ -69,6 +69,8 @@ pub struct DeviceOutput {
     producer: Producer,
     status: Arc<StreamStatus>,
     resampler: StreamResampler,
+    /// Scratch buffers of `write`, kept between calls.
+    input: Vec<f32>,
     resampled: Vec<f32>,
     words: Vec<u32>,
     _guard: Option<Box<dyn Send>>,
@@ -87,6 +89,7 @@ impl DeviceOutput {
             producer,
             status,
             resampler: StreamResampler::new(OUTPUT_RATE, spec.rate),
+            input: Vec::new(),
             resampled: Vec::new(),
             words: Vec::new(),
             _guard: None,
@@ -94,7 +97,7 @@ impl DeviceOutput {
     }
 
     /// Hand over what keeps the device stream alive (it closes when the output is dropped).
-    pub(crate) fn attach(&mut self, guard: Box<dyn Send>) {
+    pub fn attach(&mut self, guard: Box<dyn Send>) {
         self._guard = Some(guard);
     }
 
@@ -130,8 +133,9 @@ impl AudioOutput for DeviceOutput {
         let ch = self.spec.channels.max(1) as usize;
         let kind = self.spec.format;
         self.resampled.clear();
-        let input: Vec<f32> = pcm.iter().map(|&s| s as f32 / 32_768.0).collect();
-        self.resampler.process(&input, &mut self.resampled);
+        self.input.clear();
+        self.input.extend(pcm.iter().map(|&s| s as f32 / 32_768.0));
+        self.resampler.process(&self.input, &mut self.resampled);
         // Encode and interleave here, so the callback only copies words.
         self.words.clear();
         for &v in &self.resampled {
@@ -162,6 +166,10 @@ impl AudioOutput for DeviceOutput {
     }
 
     fn played_samples(&self) -> Option<u64> {
+        // A broken stream plays nothing: let the sink estimate from its own pacing instead.
+        if self.status.has_failed() {
+            return None;
+        }
         // In the pipeline's 24 kHz units.
         Some(self.played_frames() * OUTPUT_RATE as u64 / self.spec.rate.max(1) as u64)
     }

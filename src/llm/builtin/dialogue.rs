@@ -80,6 +80,8 @@ pub struct Inquiry {
     pub language: Option<String>,
     /// What the doctor does, rather than when they work.
     pub about: bool,
+    /// When the clinic is open.
+    pub clinic_hours: bool,
     /// The question that was pending when the caller asked.
     pub resume: Pending,
 }
@@ -115,6 +117,7 @@ pub(super) enum Flow {
     Continue(Used),
 }
 
+#[derive(Clone)]
 pub struct Dialogue {
     pub task: Task,
     pub caller: Caller,
@@ -124,6 +127,8 @@ pub struct Dialogue {
     pub last_reply: String,
     /// The doctor question being looked up.
     pub inquiry: Option<Inquiry>,
+    /// The one doctor last talked about, for "what are her hours".
+    pub last_doctor: Option<String>,
 }
 
 impl Dialogue {
@@ -136,6 +141,7 @@ impl Dialogue {
             clock,
             last_reply: String::new(),
             inquiry: None,
+            last_doctor: None,
         }
     }
 
@@ -163,7 +169,7 @@ impl Dialogue {
 
     /// One caller turn.
     pub fn on_user(&mut self, text: &str) -> Action {
-        let h = understand(text, &self.doctor_names, self.today());
+        let mut h = understand(text, &self.doctor_names, self.today());
         if h.tokens.is_empty() {
             return self.say(NOT_HEARD);
         }
@@ -176,6 +182,12 @@ impl Dialogue {
         }
         if h.bye && h.intent.is_none() {
             return self.farewell(&h);
+        }
+        if h.about_them {
+            if let Some(d) = self.last_doctor.clone() {
+                h.doctor = Some(d);
+                h.intent = Some(Intent::DoctorInfo);
+            }
         }
         if h.intent == Some(Intent::DoctorInfo) {
             // Whatever was asked before, a question about a doctor is answered first, and
@@ -218,6 +230,9 @@ impl Dialogue {
             self.task.intent = Some(new);
         }
         if let (Some(d), false) = (&h.doctor, used.doctor) {
+            if d != "any" {
+                self.last_doctor = Some(d.clone());
+            }
             if self.task.doctor.as_ref() != Some(d) {
                 self.task.doctor = Some(d.clone());
                 self.task.checked = None;
@@ -425,7 +440,7 @@ impl Dialogue {
             .task
             .reason
             .as_deref()
-            .map(|r| format!(", for {r}"))
+            .map(|r| format!(", for {}", spoken_reason(r)))
             .unwrap_or_default();
         format!(
             "Shall I book it{reason}, under the name {}?",
@@ -452,7 +467,7 @@ impl Dialogue {
             .task
             .reason
             .as_deref()
-            .map(|r| format!(", for {r}"))
+            .map(|r| format!(", for {}", spoken_reason(r)))
             .unwrap_or_default();
         format!(
             "{} on {} at {time}{reason}, under the name {}",
@@ -486,6 +501,15 @@ impl Dialogue {
             name: "cancel_appointment",
             args,
         }
+    }
+}
+
+/// A reason as said after "for": "a check-up", "knee pain".
+fn spoken_reason(reason: &str) -> String {
+    if reason == "check-up" {
+        "a check-up".to_string()
+    } else {
+        reason.to_string()
     }
 }
 

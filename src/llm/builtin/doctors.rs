@@ -8,6 +8,9 @@ use super::dialogue::{Action, Dialogue, Inquiry, Pending, Task};
 use super::phrase;
 use super::understand::Heard;
 
+/// How the answer about the clinic's hours begins.
+const CLINIC_HOURS_ANSWER: &str = "Our doctors see patients";
+
 impl Dialogue {
     /// Look up what the caller asked about, remembering the question it interrupted.
     pub(super) fn inquire(&mut self, h: &Heard) -> Action {
@@ -16,6 +19,7 @@ impl Dialogue {
             doctor: h.doctor.clone(),
             language: h.language.clone(),
             about: h.about,
+            clinic_hours: h.clinic_hours,
             resume,
         })
     }
@@ -88,6 +92,10 @@ impl Dialogue {
                     many[0]["speciality"].as_str().unwrap_or("that"),
                 )
             }
+            many if q.clinic_hours => format!(
+                "{CLINIC_HOURS_ANSWER} {}.",
+                phrase::weekly_hours(&clinic_hours(many), &clinic_days(many))
+            ),
             many => {
                 // Nine names are too many to listen to; the specialities say what we cover.
                 let mut specialities: Vec<String> = Vec::new();
@@ -104,6 +112,9 @@ impl Dialogue {
                 )
             }
         };
+        if let Some(d) = single(&doctors) {
+            self.last_doctor = Some(d);
+        }
         let offer = single(&doctors).or(asked);
         self.after_answer(text, offer, q.resume)
     }
@@ -132,7 +143,7 @@ impl Dialogue {
             return self.ask(resume, format!("{text} {question}"));
         }
         self.task = Task::default();
-        let offer = if doctor.is_some() {
+        let offer = if doctor.is_some() || text.starts_with(CLINIC_HOURS_ANSWER) {
             "Would you like to book an appointment?"
         } else {
             "Would you like to book with one of them?"
@@ -192,6 +203,34 @@ fn doctor_name(d: &Value) -> String {
     phrase::doctor(d["doctor"].as_str().unwrap_or_default())
 }
 
+/// The days any doctor works, in week order.
+fn clinic_days(doctors: &[Value]) -> Vec<String> {
+    const WEEK: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    WEEK.iter()
+        .filter(|day| doctors.iter().any(|d| days_of(d).iter().any(|x| x == *day)))
+        .map(|d| d.to_string())
+        .collect()
+}
+
+/// Every doctor's hours as one list: the clinic is open from the earliest start to the
+/// latest end of each day.
+fn clinic_hours(doctors: &[Value]) -> Value {
+    Value::Array(
+        doctors
+            .iter()
+            .flat_map(|d| d["hours"].as_array().cloned().unwrap_or_default())
+            .collect(),
+    )
+}
+
 fn days_of(d: &Value) -> Vec<String> {
     d["works_on"]
         .as_array()
@@ -230,6 +269,22 @@ fn about(d: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clinic_hours_span_all_doctors() {
+        let doctors = [
+            json!({"works_on": ["Tuesday"], "hours": [{"day": "Tuesday", "from": "09:00", "to": "12:00"}]}),
+            json!({"works_on": ["Monday", "Tuesday"], "hours": [
+                {"day": "Monday", "from": "08:00", "to": "17:00"},
+                {"day": "Tuesday", "from": "13:00", "to": "17:00"}]}),
+        ];
+        let days = clinic_days(&doctors);
+        assert_eq!(days, ["Monday", "Tuesday"]);
+        assert_eq!(
+            phrase::weekly_hours(&clinic_hours(&doctors), &days),
+            "Monday from 8 AM to 5 PM, and Tuesday from 9 AM to 5 PM"
+        );
+    }
 
     #[test]
     fn about_reads_the_bio_as_a_sentence() {

@@ -124,6 +124,10 @@ impl Dialogue {
     }
 
     fn on_availability(&mut self, v: &Value) -> Action {
+        if let Some([one]) = v["doctors"].as_array().map(Vec::as_slice) {
+            // "What are her hours?" next is about this doctor.
+            self.last_doctor = one["doctor"].as_str().map(str::to_string);
+        }
         let Some(date) = date_of(v) else {
             return self
                 .say("Sorry, something went wrong while checking. Which day would you like?");

@@ -58,6 +58,10 @@ pub struct Heard {
     pub about: bool,
     /// About the caller's record (phone, insurance, notes), not their appointments.
     pub details: bool,
+    /// When the clinic is open ("what are your hours"), no doctor named.
+    pub clinic_hours: bool,
+    /// A question about "him" or "her": the doctor just talked about.
+    pub about_them: bool,
 }
 
 impl Heard {
@@ -197,7 +201,14 @@ pub fn understand(text: &str, doctor_names: &[String], today: Date) -> Heard {
     h.ordinal = find_ordinal(&h);
     h.about = h.any(ABOUT_DOCTOR);
     h.details = h.any(RECORD_DETAILS);
+    h.clinic_hours = h.doctor.is_none() && h.dates.is_empty() && h.any(CLINIC_HOURS);
     h.intent = find_intent(&h);
+    h.about_them = h.doctor.is_none()
+        && !h.clinic_hours
+        && matches!(h.intent, None | Some(Intent::DoctorInfo))
+        && starts_with_question(&h)
+        && h.any(&["he", "she", "him", "her", "his", "they", "their"])
+        && (h.about || h.language.is_some() || h.any(DOCTOR_INFO));
     h
 }
 
@@ -208,7 +219,7 @@ fn find_intent(h: &Heard) -> Option<Intent> {
     if h.any(PATIENT_INFO) {
         return Some(Intent::PatientInfo);
     }
-    if asks_about_a_doctor(h) {
+    if asks_about_a_doctor(h) || h.clinic_hours {
         return Some(Intent::DoctorInfo);
     }
     if h.any(AVAILABILITY) || h.asap {
@@ -235,20 +246,25 @@ fn find_intent(h: &Heard) -> Option<Intent> {
     None
 }
 
-/// A question naming a doctor, with no day, time or booking words: "what are doctor chen's
-/// hours", "what does doctor chen do", and misheard ones like "what are doctor chen zowers".
-fn asks_about_a_doctor(h: &Heard) -> bool {
-    let named = h.doctor.as_deref().is_some_and(|d| d != "any");
+/// The first word after any lead-in ("and", "sorry") asks a question.
+fn starts_with_question(h: &Heard) -> bool {
     let first = h
         .tokens
         .iter()
         .map(String::as_str)
         .find(|t| !QUESTION_LEAD_IN.contains(t))
         .unwrap_or("");
+    QUESTION_WORDS.contains(&first)
+}
+
+/// A question naming a doctor, with no day, time or booking words: "what are doctor chen's
+/// hours", "what does doctor chen do", and misheard ones like "what are doctor chen zowers".
+fn asks_about_a_doctor(h: &Heard) -> bool {
+    let named = h.doctor.as_deref().is_some_and(|d| d != "any");
     // "what about doctor chen" / "how about" offers another doctor for the same booking.
     let switching = h.has_phrase("what about") || h.has_phrase("how about");
     named
-        && QUESTION_WORDS.contains(&first)
+        && starts_with_question(h)
         && !switching
         && h.dates.is_empty()
         && h.time.is_none()

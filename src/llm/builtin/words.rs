@@ -23,7 +23,8 @@ pub const CANCEL: &[&str] = &[
 pub const AVAILABILITY: &[&str] = &[
     "available", "availability", "free", "opening", "openings", "open", "slot", "slots",
     "when can", "earliest", "soonest", "1st available", "next available", "any time", "what times",
-    "which times", "what time",
+    "which times", "what time", "is there anything", "anything with", "anything on", "same day",
+    "that day",
 ];
 
 #[rustfmt::skip]
@@ -150,5 +151,13 @@ pub const NOT_REASON: &[&str] = &[
     "nope", "nah", "nothing", "none", "correct", "right", "great", "perfect", "good", "sounds",
     "um", "uh", "well", "so", "and", "the", "a", "an", "i", "me", "reason", "particular",
     "special", "really", "not", "don't", "dont", "know", "general", "appointment", "visit",
-    "confirm", "absolutely", "definitely", "of", "course", "works", "fine", "go", "on",
+    "confirm", "absolutely", "definitely", "of", "course", "works", "on",
+];
+
+/// Asking when the clinic is open, with no doctor named.
+#[rustfmt::skip]
+pub const CLINIC_HOURS: &[&str] = &[
+    "your hours", "opening hours", "office hours", "clinic hours", "when are you open",
+    "what time do you open", "what time do you close", "are you open", "when do you open",
+    "when do you close", "what are the hours", "what hours",
 ];

@@ -87,11 +87,17 @@ pub fn run(
             rx.recv()
         };
         let Ok(msg) = msg else { break };
-        let (turn, text, speculative) = match msg {
+        // A speculative transcript comes with the generation it belongs to; anything else is
+        // answered in the generation current now.
+        let (turn, text, speculative, generation) = match msg {
             SttMsg::Partial { .. } => continue,
-            SttMsg::Speculative { turn, text } => (turn, Some(text), true),
-            SttMsg::Final { turn, text } => (turn, Some(text), false),
-            SttMsg::Failed { turn, .. } => (turn, None, false),
+            SttMsg::Speculative {
+                turn,
+                text,
+                generation,
+            } => (turn, Some(text), true, generation),
+            SttMsg::Final { turn, text } => (turn, Some(text), false, s.generation.current()),
+            SttMsg::Failed { turn, .. } => (turn, None, false, s.generation.current()),
         };
         if let Some(p) = pending.take() {
             let confirmed = !speculative
@@ -126,7 +132,6 @@ pub fn run(
                 if !rest.is_empty() {
                     log::info!("turn {}: false interruption, resuming turn {}", turn.id, c.turn_id);
                     agent.resume_interrupted(c.turn_id, &c.full);
-                    let generation = s.generation.current();
                     let resumed = format!("As I was saying, {rest}");
                     if resume(&turn, resumed, generation, &tx).is_err() {
                         return;
@@ -140,15 +145,25 @@ pub fn run(
         if text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
             cut_off = None;
         }
-        let generation = s.generation.current();
-        let checkpoint = agent.checkpoint();
+        if speculative && s.generation.is_stale(generation) {
+            continue; // the caller already went on
+        }
+        let checkpoint = if speculative {
+            match agent.checkpoint() {
+                Some(c) => Some(c),
+                // A model that cannot be rolled back waits for the final transcript.
+                None => continue,
+            }
+        } else {
+            None
+        };
         if speculative {
             turn.set_speculative_generation(generation);
         }
         if reply(&mut agent, &turn, text.clone(), generation, speculative, &tx, &s).is_err() {
             return;
         }
-        if speculative {
+        if let Some(checkpoint) = checkpoint {
             pending = Some(Speculation {
                 turn,
                 text: text.unwrap_or_default(),
@@ -185,7 +200,7 @@ struct Speculation {
     turn: Arc<Turn>,
     text: String,
     generation: u64,
-    checkpoint: (usize, usize),
+    checkpoint: crate::agent::Checkpoint,
 }
 
 /// Wait until the turn is committed (true) or its reply cancelled (false).
@@ -229,7 +244,7 @@ fn reply(
         }
         Some(user_text) => {
             turn.mark(Mark::AgentStart);
-            let token = s.generation.token();
+            let token = s.generation.token_for(generation);
             let mut closed = false;
             // Tools have real effects: a speculative reply runs them only once the turn is certain.
             let mut gate = || !speculative || wait_for_commit(turn, &token);

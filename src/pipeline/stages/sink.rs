@@ -63,7 +63,7 @@ impl Reply {
     /// A reply made before the end of turn was certain, which nobody heard: when it goes stale
     /// (the caller went on) it vanishes without a trace.
     fn is_unheard_speculation(&self) -> bool {
-        self.released == 0 && self.turn.speculative_generation() == Some(self.generation)
+        self.released == 0 && self.turn.is_speculative_generation(self.generation)
     }
 
     /// Samples the caller has heard by `now`.

@@ -1,6 +1,7 @@
 //! STT stage: gathers the turn's audio, shows partial transcripts while the caller speaks,
 //! transcribes speculatively at a pause, and delivers the final transcript at the end of turn.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,8 @@ struct Utterance {
     last_partial: Instant,
     /// A transcript made at a pause (and its compute time), valid while the caller stays silent.
     speculative: Option<(String, f64)>,
+    /// A reply was started on that transcript: it must be voided if the caller goes on.
+    reply_started: bool,
     paused: bool,
 }
 
@@ -42,6 +45,7 @@ pub fn run(
                     audio: Vec::with_capacity(INPUT_RATE as usize * 10),
                     last_partial: Instant::now(),
                     speculative: None,
+                    reply_started: false,
                     paused: false,
                 });
             }
@@ -87,10 +91,12 @@ pub fn run(
                                 let msg = SttMsg::Speculative {
                                     turn: u.turn.clone(),
                                     text: text.clone(),
+                                    generation: s.generation.current(),
                                 };
                                 if tx.send(msg).is_err() {
                                     return;
                                 }
+                                u.reply_started = true;
                             }
                             u.speculative = Some((text, ms));
                         }
@@ -102,11 +108,24 @@ pub fn run(
                 if let Some(u) = cur.as_mut() {
                     u.paused = false;
                     u.speculative = None;
+                    if u.reply_started {
+                        // The caller went on: the reply started at the pause is void. This runs
+                        // in message order, after the speculative transcript went out and before
+                        // the turn can be committed below.
+                        u.reply_started = false;
+                        s.generation.bump();
+                        s.speculation.wasted.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
             VadMsg::Discard => cur = None,
             VadMsg::End => {
                 let Some(u) = cur.take() else { continue };
+                // From here the reply may be played.
+                u.turn.commit();
+                if u.reply_started {
+                    s.speculation.used.fetch_add(1, Ordering::Relaxed);
+                }
                 let out = match u.speculative {
                     // Only silence arrived since the pause: the speculative transcript stands.
                     Some((text, ms)) => {

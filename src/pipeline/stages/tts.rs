@@ -7,8 +7,10 @@ use super::super::turn::Mark;
 use super::super::Shared;
 use crate::tts::TextToSpeech;
 
+/// `sequential`: hand each chunk's audio on only once it is complete (the turn-based baseline).
 pub fn run(
     mut tts: Box<dyn TextToSpeech>,
+    sequential: bool,
     rx: Receiver<SentenceMsg>,
     tx: Sender<TtsMsg>,
     s: Shared,
@@ -38,8 +40,13 @@ pub fn run(
                     return;
                 }
                 let mut closed = false;
+                let mut whole: Vec<i16> = Vec::new();
                 let result = tts.synthesize(&text, &token, &mut |pcm: &[i16]| {
                     if closed || pcm.is_empty() || token.is_cancelled() {
+                        return;
+                    }
+                    if sequential {
+                        whole.extend_from_slice(pcm);
                         return;
                     }
                     turn.mark(Mark::TtsFirstAudio);
@@ -51,6 +58,16 @@ pub fn run(
                         })
                         .is_err();
                 });
+                if sequential && !whole.is_empty() && !token.is_cancelled() {
+                    turn.mark(Mark::TtsFirstAudio);
+                    closed = tx
+                        .send(TtsMsg::Audio {
+                            turn: turn.clone(),
+                            generation,
+                            pcm: whole,
+                        })
+                        .is_err();
+                }
                 if closed {
                     return;
                 }

@@ -2,7 +2,6 @@
 //! barge-in detection.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,8 +24,6 @@ struct Current {
     over_agent: bool,
     /// This turn already cut the agent off.
     barged_in: bool,
-    /// A reply was started at the last pause and must be cancelled if the caller goes on.
-    speculating: bool,
 }
 
 pub fn run(
@@ -97,7 +94,6 @@ pub fn run(
     if let Some(c) = cur.take() {
         c.turn.mark_at(Mark::SpeechEnd, last_voiced.unwrap_or_else(Instant::now));
         c.turn.mark(Mark::Endpoint);
-        c.turn.commit();
         let _ = tx.send(VadMsg::End);
     }
 }
@@ -142,7 +138,6 @@ fn handle(
                 turn,
                 over_agent,
                 barged_in: false,
-                speculating: false,
             });
         }
         TurnEvent::Speaking { speech_ms } => {
@@ -165,18 +160,12 @@ fn handle(
                 // A reply may start early only for a turn that will surely be answered: not a
                 // possible blip over the agent's own speech.
                 let reply = ctx.speculative_reply && (!c.over_agent || c.barged_in);
-                c.speculating = reply;
                 send(VadMsg::Pause { reply })?;
             }
         }
         TurnEvent::Resume => {
-            if let Some(c) = cur.as_mut() {
-                if c.speculating {
-                    // The caller went on: the reply started at the pause is void.
-                    c.speculating = false;
-                    s.generation.bump();
-                    s.speculation.wasted.fetch_add(1, Ordering::Relaxed);
-                }
+            if cur.is_some() {
+                // The STT stage voids any reply started at the pause, in its own order.
                 send(VadMsg::Resume)?;
             }
         }
@@ -190,10 +179,6 @@ fn handle(
                     log::debug!("vad: turn {} ignored while the agent speaks", c.turn.id);
                     send(VadMsg::Discard)?;
                 } else {
-                    c.turn.commit();
-                    if c.speculating {
-                        s.speculation.used.fetch_add(1, Ordering::Relaxed);
-                    }
                     send(VadMsg::End)?;
                     s.state.set(AgentState::Processing);
                     s.events.emit(Event::State {

@@ -157,12 +157,18 @@ pub fn greedy(
     Ok(Some(out))
 }
 
-/// When `tokens` ends with one phrase said three times in a row (a single token: five times),
-/// the length to keep (the first time only). Greedy Whisper loops like this on short audio.
+/// When `tokens` ends with a phrase said again right after itself, the index where the repeats
+/// start (they are dropped). Trimmed windows make Whisper loop: a phrase of four or more tokens
+/// repeated once is already a loop (a whole sentence said twice); shorter phrases must come
+/// three times, a single token five times, so "very, very" or "no, no" survive.
 fn looping_tail(tokens: &[u32]) -> Option<usize> {
-    const MAX_PHRASE: usize = 16;
+    const MAX_PHRASE: usize = 48;
     (1..=MAX_PHRASE).find_map(|k| {
-        let times = if k == 1 { 5 } else { 3 };
+        let times = match k {
+            1 => 5,
+            2 | 3 => 3,
+            _ => 2,
+        };
         if tokens.len() < k * times {
             return None;
         }
@@ -224,6 +230,12 @@ mod tests {
         let looped: Vec<u32> = [&[1, 2][..], &phrase, &phrase, &phrase].concat();
         assert_eq!(looping_tail(&looped), Some(8));
         assert_eq!(looping_tail(&[1, 2, 3, 4, 5, 6]), None);
+        // A whole sentence said twice is cut after the first time.
+        let sentence = [20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30];
+        let twice: Vec<u32> = [&sentence[..], &sentence].concat();
+        assert_eq!(looping_tail(&twice), Some(11));
+        // A short phrase said twice is left alone.
+        assert_eq!(looping_tail(&[1, 7, 8, 7, 8]), None);
     }
 
     #[test]

@@ -139,6 +139,12 @@ fn questions_about_a_doctor_even_when_misheard() {
         Some(Intent::DoctorInfo)
     );
     assert_eq!(hear("can i see doctor chen").intent, Some(Intent::Book));
+    assert_eq!(
+        hear("actually is there anything with doctor chen that day").intent,
+        Some(Intent::Availability)
+    );
+    assert!(hear("what are your hours").clinic_hours);
+    assert_eq!(hear("what are your hours").intent, Some(Intent::DoctorInfo));
 }
 
 #[test]
@@ -152,4 +158,12 @@ fn doctor_names_with_small_slips() {
         Some("emily chen")
     );
     assert_eq!(hear("when can i come in").doctor, None, "'when' is no Chen");
+}
+
+#[test]
+fn questions_about_him_or_her() {
+    assert!(hear("what does he do").about_them);
+    assert!(hear("and what are her hours").about_them);
+    assert!(!hear("what are doctor chen's hours").about_them, "named");
+    assert!(!hear("her name is maria").about_them, "no question");
 }
