@@ -44,17 +44,25 @@ fn main() -> anyhow::Result<()> {
         }
         print!("agent: ");
         std::io::stdout().flush()?;
-        let outcome = agent.respond(turn as u64, &line, &CancelToken::never(), &mut |out| match out {
-            AgentOutput::Text(t) => {
-                print!("{t}");
-                let _ = std::io::stdout().flush();
-            }
-            AgentOutput::Flush => {}
-            AgentOutput::ToolCall(call) => {
-                println!("\n  [tool] {}({}) -> {}", call.name, call.arguments, call.result);
-                print!("agent: ");
-            }
-        });
+        let outcome = agent.respond(
+            turn as u64,
+            &line,
+            &CancelToken::never(),
+            &mut |out| match out {
+                AgentOutput::Text(t) => {
+                    print!("{t}");
+                    let _ = std::io::stdout().flush();
+                }
+                AgentOutput::Flush => {}
+                AgentOutput::ToolCall(call) => {
+                    println!(
+                        "\n  [tool] {}({}) -> {}",
+                        call.name, call.arguments, call.result
+                    );
+                    print!("agent: ");
+                }
+            },
+        );
         match outcome {
             Ok(_) => println!(),
             Err(e) => println!("\n  [error] {e}"),

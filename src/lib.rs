@@ -13,6 +13,7 @@ pub mod audio;
 pub mod bench;
 pub mod cloud;
 pub mod console;
+pub mod fallback;
 pub mod hospital;
 pub mod llm;
 pub mod mic;

@@ -16,7 +16,11 @@ use voice_agent::pipeline::{Event, Events, Pipeline, PipelineConfig, SessionPart
 use voice_agent::providers::{ProviderOptions, Providers, SessionFactory};
 
 #[derive(Parser)]
-#[command(name = "voice-agent", version, about = "A realtime voice agent: VAD -> STT -> LLM agent with tools -> TTS")]
+#[command(
+    name = "voice-agent",
+    version,
+    about = "A realtime voice agent: VAD -> STT -> LLM agent with tools -> TTS"
+)]
 struct Cli {
     #[command(flatten)]
     providers: ProviderOptions,
@@ -116,7 +120,12 @@ fn run(opts: &ProviderOptions, args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let providers = load_providers(opts)?;
     let (events, rx) = Events::channel(4096);
-    let mut parts = SessionParts::new(providers.session()?, Box::new(input), Box::new(NullOutput), events);
+    let mut parts = SessionParts::new(
+        providers.session()?,
+        Box::new(input),
+        Box::new(NullOutput),
+        events,
+    );
     let recorder = args.output.as_ref().map(|_| ConversationRecorder::new());
     parts.recorder = recorder.clone();
     let mut report_file = match &args.report {
@@ -156,10 +165,16 @@ fn run(opts: &ProviderOptions, args: RunArgs) -> anyhow::Result<ExitCode> {
 fn print_turn(r: &TurnReport) {
     println!("[turn {}] caller: {}", r.turn, r.transcript);
     for call in &r.tool_calls {
-        println!("         tool: {}({}) -> {}", call.name, call.arguments, call.result);
+        println!(
+            "         tool: {}({}) -> {}",
+            call.name, call.arguments, call.result
+        );
     }
     if r.interrupted {
-        println!("         agent (interrupted): {} [heard: {}]", r.agent_text, r.played_text);
+        println!(
+            "         agent (interrupted): {} [heard: {}]",
+            r.agent_text, r.played_text
+        );
     } else {
         println!("         agent: {}", r.agent_text);
     }
@@ -176,7 +191,8 @@ fn say(args: SayArgs) -> anyhow::Result<ExitCode> {
         &voice_agent::CancelToken::never(),
         &mut |chunk| pcm.extend_from_slice(chunk),
     )?;
-    let pcm = voice_agent::audio::resample::resample_i16(&pcm, voice_agent::tts::OUTPUT_RATE, args.rate);
+    let pcm =
+        voice_agent::audio::resample::resample_i16(&pcm, voice_agent::tts::OUTPUT_RATE, args.rate);
     voice_agent::audio::wav::write_wav_mono(&args.output, &pcm, args.rate)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -40,10 +40,15 @@ pub trait SessionFactory: Send + Sync {
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::fallback::{FallbackStt, FallbackTts};
 use crate::hospital::{self, Clock, HospitalTools, Store, SystemClock};
 use crate::llm::builtin::BuiltinReceptionist;
 use crate::llm::openai::{OpenAiChat, OpenAiConfig};
+use crate::stt::deepgram::{DeepgramConfig, DeepgramStt};
+use crate::stt::openai::{OpenAiStt, OpenAiSttConfig};
 use crate::stt::whisper::{WhisperModel, WhisperStt};
+use crate::tts::elevenlabs::{ElevenLabsConfig, ElevenLabsTts};
+use crate::tts::openai::{OpenAiTts, OpenAiTtsConfig};
 use crate::tts::piper::{PiperTts, PiperVoice};
 use crate::vad::energy::EnergyVad;
 use crate::vad::silero::{SileroModel, SileroVad};
@@ -62,6 +67,10 @@ pub enum VadKind {
 pub enum SttKind {
     /// Whisper through ONNX Runtime, offline.
     Local,
+    /// Deepgram streaming WebSocket (DEEPGRAM_API_KEY).
+    Deepgram,
+    /// An OpenAI-compatible /audio/transcriptions endpoint (STT_BASE_URL, STT_API_KEY).
+    Openai,
 }
 
 /// Which text-to-speech provider.
@@ -69,6 +78,22 @@ pub enum SttKind {
 pub enum TtsKind {
     /// Piper through ONNX Runtime, offline.
     Local,
+    /// ElevenLabs streaming (ELEVENLABS_API_KEY).
+    Elevenlabs,
+    /// An OpenAI-compatible /audio/speech endpoint (TTS_BASE_URL, TTS_API_KEY).
+    Openai,
+}
+
+/// A remote speech-to-text, configured.
+enum RemoteStt {
+    Deepgram(DeepgramConfig),
+    OpenAi(OpenAiSttConfig),
+}
+
+/// A remote voice, configured.
+enum RemoteTts {
+    ElevenLabs(ElevenLabsConfig),
+    OpenAi(OpenAiTtsConfig),
 }
 
 /// Provider choices, shared by every subcommand. Unset choices follow the environment.
@@ -77,12 +102,15 @@ pub struct ProviderOptions {
     /// Voice activity detector [default: silero when installed, else energy].
     #[arg(long, value_enum, global = true)]
     pub vad: Option<VadKind>,
-    /// Speech-to-text provider [default: local].
+    /// Speech-to-text provider [default: deepgram when DEEPGRAM_API_KEY is set, else local].
     #[arg(long, value_enum, global = true)]
     pub stt: Option<SttKind>,
-    /// Text-to-speech provider [default: local].
+    /// Text-to-speech provider [default: elevenlabs when ELEVENLABS_API_KEY is set, else local].
     #[arg(long, value_enum, global = true)]
     pub tts: Option<TtsKind>,
+    /// Voice of the cloud TTS (an ElevenLabs voice id, an OpenAI voice name).
+    #[arg(long, global = true)]
+    pub voice: Option<String>,
     /// The agent's brain: `builtin` (offline receptionist) or an OpenAI-compatible base URL such
     /// as http://127.0.0.1:8081/v1 [default: $OPENAI_BASE_URL or $OPENAI_API_KEY selects
     /// the OpenAI-compatible client, otherwise builtin].
@@ -105,6 +133,7 @@ impl Default for ProviderOptions {
             vad: None,
             stt: None,
             tts: None,
+            voice: None,
             llm: None,
             llm_model: None,
             whisper: "tiny.en".into(),
@@ -122,8 +151,7 @@ enum Brain {
 /// Loaded providers: models are loaded once here and shared by every session.
 pub struct Providers {
     silero: Option<Arc<SileroModel>>,
-    whisper: Arc<WhisperModel>,
-    piper: Arc<PiperVoice>,
+    speech: Speech,
     brain: Brain,
     store: Store,
     clock: Arc<dyn Clock>,
@@ -158,14 +186,77 @@ impl Providers {
         } else if opts.vad == Some(VadKind::Energy) {
             lines.push(format!("vad:   {}", EnergyVad::default().name()));
         }
-        let whisper = WhisperModel::shared(&opts.whisper)?;
-        lines.push(format!("stt:   {}", WhisperStt::with_model(whisper.clone()).name()));
-        let piper = PiperVoice::load(&crate::models::models_dir())?;
-        lines.push(format!("tts:   {}", PiperTts::new(piper.clone()).name()));
+        let env_set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+        let stt_kind = opts.stt.unwrap_or(if env_set("DEEPGRAM_API_KEY") {
+            SttKind::Deepgram
+        } else {
+            SttKind::Local
+        });
+        let cfg_err = |e: &dyn std::fmt::Display| ProviderError::Config(e.to_string());
+        let remote_stt = match stt_kind {
+            SttKind::Local => None,
+            SttKind::Deepgram => Some(RemoteStt::Deepgram(
+                DeepgramConfig::from_env().map_err(|e| cfg_err(&e))?,
+            )),
+            SttKind::Openai => Some(RemoteStt::OpenAi(
+                OpenAiSttConfig::from_env().map_err(|e| cfg_err(&e))?,
+            )),
+        };
+        // The local model is required for local STT, and a fallback for a remote one.
+        let whisper = match (&remote_stt, WhisperModel::shared(&opts.whisper)) {
+            (_, Ok(m)) => Some(m),
+            (None, Err(e)) => return Err(e.into()),
+            (Some(_), Err(e)) => {
+                log::warn!("no local speech-to-text fallback: {e}");
+                None
+            }
+        };
+        let tts_kind = opts.tts.unwrap_or(if env_set("ELEVENLABS_API_KEY") {
+            TtsKind::Elevenlabs
+        } else {
+            TtsKind::Local
+        });
+        let remote_tts = match tts_kind {
+            TtsKind::Local => None,
+            TtsKind::Elevenlabs => {
+                let mut c = ElevenLabsConfig::from_env().map_err(|e| cfg_err(&e))?;
+                if let Some(v) = &opts.voice {
+                    c = c.with_voice(v.clone());
+                }
+                Some(RemoteTts::ElevenLabs(c))
+            }
+            TtsKind::Openai => {
+                let mut c = OpenAiTtsConfig::from_env().map_err(|e| cfg_err(&e))?;
+                if let Some(v) = &opts.voice {
+                    c = c.with_voice(v.clone());
+                }
+                Some(RemoteTts::OpenAi(c))
+            }
+        };
+        let piper = match (&remote_tts, PiperVoice::load(&crate::models::models_dir())) {
+            (_, Ok(v)) => Some(v),
+            (None, Err(e)) => return Err(e.into()),
+            (Some(_), Err(e)) => {
+                log::warn!("no local voice fallback: {e}");
+                None
+            }
+        };
+        let speech = Speech {
+            whisper,
+            piper,
+            remote_stt,
+            remote_tts,
+        };
+        // Build one of each now: a bad key or an unreachable host shows at start-up.
+        let (stt, tts) = speech.session()?;
+        lines.push(format!("stt:   {}", stt.name()));
+        lines.push(format!("tts:   {}", tts.name()));
+        drop((stt, tts));
 
         let db = opts.db.clone().unwrap_or_else(hospital::default_db_path);
-        let store = Store::open(&db)
-            .map_err(|e| ProviderError::Store(format!("hospital database {}: {e}", db.display())))?;
+        let store = Store::open(&db).map_err(|e| {
+            ProviderError::Store(format!("hospital database {}: {e}", db.display()))
+        })?;
         lines.push(format!("db:    {}", db.display()));
 
         let brain = match opts.llm.as_deref() {
@@ -200,8 +291,7 @@ impl Providers {
         };
         Ok(Self {
             silero,
-            whisper,
-            piper,
+            speech,
             brain,
             store,
             clock,
@@ -212,6 +302,70 @@ impl Providers {
     /// The shared hospital store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+}
+
+/// Speech providers: the local models (the provider, or the fallback of a remote one when
+/// installed) and the remote services' configurations.
+struct Speech {
+    whisper: Option<Arc<WhisperModel>>,
+    piper: Option<Arc<PiperVoice>>,
+    remote_stt: Option<RemoteStt>,
+    remote_tts: Option<RemoteTts>,
+}
+
+/// A session's ears and voice.
+type SpeechPair = (Box<dyn SpeechToText>, Box<dyn TextToSpeech>);
+
+impl Speech {
+    /// One session's speech-to-text and voice, each remote one backed by the local model.
+    fn session(&self) -> Result<SpeechPair, ProviderError> {
+        let svc = |e: &dyn std::fmt::Display| ProviderError::Config(e.to_string());
+        let local_stt = self
+            .whisper
+            .as_ref()
+            .map(|m| Box::new(WhisperStt::with_model(m.clone())) as Box<dyn SpeechToText>);
+        let stt: Box<dyn SpeechToText> = match (&self.remote_stt, local_stt) {
+            (None, Some(local)) => local,
+            (None, None) => return Err(ProviderError::Config("no speech-to-text".into())),
+            (Some(remote), local) => {
+                let remote: Box<dyn SpeechToText> = match remote {
+                    RemoteStt::Deepgram(c) => {
+                        Box::new(DeepgramStt::connect(c.clone()).map_err(|e| svc(&e))?)
+                    }
+                    RemoteStt::OpenAi(c) => {
+                        Box::new(OpenAiStt::new(c.clone()).map_err(|e| svc(&e))?)
+                    }
+                };
+                match local {
+                    Some(l) => Box::new(FallbackStt::new(remote, l)),
+                    None => remote,
+                }
+            }
+        };
+        let local_tts = self
+            .piper
+            .as_ref()
+            .map(|v| Box::new(PiperTts::new(v.clone())) as Box<dyn TextToSpeech>);
+        let tts: Box<dyn TextToSpeech> = match (&self.remote_tts, local_tts) {
+            (None, Some(local)) => local,
+            (None, None) => return Err(ProviderError::Config("no voice".into())),
+            (Some(remote), local) => {
+                let remote: Box<dyn TextToSpeech> = match remote {
+                    RemoteTts::ElevenLabs(c) => {
+                        Box::new(ElevenLabsTts::new(c.clone()).map_err(|e| svc(&e))?)
+                    }
+                    RemoteTts::OpenAi(c) => {
+                        Box::new(OpenAiTts::new(c.clone()).map_err(|e| svc(&e))?)
+                    }
+                };
+                match local {
+                    Some(l) => Box::new(FallbackTts::new(remote, l)),
+                    None => remote,
+                }
+            }
+        };
+        Ok((stt, tts))
     }
 }
 
@@ -228,12 +382,13 @@ impl SessionFactory for Providers {
             )),
             Brain::OpenAi(c) => Box::new(OpenAiChat::new(c.clone())),
         };
+        let (stt, tts) = self.speech.session()?;
         Ok(SessionProviders {
             vad,
-            stt: Box::new(WhisperStt::with_model(self.whisper.clone())),
+            stt,
             chat,
             tools: Box::new(HospitalTools::new(self.store.clone(), self.clock.clone())),
-            tts: Box::new(PiperTts::new(self.piper.clone())),
+            tts,
             system_prompt: hospital::system_prompt(&*self.clock),
         })
     }

@@ -226,7 +226,8 @@ impl TextToSpeech for ToneTts {
         if sleep_cancellable(self.first_audio_delay, cancel) {
             return Ok(());
         }
-        let total = (text.chars().count() as u64 * self.ms_per_char * OUTPUT_RATE as u64 / 1000) as usize;
+        let total =
+            (text.chars().count() as u64 * self.ms_per_char * OUTPUT_RATE as u64 / 1000) as usize;
         let piece = OUTPUT_RATE as usize / 50;
         let level = tone_level(text) as f32;
         let mut i = 0;

@@ -23,7 +23,10 @@ fn models_ready() -> bool {
         && dir.join("piper/en_US-joe-medium.onnx").exists()
         && dir.join("silero/silero_vad.onnx").exists();
     if !ok {
-        eprintln!("SKIPPED: models missing in {} (run `make setup`)", dir.display());
+        eprintln!(
+            "SKIPPED: models missing in {} (run `make setup`)",
+            dir.display()
+        );
     }
     ok
 }
@@ -35,8 +38,10 @@ fn caller_audio(lines: &[&str], gap_ms: usize) -> Vec<i16> {
     let mut out = vec![0i16; 8_000];
     for line in lines {
         let mut pcm = Vec::new();
-        tts.synthesize(line, &CancelToken::never(), &mut |c| pcm.extend_from_slice(c))
-            .expect("synthesis");
+        tts.synthesize(line, &CancelToken::never(), &mut |c| {
+            pcm.extend_from_slice(c)
+        })
+        .expect("synthesis");
         out.extend(resample_i16(&pcm, OUTPUT_RATE, 16_000));
         out.extend(std::iter::repeat_n(0, gap_ms * 16));
     }
@@ -97,15 +102,32 @@ fn a_whole_call_books_an_appointment_with_the_real_models() {
     );
     parts.recorder = Some(recorder.clone());
     let outcome = Pipeline::spawn(parts, PipelineConfig::default()).join();
-    assert!(outcome.failed_stages.is_empty(), "{:?}", outcome.failed_stages);
+    assert!(
+        outcome.failed_stages.is_empty(),
+        "{:?}",
+        outcome.failed_stages
+    );
     let reports = outcome.reports;
     for r in &reports {
-        eprintln!("turn {} spec={} int={} {:?} -> {:?} (heard {:?}) ttfa={:?}", r.turn, r.speculative_stt, r.interrupted, r.transcript, r.agent_text, r.played_text, r.latency.ttfa_ms);
+        eprintln!(
+            "turn {} spec={} int={} {:?} -> {:?} (heard {:?}) ttfa={:?}",
+            r.turn,
+            r.speculative_stt,
+            r.interrupted,
+            r.transcript,
+            r.agent_text,
+            r.played_text,
+            r.latency.ttfa_ms
+        );
     }
     assert_eq!(reports.len(), lines.len(), "one turn per caller line");
     // Whisper heard the caller.
     for (line, r) in lines.iter().zip(&reports) {
-        assert!(wer(line, &r.transcript) < 0.35, "{line:?} heard as {:?}", r.transcript);
+        assert!(
+            wer(line, &r.transcript) < 0.35,
+            "{line:?} heard as {:?}",
+            r.transcript
+        );
         assert!(r.latency.ttfa_ms.is_some(), "turn {} never spoke", r.turn);
     }
     // The receptionist booked it, on the real database.
@@ -123,7 +145,9 @@ fn a_whole_call_books_an_appointment_with_the_real_models() {
         Date::from_ymd(2026, 11, 23).expect("date"),
         voice_agent::hospital::Time::from_hm(0, 0).expect("time"),
     );
-    let appts = store.upcoming_appointments(john.id, from).expect("appointments");
+    let appts = store
+        .upcoming_appointments(john.id, from)
+        .expect("appointments");
     assert!(
         appts
             .iter()
@@ -134,14 +158,22 @@ fn a_whole_call_books_an_appointment_with_the_real_models() {
     // The agent's audio says what the agent meant: each reply transcribes back to its text.
     let agent = recorder.agent_samples();
     let replies = segments(&agent, OUTPUT_RATE as usize);
-    assert_eq!(replies.len(), reports.len(), "one stretch of agent audio per turn");
+    assert_eq!(
+        replies.len(),
+        reports.len(),
+        "one stretch of agent audio per turn"
+    );
     let mut stt = WhisperStt::new().expect("whisper");
     for (audio, r) in replies.iter().zip(&reports) {
         let heard = stt
             .transcribe(&resample_i16(audio, OUTPUT_RATE, 16_000))
             .expect("transcribe");
         let e = wer(&r.played_text, &heard);
-        assert!(e < 0.25, "agent said {:?}, Whisper heard {heard:?} (WER {e:.2})", r.played_text);
+        assert!(
+            e < 0.25,
+            "agent said {:?}, Whisper heard {heard:?} (WER {e:.2})",
+            r.played_text
+        );
     }
     let _ = std::fs::remove_file(&db);
 }

@@ -5,7 +5,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use voice_agent::audio::wav::WavInput;
-use voice_agent::pipeline::{Event, Events, Pipeline, PipelineConfig, SessionOutcome, SessionParts};
+use voice_agent::pipeline::{
+    Event, Events, Pipeline, PipelineConfig, SessionOutcome, SessionParts,
+};
 use voice_agent::testing::{
     echo_room, synthetic_caller, EchoTools, RecordingOutput, ScriptedChat, ScriptedStt, ToneTts,
 };
@@ -16,7 +18,8 @@ fn join(p: Pipeline) -> SessionOutcome {
     std::thread::spawn(move || {
         let _ = tx.send(p.join());
     });
-    rx.recv_timeout(Duration::from_secs(90)).expect("pipeline did not shut down")
+    rx.recv_timeout(Duration::from_secs(90))
+        .expect("pipeline did not shut down")
 }
 
 const LONG: &str = "Let me tell you about our clinic. We open at eight every weekday. \
@@ -50,7 +53,13 @@ fn session(
 #[test]
 fn a_backchannel_long_enough_to_cut_in_resumes_the_reply() {
     // The caller asks, then says "uh-huh" (0.6 s) over the long answer.
-    let caller = synthetic_caller(&[(200, false), (600, true), (3_000, false), (600, true), (12_000, false)]);
+    let caller = synthetic_caller(&[
+        (200, false),
+        (600, true),
+        (3_000, false),
+        (600, true),
+        (12_000, false),
+    ]);
     let chat = ScriptedChat::replies(&[LONG]);
     let calls = chat.calls.clone();
     let p = session(
@@ -65,17 +74,30 @@ fn a_backchannel_long_enough_to_cut_in_resumes_the_reply() {
     assert_eq!(r.len(), 2, "{r:#?}");
     assert!(r[0].interrupted);
     // The second turn picks up exactly where the caller heard up to, without asking the model.
-    let rest = r[1].agent_text.strip_prefix("As I was saying, ").expect("resumed");
+    let rest = r[1]
+        .agent_text
+        .strip_prefix("As I was saying, ")
+        .expect("resumed");
     let heard_words = r[0].played_text.split_whitespace().count();
     let expected: Vec<&str> = LONG.split_whitespace().skip(heard_words).collect();
     assert_eq!(rest, expected.join(" "));
     assert!(!r[1].interrupted);
-    assert_eq!(calls.lock().unwrap().len(), 1, "the model was not asked again");
+    assert_eq!(
+        calls.lock().unwrap().len(),
+        1,
+        "the model was not asked again"
+    );
 }
 
 #[test]
 fn a_false_interruption_with_no_words_resumes_the_reply() {
-    let caller = synthetic_caller(&[(200, false), (600, true), (3_000, false), (700, true), (12_000, false)]);
+    let caller = synthetic_caller(&[
+        (200, false),
+        (600, true),
+        (3_000, false),
+        (700, true),
+        (12_000, false),
+    ]);
     let chat = ScriptedChat::replies(&[LONG, "This must not be said."]);
     let p = session(
         Box::new(WavInput::from_samples(caller, true)),
@@ -88,7 +110,11 @@ fn a_false_interruption_with_no_words_resumes_the_reply() {
     let r = &outcome.reports;
     assert_eq!(r.len(), 2, "{r:#?}");
     assert!(r[0].interrupted);
-    assert!(r[1].agent_text.starts_with("As I was saying, "), "{}", r[1].agent_text);
+    assert!(
+        r[1].agent_text.starts_with("As I was saying, "),
+        "{}",
+        r[1].agent_text
+    );
     assert!(r[1].agent_text.ends_with("next to the cafe."));
 }
 
@@ -115,7 +141,10 @@ fn echo_run(echo_gate: bool) -> (SessionOutcome, Vec<Event>) {
 #[test]
 fn the_agents_own_echo_does_not_interrupt_it() {
     let (outcome, events) = echo_run(true);
-    assert!(!events.contains(&Event::Clear), "the echo cut the agent off");
+    assert!(
+        !events.contains(&Event::Clear),
+        "the echo cut the agent off"
+    );
     let r = &outcome.reports;
     assert_eq!(r.len(), 1, "{r:#?}");
     assert!(!r[0].interrupted);

@@ -7,7 +7,9 @@ use std::time::Duration;
 use voice_agent::agent::AgentConfig;
 use voice_agent::audio::wav::{ConversationRecorder, WavInput};
 use voice_agent::llm::Role;
-use voice_agent::pipeline::{Event, Events, Pipeline, PipelineConfig, SessionOutcome, SessionParts};
+use voice_agent::pipeline::{
+    Event, Events, Pipeline, PipelineConfig, SessionOutcome, SessionParts,
+};
 use voice_agent::testing::{
     synthetic_caller, tone_level, EchoTools, RecordingOutput, ScriptStep, ScriptedChat,
     ScriptedStt, ToneTts,
@@ -51,16 +53,26 @@ fn parts(
 
 #[test]
 fn two_turns_flow_through_every_stage_and_report() {
-    let caller = synthetic_caller(&[(300, false), (900, true), (800, false), (700, true), (300, false)]);
+    let caller = synthetic_caller(&[
+        (300, false),
+        (900, true),
+        (800, false),
+        (700, true),
+        (300, false),
+    ]);
     let stt = ScriptedStt::new(&["hello there", "book me with doctor patel"]);
     let heard = stt.heard.clone();
     let chat = ScriptedChat::new(vec![
-        vec![ScriptStep::Text("Hello! How can I help you today? I can book appointments.".into())],
+        vec![ScriptStep::Text(
+            "Hello! How can I help you today? I can book appointments.".into(),
+        )],
         vec![ScriptStep::Call {
             name: "lookup".into(),
             arguments: serde_json::json!({"q": "patel"}),
         }],
-        vec![ScriptStep::Text("Doctor Patel is free on Tuesday at nine.".into())],
+        vec![ScriptStep::Text(
+            "Doctor Patel is free on Tuesday at nine.".into(),
+        )],
     ]);
     let tts = ToneTts::default();
     let spoken = tts.spoken.clone();
@@ -70,12 +82,19 @@ fn two_turns_flow_through_every_stage_and_report() {
     let mut p = parts(caller, false, stt, chat, Box::new(tts), out.clone(), events);
     p.recorder = Some(recorder.clone());
     let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
-    assert!(outcome.failed_stages.is_empty(), "{:?}", outcome.failed_stages);
+    assert!(
+        outcome.failed_stages.is_empty(),
+        "{:?}",
+        outcome.failed_stages
+    );
 
     let r = &outcome.reports;
     assert_eq!(r.len(), 2, "{r:#?}");
     assert_eq!(r[0].transcript, "hello there");
-    assert_eq!(r[0].agent_text, "Hello! How can I help you today? I can book appointments.");
+    assert_eq!(
+        r[0].agent_text,
+        "Hello! How can I help you today? I can book appointments."
+    );
     assert_eq!(r[0].played_text, r[0].agent_text);
     assert!(!r[0].interrupted);
     assert_eq!(r[1].tool_calls.len(), 1);
@@ -95,29 +114,52 @@ fn two_turns_flow_through_every_stage_and_report() {
 
     // The sentence buffer released whole chunks (the first early, at a clause boundary or not).
     let spoken = spoken.lock().unwrap().clone();
-    assert_eq!(spoken.join(" "), format!("{} {}", r[0].agent_text, r[1].agent_text));
+    assert_eq!(
+        spoken.join(" "),
+        format!("{} {}", r[0].agent_text, r[1].agent_text)
+    );
     // All the audio reached the output: 10 ms per character at 24 kHz.
     let chars: usize = spoken.iter().map(|s| s.chars().count()).sum();
     assert_eq!(out.total_samples(), chars * 240);
 
     let events: Vec<Event> = ev_rx.try_iter().collect();
-    assert!(events.iter().any(|e| matches!(e, Event::ToolCall { name, .. } if name == "lookup")));
-    assert_eq!(events.iter().filter(|e| matches!(e, Event::Metrics(_))).count(), 2);
     assert!(events
         .iter()
-        .any(|e| matches!(e, Event::Transcript { is_final: true, text, .. } if text == "hello there")));
+        .any(|e| matches!(e, Event::ToolCall { name, .. } if name == "lookup")));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Metrics(_)))
+            .count(),
+        2
+    );
+    assert!(events.iter().any(
+        |e| matches!(e, Event::Transcript { is_final: true, text, .. } if text == "hello there")
+    ));
 
     // The recording places the agent after the caller: the first reply starts after the first
     // utterance (0.3 s + 0.9 s) and before the second one starts (virtual time).
     let agent = recorder.agent_samples();
-    let first = agent.iter().position(|&s| s != 0).expect("agent audio recorded");
-    assert!(first >= 24_000 * 12 / 10, "agent audio starts at sample {first}");
+    let first = agent
+        .iter()
+        .position(|&s| s != 0)
+        .expect("agent audio recorded");
+    assert!(
+        first >= 24_000 * 12 / 10,
+        "agent audio starts at sample {first}"
+    );
 }
 
 #[test]
 fn barge_in_stops_old_generation_audio_and_history_keeps_only_what_was_heard() {
     // The caller asks, then talks over the long answer for a second, then waits.
-    let caller = synthetic_caller(&[(200, false), (600, true), (2_600, false), (1_000, true), (1_500, false)]);
+    let caller = synthetic_caller(&[
+        (200, false),
+        (600, true),
+        (2_600, false),
+        (1_000, true),
+        (1_500, false),
+    ]);
     let long = "Long answer: ".to_string() + &"this goes on and on and on. ".repeat(8);
     let chat = ScriptedChat::new(vec![
         vec![ScriptStep::Text(long.clone())],
@@ -146,8 +188,15 @@ fn barge_in_stops_old_generation_audio_and_history_keeps_only_what_was_heard() {
     assert_eq!(r.len(), 2, "{r:#?}");
     assert!(r[0].interrupted);
     assert!(!r[0].played_text.is_empty());
-    assert!(r[0].played_text.len() < r[0].agent_text.len() / 2, "{}", r[0].played_text);
-    assert!(r[0].agent_text.starts_with(r[0].played_text.trim_end_matches(|c: char| !c.is_alphanumeric())));
+    assert!(
+        r[0].played_text.len() < r[0].agent_text.len() / 2,
+        "{}",
+        r[0].played_text
+    );
+    assert!(r[0].agent_text.starts_with(
+        r[0].played_text
+            .trim_end_matches(|c: char| !c.is_alphanumeric())
+    ));
     assert_eq!(r[1].transcript, "stop, stop");
     assert!(!r[1].interrupted);
 
@@ -159,7 +208,10 @@ fn barge_in_stops_old_generation_audio_and_history_keeps_only_what_was_heard() {
     assert_ne!(old, new);
     let after: Vec<_> = writes.iter().filter(|w| w.clears_before > 0).collect();
     assert!(!after.is_empty(), "the second reply was played");
-    assert!(after.iter().all(|w| w.peak == new), "old audio after the cut");
+    assert!(
+        after.iter().all(|w| w.peak == new),
+        "old audio after the cut"
+    );
     assert!(writes.iter().any(|w| w.clears_before == 0 && w.peak == old));
     assert_eq!(out.clears.lock().unwrap().len(), 1);
 
@@ -170,7 +222,11 @@ fn barge_in_stops_old_generation_audio_and_history_keeps_only_what_was_heard() {
         .iter()
         .find(|m| m.role == Role::Assistant)
         .expect("assistant message kept");
-    assert!(interrupted.content.ends_with("[interrupted]"), "{}", interrupted.content);
+    assert!(
+        interrupted.content.ends_with("[interrupted]"),
+        "{}",
+        interrupted.content
+    );
     assert!(interrupted.content.len() < long.len());
     let events: Vec<Event> = ev_rx.try_iter().collect();
     assert!(events.contains(&Event::Clear));
@@ -208,7 +264,11 @@ fn a_panicking_stage_ends_the_session_without_hanging() {
     );
     let started = std::time::Instant::now();
     let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
-    assert!(outcome.failed_stages.contains(&"tts".to_string()), "{:?}", outcome.failed_stages);
+    assert!(
+        outcome.failed_stages.contains(&"tts".to_string()),
+        "{:?}",
+        outcome.failed_stages
+    );
     // Not a timing assertion on speed: the 20 s input was abandoned rather than played out.
     assert!(started.elapsed() < Duration::from_secs(15));
     let events: Vec<Event> = ev_rx.try_iter().collect();
@@ -219,7 +279,13 @@ fn a_panicking_stage_ends_the_session_without_hanging() {
 
 #[test]
 fn a_failed_model_becomes_a_spoken_apology_and_the_session_goes_on() {
-    let caller = synthetic_caller(&[(200, false), (600, true), (800, false), (600, true), (300, false)]);
+    let caller = synthetic_caller(&[
+        (200, false),
+        (600, true),
+        (800, false),
+        (600, true),
+        (300, false),
+    ]);
     let chat = ScriptedChat::new(vec![
         vec![ScriptStep::Fail("connection reset".into())],
         vec![ScriptStep::Text("Yes, I can hear you now.".into())],
@@ -242,7 +308,11 @@ fn a_failed_model_becomes_a_spoken_apology_and_the_session_goes_on() {
     assert_eq!(r[0].agent_text, AgentConfig::default().apology);
     assert!(r[0].errors[0].contains("connection reset"));
     assert_eq!(r[1].agent_text, "Yes, I can hear you now.");
-    assert!(spoken.lock().unwrap().iter().any(|s| s.starts_with("I'm sorry")));
+    assert!(spoken
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|s| s.starts_with("I'm sorry")));
     assert!(ev_rx
         .try_iter()
         .any(|e| matches!(e, Event::Error { stage, .. } if stage == "llm")));
@@ -250,7 +320,13 @@ fn a_failed_model_becomes_a_spoken_apology_and_the_session_goes_on() {
 
 #[test]
 fn a_short_blip_while_the_agent_speaks_does_not_interrupt() {
-    let caller = synthetic_caller(&[(200, false), (600, true), (1_500, false), (250, true), (3_000, false)]);
+    let caller = synthetic_caller(&[
+        (200, false),
+        (600, true),
+        (1_500, false),
+        (250, true),
+        (3_000, false),
+    ]);
     let reply = "This reply keeps going for a few seconds, so the caller can cough over it.";
     let tts = ToneTts {
         ms_per_char: 50,

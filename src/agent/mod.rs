@@ -140,15 +140,17 @@ impl Agent {
             };
             let mut text = String::new();
             let mut calls: Vec<ToolCall> = Vec::new();
-            let finish = self.chat.stream(&self.history, offer, cancel, &mut |ev| match ev {
-                ChatEvent::Text(t) => {
-                    if !cancel.is_cancelled() {
-                        text.push_str(&t);
-                        out(AgentOutput::Text(t));
+            let finish = self
+                .chat
+                .stream(&self.history, offer, cancel, &mut |ev| match ev {
+                    ChatEvent::Text(t) => {
+                        if !cancel.is_cancelled() {
+                            text.push_str(&t);
+                            out(AgentOutput::Text(t));
+                        }
                     }
-                }
-                ChatEvent::ToolCall(c) => calls.push(c),
-            });
+                    ChatEvent::ToolCall(c) => calls.push(c),
+                });
             spoken.push_str(&text);
             let finish = match finish {
                 Ok(f) => f,
@@ -245,9 +247,9 @@ impl Agent {
                         out(AgentOutput::Text(format!("{filler} ")));
                         out(AgentOutput::Flush);
                     }
-                    done_rx.recv().unwrap_or_else(|_| {
-                        serde_json::json!({"error": format!("tool {} failed", call.name)})
-                    })
+                    done_rx.recv().unwrap_or_else(
+                        |_| serde_json::json!({"error": format!("tool {} failed", call.name)}),
+                    )
                 }
             }
         })
@@ -314,8 +316,9 @@ impl Agent {
         }
         let heard_text = heard.text.trim();
         if !heard_text.is_empty() {
-            self.history
-                .push(ChatMessage::assistant(format!("{heard_text}{INTERRUPTED_MARK}")));
+            self.history.push(ChatMessage::assistant(format!(
+                "{heard_text}{INTERRUPTED_MARK}"
+            )));
         }
     }
 }

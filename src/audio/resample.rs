@@ -36,7 +36,9 @@ pub fn resample_f32(input: &[f32], from: u32, to: u32) -> Vec<f32> {
             }
             let x = t - k as f64;
             // Blackman window over the kernel span.
-            let w = 0.42 + 0.5 * (PI * x / half as f64).cos() + 0.08 * (2.0 * PI * x / half as f64).cos();
+            let w = 0.42
+                + 0.5 * (PI * x / half as f64).cos()
+                + 0.08 * (2.0 * PI * x / half as f64).cos();
             if w <= 0.0 {
                 continue;
             }
@@ -45,7 +47,11 @@ pub fn resample_f32(input: &[f32], from: u32, to: u32) -> Vec<f32> {
             norm += h;
         }
         // Normalising keeps DC gain at 1 near the edges where the kernel is cut.
-        out.push(if norm.abs() > 1e-9 { (acc / norm) as f32 } else { 0.0 });
+        out.push(if norm.abs() > 1e-9 {
+            (acc / norm) as f32
+        } else {
+            0.0
+        });
     }
     out
 }
@@ -96,7 +102,11 @@ mod tests {
         let x = tone(7_000.0, 48_000, 0.5);
         let y = resample_f32(&x, 48_000, 8_000);
         assert_eq!(y.len(), 4_000);
-        assert!(energy(&y[200..3800]) < 0.002, "aliased energy {}", energy(&y));
+        assert!(
+            energy(&y[200..3800]) < 0.002,
+            "aliased energy {}",
+            energy(&y)
+        );
         let z = resample_f32(&tone(1_000.0, 48_000, 0.5), 48_000, 8_000);
         assert!(energy(&z[200..3800]) > 0.1);
     }

@@ -88,7 +88,8 @@ fn write_wav(path: &Path, channels: &[&[i16]], rate: u32) -> Result<(), WavError
     let len = channels.iter().map(|c| c.len()).max().unwrap_or(0);
     for i in 0..len {
         for c in channels {
-            w.write_sample(c.get(i).copied().unwrap_or(0)).map_err(err)?;
+            w.write_sample(c.get(i).copied().unwrap_or(0))
+                .map_err(err)?;
         }
     }
     w.finalize().map_err(err)
@@ -139,7 +140,10 @@ impl ConversationRecorder {
 
     /// Seconds of agent audio recorded (non-silent span length, for reports and tests).
     pub fn agent_samples(&self) -> Vec<i16> {
-        self.inner.lock().map(|t| t.agent.clone()).unwrap_or_default()
+        self.inner
+            .lock()
+            .map(|t| t.agent.clone())
+            .unwrap_or_default()
     }
 
     /// Write the stereo WAV (24 kHz, left caller, right agent).
@@ -163,7 +167,10 @@ pub struct WavInput {
 
 impl WavInput {
     pub fn open(path: &Path, realtime: bool) -> Result<Self, WavError> {
-        Ok(Self::from_samples(read_wav_mono(path, INPUT_RATE)?, realtime))
+        Ok(Self::from_samples(
+            read_wav_mono(path, INPUT_RATE)?,
+            realtime,
+        ))
     }
 
     /// 16 kHz mono samples.

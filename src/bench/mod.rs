@@ -395,6 +395,14 @@ fn run_parts(
     Ok(())
 }
 
+/// A provider's name without its parenthesised details, for table headings.
+fn short_name(name: &str) -> String {
+    match name.find(" (") {
+        Some(i) if name.ends_with(')') && i > 0 => name[..i].to_string(),
+        _ => name.to_string(),
+    }
+}
+
 /// The pipeline runs: each brain streaming and turn-based.
 fn pipeline_runs(
     providers: &Arc<dyn SessionFactory>,
@@ -403,7 +411,7 @@ fn pipeline_runs(
     report: &mut BenchReport,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), BenchError> {
-    let brain = providers.session()?.chat.name();
+    let brain = short_name(&providers.session()?.chat.name());
     let mut brains: Vec<(String, Arc<dyn SessionFactory>, Option<LlmLatency>)> =
         vec![(brain.clone(), providers.clone(), None)];
     if let (Some(l), false) = (args.llm_latency.0, args.skips(Part::Delayed)) {
@@ -472,6 +480,16 @@ pub fn save(report: &BenchReport, args: &BenchArgs) -> Result<Vec<PathBuf>, Benc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headings_use_short_provider_names() {
+        assert_eq!(
+            short_name("built-in receptionist (offline, rule-based)"),
+            "built-in receptionist"
+        );
+        assert_eq!(short_name("openai:gpt-4o-mini"), "openai:gpt-4o-mini");
+        assert_eq!(short_name("(odd)"), "(odd)");
+    }
 
     #[test]
     fn latency_settings_parse() {

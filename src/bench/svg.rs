@@ -78,9 +78,11 @@ fn axis(out: &mut String, scale: &Scale, top: f64, bottom: f64) {
     }
 }
 
-/// (start, length) of each waterfall segment of a run's typical turn, chained like the paper's
-/// estimate; and the measured TTFA.
-fn waterfall(run: &PipelineRun) -> Option<([(f64, f64); 6], f64)> {
+/// (start, length) of each waterfall segment, and the measured TTFA.
+type Waterfall = ([(f64, f64); 6], f64);
+
+/// The waterfall of a run's typical turn, its segments chained like the paper's estimate.
+fn waterfall(run: &PipelineRun) -> Option<Waterfall> {
     let t = run.median_turn()?;
     let l = &t.latency;
     let (stt, llm, chunk, tts) = (
@@ -103,7 +105,7 @@ fn waterfall(run: &PipelineRun) -> Option<([(f64, f64); 6], f64)> {
 
 /// The chart of a report.
 pub fn chart(report: &BenchReport) -> String {
-    let falls: Vec<(&PipelineRun, ([(f64, f64); 6], f64))> = report
+    let falls: Vec<(&PipelineRun, Waterfall)> = report
         .runs
         .iter()
         .filter_map(|r| Some((r, waterfall(r)?)))

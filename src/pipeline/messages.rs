@@ -57,7 +57,11 @@ pub enum SttMsg {
 #[derive(Debug)]
 pub enum AgentMsg {
     /// A piece of reply text.
-    Text { turn: Arc<Turn>, generation: u64, text: String },
+    Text {
+        turn: Arc<Turn>,
+        generation: u64,
+        text: String,
+    },
     /// Speak what is buffered now (text before a tool call, a filler).
     Flush { turn: Arc<Turn>, generation: u64 },
     /// The reply is complete (always sent, even for an empty or cancelled reply).
@@ -67,17 +71,32 @@ pub enum AgentMsg {
 /// sentences -> tts.
 #[derive(Debug)]
 pub enum SentenceMsg {
-    Sentence { turn: Arc<Turn>, generation: u64, text: String },
-    End { turn: Arc<Turn>, generation: u64 },
+    Sentence {
+        turn: Arc<Turn>,
+        generation: u64,
+        text: String,
+    },
+    End {
+        turn: Arc<Turn>,
+        generation: u64,
+    },
 }
 
 /// tts -> sink.
 #[derive(Debug)]
 pub enum TtsMsg {
     /// A sentence begins: its audio follows.
-    SentenceStart { turn: Arc<Turn>, generation: u64, text: String },
+    SentenceStart {
+        turn: Arc<Turn>,
+        generation: u64,
+        text: String,
+    },
     /// Audio of the current sentence (24 kHz mono).
-    Audio { turn: Arc<Turn>, generation: u64, pcm: Vec<i16> },
+    Audio {
+        turn: Arc<Turn>,
+        generation: u64,
+        pcm: Vec<i16>,
+    },
     /// The reply is complete.
     End { turn: Arc<Turn>, generation: u64 },
 }

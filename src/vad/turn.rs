@@ -68,8 +68,14 @@ pub enum TurnEvent {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum State {
-    Silence { speech_run_ms: u32 },
-    Speech { utterance_ms: u32, silence_run_ms: u32, paused: bool },
+    Silence {
+        speech_run_ms: u32,
+    },
+    Speech {
+        utterance_ms: u32,
+        silence_run_ms: u32,
+        paused: bool,
+    },
 }
 
 /// Chunk-by-chunk state machine over speech probabilities.
@@ -170,7 +176,9 @@ impl TurnDetector {
                         silence_run_ms: silence,
                         paused: paused || pause_now,
                     };
-                    pause_now.then_some(TurnEvent::Pause { silence_ms: silence })
+                    pause_now.then_some(TurnEvent::Pause {
+                        silence_ms: silence,
+                    })
                 } else {
                     self.state = State::Speech {
                         utterance_ms,
@@ -231,7 +239,13 @@ mod tests {
         // Tenth silent chunk (index 34) reaches 320 ms.
         assert_eq!(
             ev[2],
-            (34, TurnEvent::SpeechEnd { silence_ms: 320, forced: false })
+            (
+                34,
+                TurnEvent::SpeechEnd {
+                    silence_ms: 320,
+                    forced: false
+                }
+            )
         );
         assert_eq!(ev.len(), 3);
         assert!(!d.in_speech());
@@ -267,7 +281,10 @@ mod tests {
                 TurnEvent::Pause { silence_ms: 128 },
                 TurnEvent::Resume,
                 TurnEvent::Pause { silence_ms: 128 },
-                TurnEvent::SpeechEnd { silence_ms: 320, forced: false },
+                TurnEvent::SpeechEnd {
+                    silence_ms: 320,
+                    forced: false
+                },
             ]
         );
     }

@@ -17,8 +17,8 @@ const HEARD_WAIT: Duration = Duration::from_secs(2);
 
 /// Said over the agent, these mean "go on", not "stop".
 const BACKCHANNELS: &[&str] = &[
-    "mm hmm", "mhm", "mm", "hmm", "uh huh", "yeah", "yep", "okay", "ok", "right", "i see",
-    "sure", "got it", "go on", "uh", "um",
+    "mm hmm", "mhm", "mm", "hmm", "uh huh", "yeah", "yep", "okay", "ok", "right", "i see", "sure",
+    "got it", "go on", "uh", "um",
 ];
 
 /// True when a transcript holds no words, or only backchannel words.
@@ -26,7 +26,13 @@ pub fn is_backchannel(text: &str) -> bool {
     let norm: String = text
         .to_lowercase()
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == ' ' { c } else { ' ' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == ' ' {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect();
     let norm = norm.split_whitespace().collect::<Vec<_>>().join(" ");
     norm.is_empty() || BACKCHANNELS.contains(&norm.as_str())
@@ -35,7 +41,10 @@ pub fn is_backchannel(text: &str) -> bool {
 /// The part of `full` after the first `heard_words` words.
 fn remainder(full: &str, heard: &str) -> String {
     let n = heard.split_whitespace().count();
-    full.split_whitespace().skip(n).collect::<Vec<_>>().join(" ")
+    full.split_whitespace()
+        .skip(n)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A reply the caller cut off, kept in case the interruption turns out to be nothing.
@@ -130,7 +139,11 @@ pub fn run(
                 }
                 let rest = remainder(&c.full, &c.heard);
                 if !rest.is_empty() {
-                    log::info!("turn {}: false interruption, resuming turn {}", turn.id, c.turn_id);
+                    log::info!(
+                        "turn {}: false interruption, resuming turn {}",
+                        turn.id,
+                        c.turn_id
+                    );
                     agent.resume_interrupted(c.turn_id, &c.full);
                     let resumed = format!("As I was saying, {rest}");
                     if resume(&turn, resumed, generation, &tx).is_err() {
@@ -160,7 +173,17 @@ pub fn run(
         if speculative {
             turn.set_speculative_generation(generation);
         }
-        if reply(&mut agent, &turn, text.clone(), generation, speculative, &tx, &s).is_err() {
+        if reply(
+            &mut agent,
+            &turn,
+            text.clone(),
+            generation,
+            speculative,
+            &tx,
+            &s,
+        )
+        .is_err()
+        {
             return;
         }
         if let Some(checkpoint) = checkpoint {
@@ -177,7 +200,12 @@ pub fn run(
 }
 
 /// Speak the rest of a cut-off reply as this turn's answer.
-fn resume(turn: &Arc<Turn>, text: String, generation: u64, tx: &Sender<AgentMsg>) -> Result<(), ()> {
+fn resume(
+    turn: &Arc<Turn>,
+    text: String,
+    generation: u64,
+    tx: &Sender<AgentMsg>,
+) -> Result<(), ()> {
     turn.mark(Mark::AgentStart);
     turn.mark(Mark::LlmFirstToken);
     turn.push_agent_text(&text);

@@ -205,12 +205,19 @@ pub fn run(
 impl Sink {
     fn accept(&mut self, msg: TtsMsg, cur: &mut Option<Reply>) {
         let (turn, generation) = match &msg {
-            TtsMsg::SentenceStart { turn, generation, .. }
-            | TtsMsg::Audio { turn, generation, .. }
+            TtsMsg::SentenceStart {
+                turn, generation, ..
+            }
+            | TtsMsg::Audio {
+                turn, generation, ..
+            }
             | TtsMsg::End { turn, generation } => (turn.clone(), *generation),
         };
         let stale = self.s.generation.is_stale(generation);
-        if cur.as_ref().is_some_and(|r| r.turn.id != turn.id || r.generation != generation) {
+        if cur
+            .as_ref()
+            .is_some_and(|r| r.turn.id != turn.id || r.generation != generation)
+        {
             // A new reply before the old one ended (its End was lost upstream): close the old one.
             if let Some(old) = cur.take() {
                 self.finish(old, false);

@@ -72,7 +72,10 @@ fn send(tx: &Sender<Frame>, s: &Shared, pcm: Vec<i16>) -> Result<(), ()> {
 
 fn wait_until(s: &Shared, ready: impl Fn() -> bool) {
     let start = Instant::now();
-    while !ready() && start.elapsed() < MAX_WAIT && !s.failed.load(std::sync::atomic::Ordering::Acquire) {
+    while !ready()
+        && start.elapsed() < MAX_WAIT
+        && !s.failed.load(std::sync::atomic::Ordering::Acquire)
+    {
         std::thread::sleep(Duration::from_millis(1));
     }
 }

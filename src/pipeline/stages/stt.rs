@@ -52,6 +52,21 @@ pub fn run(
             VadMsg::Audio { pcm } => {
                 let Some(u) = cur.as_mut() else { continue };
                 u.audio.extend_from_slice(&pcm);
+                if stt.is_streaming() {
+                    // Streaming providers hear every frame as it comes and push partials back.
+                    match stt.stream_audio(&pcm) {
+                        Ok(Some(text)) if !text.trim().is_empty() => {
+                            s.events.emit(Event::Transcript {
+                                turn: u.turn.id,
+                                text,
+                                is_final: false,
+                            });
+                        }
+                        Ok(_) => {}
+                        Err(e) => log::warn!("streaming speech-to-text: {e}"),
+                    }
+                    continue;
+                }
                 // Partials only while the caller is talking and the channel has no backlog,
                 // so a partial decode never delays the final transcript.
                 if !u.paused && u.last_partial.elapsed() >= PARTIAL_EVERY && rx.is_empty() {
@@ -81,7 +96,8 @@ pub fn run(
             VadMsg::Pause { reply } => {
                 let Some(u) = cur.as_mut() else { continue };
                 u.paused = true;
-                if speculative || reply {
+                // A streaming provider already has the audio; its final comes at the end of turn.
+                if (speculative || reply) && !stt.is_streaming() {
                     let started = Instant::now();
                     match stt.transcribe(&u.audio) {
                         Ok(text) => {
@@ -118,7 +134,10 @@ pub fn run(
                     }
                 }
             }
-            VadMsg::Discard => cur = None,
+            VadMsg::Discard => {
+                stt.discard_utterance();
+                cur = None;
+            }
             VadMsg::End => {
                 let Some(u) = cur.take() else { continue };
                 // From here the reply may be played.
@@ -136,7 +155,8 @@ pub fn run(
                     None => {
                         let started = Instant::now();
                         let r = stt.transcribe(&u.audio);
-                        u.turn.set_stt_compute(started.elapsed().as_secs_f64() * 1000.0);
+                        u.turn
+                            .set_stt_compute(started.elapsed().as_secs_f64() * 1000.0);
                         r.inspect(|t| u.turn.set_transcript(t, false))
                     }
                 };

@@ -35,7 +35,8 @@ pub fn run(
     s: Shared,
 ) {
     let mut det = TurnDetector::new(config.clone(), CHUNK_MS);
-    let preroll_frames = ((config.pre_padding_ms + config.min_speech_ms) as u64 / FRAME_MS) as usize + 2;
+    let preroll_frames =
+        ((config.pre_padding_ms + config.min_speech_ms) as u64 / FRAME_MS) as usize + 2;
     let mut preroll: VecDeque<Vec<i16>> = VecDeque::with_capacity(preroll_frames + 1);
     let mut pending: Vec<f32> = Vec::with_capacity(VAD_CHUNK * 2);
     let mut cur: Option<Current> = None;
@@ -47,7 +48,12 @@ pub fn run(
         // Frames go out before the chunk verdict: in speech they belong to the turn,
         // otherwise they wait in the pre-roll in case speech starts.
         if cur.is_some() {
-            if tx.send(VadMsg::Audio { pcm: frame.pcm.clone() }).is_err() {
+            if tx
+                .send(VadMsg::Audio {
+                    pcm: frame.pcm.clone(),
+                })
+                .is_err()
+            {
                 return;
             }
         } else {
@@ -85,14 +91,24 @@ pub fn run(
                 tx: &tx,
                 s: &s,
             };
-            if handle(event, &mut cur, &mut preroll, &mut next_turn, last_voiced, &ctx).is_err() {
+            if handle(
+                event,
+                &mut cur,
+                &mut preroll,
+                &mut next_turn,
+                last_voiced,
+                &ctx,
+            )
+            .is_err()
+            {
                 return;
             }
         }
     }
     // The stream ended mid-turn: finish it so its words are not lost.
     if let Some(c) = cur.take() {
-        c.turn.mark_at(Mark::SpeechEnd, last_voiced.unwrap_or_else(Instant::now));
+        c.turn
+            .mark_at(Mark::SpeechEnd, last_voiced.unwrap_or_else(Instant::now));
         c.turn.mark(Mark::Endpoint);
         let _ = tx.send(VadMsg::End);
     }

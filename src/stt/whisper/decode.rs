@@ -227,8 +227,10 @@ mod tests {
         assert_eq!(looping_tail(&[9, 9, 9, 9]), None);
         assert_eq!(looping_tail(&[8, 9, 9, 9, 9, 9]), Some(2));
         let phrase = [5, 6, 7, 8, 9, 10];
-        let looped: Vec<u32> = [&[1, 2][..], &phrase, &phrase, &phrase].concat();
+        // Checked after every token, a six-token phrase is caught at its second occurrence.
+        let looped: Vec<u32> = [&[1, 2][..], &phrase, &phrase].concat();
         assert_eq!(looping_tail(&looped), Some(8));
+        assert_eq!(looping_tail(&looped[..13]), None);
         assert_eq!(looping_tail(&[1, 2, 3, 4, 5, 6]), None);
         // A whole sentence said twice is cut after the first time.
         let sentence = [20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30];
