@@ -222,33 +222,6 @@ fn normalised_text_reads_as_written_out() {
     assert_eq!(phonemes("Dr. Smith is here.").len(), 1);
 }
 
-/// Word error rate of `hypothesis` against `reference` (case and punctuation ignored).
-fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
-    let words = |s: &str| -> Vec<String> {
-        s.split_whitespace()
-            .map(|w| {
-                w.chars()
-                    .filter(|c| c.is_alphanumeric() || *c == '\'')
-                    .collect::<String>()
-                    .to_lowercase()
-            })
-            .filter(|w| !w.is_empty())
-            .collect()
-    };
-    let (r, h) = (words(reference), words(hypothesis));
-    let mut row: Vec<usize> = (0..=h.len()).collect();
-    for (i, rw) in r.iter().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, hw) in h.iter().enumerate() {
-            let substitution = previous + usize::from(rw != hw);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[h.len()] as f64 / r.len().max(1) as f64
-}
-
 #[test]
 fn whisper_transcribes_piper_back_to_the_text() {
     let Some(voice) = voice() else { return };
@@ -283,13 +256,16 @@ fn whisper_transcribes_piper_back_to_the_text() {
             .expect("not cancelled");
         heard.push(transcript.text);
     }
-    let wer = word_error_rate(&texts.join(" "), &heard.join(" "));
+    let wer = voice_agent::bench::wer::wer(&texts.join(" "), &heard.join(" "));
     assert!(wer < 0.1, "WER {wer:.2}: said {texts:?}, heard {heard:?}");
 }
 
 #[test]
 fn word_error_rate_counts_edits() {
-    assert_eq!(word_error_rate("a b c d", "a b c d"), 0.0);
-    assert_eq!(word_error_rate("a b c d", "a x c"), 0.5);
-    assert_eq!(word_error_rate("Hello, world.", "hello world"), 0.0);
+    assert_eq!(voice_agent::bench::wer::wer("a b c d", "a b c d"), 0.0);
+    assert_eq!(voice_agent::bench::wer::wer("a b c d", "a x c"), 0.5);
+    assert_eq!(
+        voice_agent::bench::wer::wer("Hello, world.", "hello world"),
+        0.0
+    );
 }

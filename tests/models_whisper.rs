@@ -7,6 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use ort::value::TensorRef;
+use voice_agent::bench::wer::{wer, words};
 use voice_agent::models::{self, models_dir};
 use voice_agent::stt::whisper::{WhisperModel, WhisperStt};
 use voice_agent::stt::SpeechToText;
@@ -48,43 +49,6 @@ fn speak(text: &str, tag: &str) -> Option<Vec<i16>> {
         .expect("espeak-ng wrote a readable WAV");
     let _ = std::fs::remove_file(&path);
     Some(pcm)
-}
-
-fn words(text: &str) -> Vec<String> {
-    text.split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric() || *c == '\'')
-                .collect::<String>()
-                .to_lowercase()
-        })
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Word error rate: word-level edit distance over the reference length.
-fn wer(reference: &str, hypothesis: &str) -> f64 {
-    let (r, h) = (words(reference), words(hypothesis));
-    let mut row: Vec<usize> = (0..=h.len()).collect();
-    for (i, rw) in r.iter().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, hw) in h.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(rw != hw)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[h.len()] as f64 / r.len().max(1) as f64
-}
-
-#[test]
-fn wer_counts_substitutions_insertions_and_deletions() {
-    assert_eq!(wer("a b c d", "a b c d"), 0.0);
-    assert_eq!(wer("a b c d", "a x c d"), 0.25);
-    assert_eq!(wer("a b c d", "a b d"), 0.25);
-    assert_eq!(wer("a b c d", "a b c d e f"), 0.5);
-    assert_eq!(wer("Hello, World!", "hello world"), 0.0);
 }
 
 /// The reference log-mel (onnx-asr's whisper80.onnx) of `audio`, [80, 3000] row-major.

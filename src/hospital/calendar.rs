@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::text::words::MONTHS;
+
 /// A calendar date. Always valid (constructors check the day against the month).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date {
@@ -11,21 +13,6 @@ pub struct Date {
     month: u8,
     day: u8,
 }
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
 
 fn is_leap(year: i32) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0

@@ -5,31 +5,8 @@
 //! Year pairs ("19 85") are deliberately left split: only the date parser knows whether two
 //! numbers are a year or a time.
 
-const UNITS: [&str; 20] = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-];
-const TENS: [&str; 8] = [
-    "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-];
+use crate::text::words::{SMALL_NUMBERS, TENS};
+
 const ORDINAL_UNITS: [&str; 20] = [
     "zeroth",
     "first",
@@ -66,11 +43,11 @@ enum Word {
 }
 
 fn classify(word: &str) -> Option<Word> {
-    if let Some(i) = UNITS.iter().position(|w| *w == word) {
+    if let Some(i) = SMALL_NUMBERS.iter().position(|w| *w == word) {
         return Some(Word::Small(i as u64));
     }
-    if let Some(i) = TENS.iter().position(|w| *w == word) {
-        return Some(Word::Tens(20 + 10 * i as u64));
+    if let Some(i) = TENS.iter().position(|w| !w.is_empty() && *w == word) {
+        return Some(Word::Tens(10 * i as u64));
     }
     if let Some(i) = ORDINAL_UNITS.iter().position(|w| *w == word) {
         return Some(Word::Ordinal(i as u64));

@@ -11,6 +11,7 @@
 
 pub mod cleanup;
 pub mod sentence;
+pub mod words;
 
 pub use cleanup::{clean_for_speech, is_speakable};
 pub use sentence::{SentenceBuffer, SentenceConfig};

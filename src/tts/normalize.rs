@@ -3,50 +3,13 @@
 //! (espeak would otherwise read "$29.95" or "3:30 PM" its own way), and symbols that have no
 //! reading (emoji, markdown marks) are dropped.
 
-const ONES: [&str; 20] = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-];
-const TENS: [&str; 10] = [
-    "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-];
+use crate::text::words::{MONTHS, SMALL_NUMBERS, TENS};
+
 const SCALES: [(u64, &str); 4] = [
     (1_000_000_000_000, "trillion"),
     (1_000_000_000, "billion"),
     (1_000_000, "million"),
     (1_000, "thousand"),
-];
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
 ];
 /// Words after which a bare four-digit number is read as a year ("in 1985").
 const YEAR_CUES: [&str; 10] = [
@@ -175,17 +138,20 @@ fn tidy(text: &str) -> String {
 /// "one hundred twenty-three" (US style, no "and").
 pub fn cardinal(n: u64) -> String {
     if n < 20 {
-        return ONES[n as usize].to_string();
+        return SMALL_NUMBERS[n as usize].to_string();
     }
     if n < 100 {
         let tens = TENS[(n / 10) as usize];
         return match n % 10 {
             0 => tens.to_string(),
-            unit => format!("{tens}-{}", ONES[unit as usize]),
+            unit => format!("{tens}-{}", SMALL_NUMBERS[unit as usize]),
         };
     }
     if n < 1000 {
-        return join_rest(format!("{} hundred", ONES[(n / 100) as usize]), n % 100);
+        return join_rest(
+            format!("{} hundred", SMALL_NUMBERS[(n / 100) as usize]),
+            n % 100,
+        );
     }
     for (value, name) in SCALES {
         if n >= value {
@@ -230,7 +196,7 @@ pub fn year(n: u64) -> String {
     let (century, rest) = (n / 100, n % 100);
     match rest {
         0 => format!("{} hundred", cardinal(century)),
-        1..=9 => format!("{} oh {}", cardinal(century), ONES[rest as usize]),
+        1..=9 => format!("{} oh {}", cardinal(century), SMALL_NUMBERS[rest as usize]),
         _ => format!("{} {}", cardinal(century), cardinal(rest)),
     }
 }
@@ -240,7 +206,7 @@ fn digit_by_digit(digits: &str) -> String {
     digits
         .chars()
         .filter_map(|d| d.to_digit(10))
-        .map(|d| ONES[d as usize])
+        .map(|d| SMALL_NUMBERS[d as usize])
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -621,7 +587,7 @@ fn match_time(c: &[char], i: usize) -> Option<(usize, String)> {
     match minute {
         0 if suffix.is_none() => spoken.push_str(" o'clock"),
         0 => {}
-        1..=9 => spoken.push_str(&format!(" oh {}", ONES[minute as usize])),
+        1..=9 => spoken.push_str(&format!(" oh {}", SMALL_NUMBERS[minute as usize])),
         _ => spoken.push_str(&format!(" {}", cardinal(minute))),
     }
     if let Some(suffix) = suffix {

@@ -1,0 +1,101 @@
+//! A real session over the WebSocket with the real local models: a spoken request streamed at
+//! real-time pace gets a transcript, a tool call, agent audio and metrics, and the agent's audio
+//! transcribes back to the agent's text.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::Client;
+use voice_agent::audio::resample::resample_i16;
+use voice_agent::bench::wer::wer;
+use voice_agent::hospital::FixedClock;
+use voice_agent::providers::{ProviderOptions, Providers};
+use voice_agent::server::{self, ServerConfig};
+use voice_agent::stt::whisper::WhisperStt;
+use voice_agent::stt::SpeechToText;
+use voice_agent::tts::piper::{PiperTts, PiperVoice};
+use voice_agent::tts::{TextToSpeech, OUTPUT_RATE};
+use voice_agent::CancelToken;
+
+#[test]
+fn a_spoken_request_over_the_socket_is_answered_in_words_whisper_understands() {
+    let dir = voice_agent::models::models_dir();
+    if !dir.join("whisper-tiny.en/encoder.onnx").exists()
+        || !dir.join("piper/en_US-joe-medium.onnx").exists()
+    {
+        eprintln!(
+            "SKIPPED: models missing in {} (run `make setup`)",
+            dir.display()
+        );
+        return;
+    }
+    let db = std::env::temp_dir().join(format!("va-srv-models-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&db);
+    let opts = ProviderOptions {
+        db: Some(db.clone()),
+        llm: Some("builtin".into()),
+        ..ProviderOptions::default()
+    };
+    let clock = Arc::new(FixedClock::at("2026-11-23 09:00").unwrap());
+    let providers = Arc::new(Providers::load_with_clock(&opts, clock).expect("providers"));
+    let handle = server::start(
+        ServerConfig {
+            bind: "127.0.0.1:0".into(),
+            ..ServerConfig::default()
+        },
+        providers,
+    )
+    .expect("server");
+
+    // The caller says one line (Piper, at 16 kHz), then stays silent.
+    let voice = PiperVoice::load(&dir).unwrap();
+    let mut pcm = Vec::new();
+    PiperTts::new(voice)
+        .synthesize(
+            "Is doctor Patel free next Monday morning?",
+            &CancelToken::never(),
+            &mut |c| pcm.extend_from_slice(c),
+        )
+        .unwrap();
+    let mut caller = vec![0i16; 8_000];
+    caller.extend(resample_i16(&pcm, OUTPUT_RATE, 16_000));
+
+    let mut client = Client::connect(handle.local_addr()).expect("connect");
+    client.playback = true;
+    let done = client.talk_until(&caller, Duration::from_secs(60), |c| c.has("metrics"));
+    assert!(done, "no metrics within a minute");
+    let finals: Vec<_> = client
+        .messages("transcript")
+        .into_iter()
+        .filter(|m| m["final"] == true)
+        .collect();
+    assert!(
+        finals[0]["text"].as_str().unwrap().contains("Patel"),
+        "{finals:?}"
+    );
+    let tool = client.messages("tool_call");
+    assert_eq!(tool[0]["name"], "check_availability");
+    let metrics = client.messages("metrics")[0].clone();
+    let agent_text = metrics["agent_text"].as_str().unwrap().to_string();
+    assert!(metrics["latency"]["ttfa_ms"].as_f64().is_some());
+
+    let audio = client.audio();
+    assert!(
+        audio.len() > OUTPUT_RATE as usize,
+        "at least a second of agent audio"
+    );
+    let heard = WhisperStt::new()
+        .unwrap()
+        .transcribe(&resample_i16(&audio, OUTPUT_RATE, 16_000))
+        .unwrap();
+    let e = wer(&agent_text, &heard);
+    assert!(
+        e < 0.25,
+        "agent said {agent_text:?}, Whisper heard {heard:?} (WER {e:.2})"
+    );
+    client.close();
+    handle.shutdown();
+    let _ = std::fs::remove_file(&db);
+}
