@@ -3,7 +3,7 @@
 //! prints the per-stage tables and writes a JSON report and an SVG chart.
 //!
 //! ```text
-//! cargo run --release --example benchmark                       # quick run, about a minute
+//! cargo run --release --example benchmark                       # quick run, 2-3 minutes
 //! cargo run --release --example benchmark -- --full --json out/bench.json
 //! cargo run --release --example benchmark -- --utterances my-wavs/ --skip capacity
 //! ```

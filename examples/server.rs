@@ -85,6 +85,7 @@ fn main() -> anyhow::Result<()> {
     // Scripted STT hands out one line per transcription: no speculative ones at pauses.
     let pipeline = PipelineConfig {
         speculative_stt: false,
+        speculative_reply: false,
         ..PipelineConfig::default()
     };
     let handle = server::start(args.serve.config(pipeline), Arc::new(Scripted))?;

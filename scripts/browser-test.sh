@@ -76,10 +76,11 @@ ADDR="127.0.0.1:$PORT"
 LOG="$OUT/browser-server.log"
 if [ "$SERVER" = serve ]; then
     cargo build --release --quiet
-    ./target/release/voice-agent serve --bind "$ADDR" >"$LOG" 2>&1 &
+    "${CARGO_TARGET_DIR:-target}/release/voice-agent" serve --bind "$ADDR" >"$LOG" 2>&1 &
 else
-    cargo build --example server --quiet
-    ./target/debug/examples/server --bind "$ADDR" >"$LOG" 2>&1 &
+    # Release, like `make test`: the library is already built there.
+    cargo build --release --example server --quiet
+    "${CARGO_TARGET_DIR:-target}/release/examples/server" --bind "$ADDR" >"$LOG" 2>&1 &
 fi
 SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true' EXIT

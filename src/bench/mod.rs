@@ -258,7 +258,15 @@ fn caller_set(
         all.truncate(n);
         return Ok((all, warm, dir.display().to_string()));
     }
+    // The callers speak with the local Piper voice whatever the agent uses (a cloud voice would
+    // cost money and vary); the session's own voice is Piper by default, so reuse it then.
     let mut tts = factory.session()?.tts;
+    if !tts.name().starts_with("piper") {
+        match crate::tts::piper::PiperVoice::load(&crate::models::models_dir()) {
+            Ok(voice) => tts = Box::new(crate::tts::piper::PiperTts::new(voice)),
+            Err(e) => log::warn!("callers speak with {} (Piper unavailable: {e})", tts.name()),
+        }
+    }
     let lines: Vec<&str> = utterances::DEFAULT_LINES.iter().take(n).copied().collect();
     let cache = utterances::cache_dir();
     let set = utterances::generate(&mut *tts, &lines, &cache)?;
