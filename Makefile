@@ -25,7 +25,7 @@ test: setup
 
 ## Latency and capacity benchmarks (no timing assertions anywhere else).
 bench: setup build
-	./target/release/voice-agent bench
+	./target/release/voice-agent bench --json $(OUT)/bench.json
 
 ## Build and start a local llama.cpp server (optional real LLM).
 llm:

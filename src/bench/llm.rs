@@ -188,7 +188,6 @@ fn measure_llama(paths: &LlamaPaths, requests: usize) -> Result<LlamaServer, Ben
     config.max_tokens = Some(64);
     config.temperature = Some(0.0);
     config.chunk_timeout = Duration::from_secs(60);
-    let mut chat = OpenAiChat::new(config);
     let messages = [
         ChatMessage::system("You are a hospital receptionist. Answer in two short sentences."),
         ChatMessage::user("What are the clinic's opening hours on weekdays?"),
@@ -196,6 +195,9 @@ fn measure_llama(paths: &LlamaPaths, requests: usize) -> Result<LlamaServer, Ben
     let (mut ttfts, mut rates) = (Vec::new(), Vec::new());
     // The first request fills the prompt cache; it is not counted.
     for i in 0..=requests.max(1) {
+        // A fresh client per request: a pooled keep-alive connection that the server has
+        // closed meanwhile ends the next stream with an unexpected EOF.
+        let mut chat = OpenAiChat::new(config.clone());
         let started = Instant::now();
         let mut first = None;
         let mut deltas = 0u32;
