@@ -328,6 +328,21 @@ impl Request {
     }
 
     fn send(&self, url: &str) -> Result<ureq::Response, LlmError> {
+        match self.send_once(url) {
+            // A pooled keep-alive connection the server already closed fails at once with an
+            // I/O error before any response: the request never ran, so send it again once.
+            Err(ureq::Error::Transport(t))
+                if t.kind() == ureq::ErrorKind::Io && !is_timeout(&t) =>
+            {
+                log::debug!("LLM request failed on a reused connection ({t}); retrying once");
+                self.send_once(url)
+            }
+            other => other,
+        }
+        .map_err(|e| self.redact(self.http_error(url, e)))
+    }
+
+    fn send_once(&self, url: &str) -> Result<ureq::Response, ureq::Error> {
         let mut request = self
             .agent
             .post(url)
@@ -345,9 +360,7 @@ impl Request {
             self.config.model,
             self.body.len()
         );
-        request
-            .send_string(&self.body)
-            .map_err(|e| self.redact(self.http_error(url, e)))
+        request.send_string(&self.body)
     }
 
     fn http_error(&self, url: &str, error: ureq::Error) -> LlmError {
