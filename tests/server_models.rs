@@ -13,8 +13,7 @@ use voice_agent::bench::wer::wer;
 use voice_agent::hospital::FixedClock;
 use voice_agent::providers::{ProviderOptions, Providers};
 use voice_agent::server::{self, ServerConfig};
-use voice_agent::stt::whisper::WhisperStt;
-use voice_agent::stt::SpeechToText;
+use voice_agent::stt::whisper::{RunOptions, WhisperModel};
 use voice_agent::tts::piper::{PiperTts, PiperVoice};
 use voice_agent::tts::{TextToSpeech, OUTPUT_RATE};
 use voice_agent::CancelToken;
@@ -86,10 +85,21 @@ fn a_spoken_request_over_the_socket_is_answered_in_words_whisper_understands() {
         audio.len() > OUTPUT_RATE as usize,
         "at least a second of agent audio"
     );
-    let heard = WhisperStt::new()
+    // Listen with the full 30 s window: steadier than the live trimmed one.
+    let full = RunOptions {
+        full_window: true,
+        ..RunOptions::default()
+    };
+    let heard = WhisperModel::shared("tiny.en")
         .unwrap()
-        .transcribe(&resample_i16(&audio, OUTPUT_RATE, 16_000))
-        .unwrap();
+        .run(
+            &resample_i16(&audio, OUTPUT_RATE, 16_000),
+            &full,
+            &CancelToken::never(),
+        )
+        .unwrap()
+        .map(|t| t.text)
+        .unwrap_or_default();
     let e = wer(&agent_text, &heard);
     assert!(
         e < 0.25,
