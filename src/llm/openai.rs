@@ -328,21 +328,20 @@ impl Request {
     }
 
     fn send(&self, url: &str) -> Result<ureq::Response, LlmError> {
+        let stale = |e: &ureq::Error| matches!(e, ureq::Error::Transport(t) if t.kind() == ureq::ErrorKind::Io && !is_timeout(t));
         match self.send_once(url) {
             // A pooled keep-alive connection the server already closed fails at once with an
             // I/O error before any response: the request never ran, so send it again once.
-            Err(ureq::Error::Transport(t))
-                if t.kind() == ureq::ErrorKind::Io && !is_timeout(&t) =>
-            {
-                log::debug!("LLM request failed on a reused connection ({t}); retrying once");
+            Err(e) if stale(&e) => {
+                log::debug!("LLM request failed on a reused connection ({e}); retrying once");
                 self.send_once(url)
             }
             other => other,
         }
-        .map_err(|e| self.redact(self.http_error(url, e)))
+        .map_err(|e| self.redact(self.http_error(url, *e)))
     }
 
-    fn send_once(&self, url: &str) -> Result<ureq::Response, ureq::Error> {
+    fn send_once(&self, url: &str) -> Result<ureq::Response, Box<ureq::Error>> {
         let mut request = self
             .agent
             .post(url)
@@ -360,7 +359,7 @@ impl Request {
             self.config.model,
             self.body.len()
         );
-        request.send_string(&self.body)
+        request.send_string(&self.body).map_err(Box::new)
     }
 
     fn http_error(&self, url: &str, error: ureq::Error) -> LlmError {
