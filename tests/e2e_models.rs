@@ -32,7 +32,7 @@ fn models_ready() -> bool {
 
 /// Caller lines spoken by Piper at 16 kHz, each followed by `gap_ms` of silence.
 fn caller_audio(lines: &[&str], gap_ms: usize) -> Vec<i16> {
-    let voice = PiperVoice::load(&voice_agent::models::models_dir()).expect("piper");
+    let voice = PiperVoice::load_steady(&voice_agent::models::models_dir()).expect("piper");
     let mut tts = PiperTts::new(voice);
     let mut out = vec![0i16; 8_000];
     for line in lines {

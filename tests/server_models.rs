@@ -49,7 +49,7 @@ fn a_spoken_request_over_the_socket_is_answered_in_words_whisper_understands() {
     .expect("server");
 
     // The caller says one line (Piper, at 16 kHz), then stays silent.
-    let voice = PiperVoice::load(&dir).unwrap();
+    let voice = PiperVoice::load_steady(&dir).unwrap();
     let mut pcm = Vec::new();
     PiperTts::new(voice)
         .synthesize(

@@ -214,10 +214,24 @@ impl PiperVoice {
         Self::load_with_threads(models_dir, 1)
     }
 
+    /// As [`PiperVoice::load`], but with the voice's random variation turned off (noise scales
+    /// 0), so the same text always gives the same audio: reproducible caller audio for tests.
+    pub fn load_steady(models_dir: &Path) -> Result<Arc<PiperVoice>, ModelError> {
+        Self::load_inner(models_dir, 1, true)
+    }
+
     /// As [`PiperVoice::load`], with `threads` intra-op threads.
     pub fn load_with_threads(
         models_dir: &Path,
         threads: usize,
+    ) -> Result<Arc<PiperVoice>, ModelError> {
+        Self::load_inner(models_dir, threads, false)
+    }
+
+    fn load_inner(
+        models_dir: &Path,
+        threads: usize,
+        steady: bool,
     ) -> Result<Arc<PiperVoice>, ModelError> {
         let model = models_dir.join("piper").join(format!("{VOICE}.onnx"));
         let config_path = models_dir.join("piper").join(format!("{VOICE}.onnx.json"));
@@ -225,8 +239,12 @@ impl PiperVoice {
         models::require("Piper voice config", &config_path)?;
         let json = std::fs::read_to_string(&config_path)
             .map_err(|e| ModelError::Runtime(format!("{}: {e}", config_path.display())))?;
-        let config = PiperConfig::parse(&json)
+        let mut config = PiperConfig::parse(&json)
             .map_err(|e| ModelError::Runtime(format!("{}: {e}", config_path.display())))?;
+        if steady {
+            config.noise_scale = 0.0;
+            config.noise_w = 0.0;
+        }
         let phonemizer = Phonemizer::global().map_err(|e| ModelError::Runtime(e.to_string()))?;
         let started = Instant::now();
         let session = models::load_session(&model, threads)?;
