@@ -56,6 +56,10 @@ struct SayArgs {
     /// Sample rate of the file.
     #[arg(long, default_value_t = 24_000)]
     rate: u32,
+    /// Let the voice vary naturally from run to run (off by default so that caller audio made
+    /// for tests and benchmarks is the same every time).
+    #[arg(long)]
+    vary: bool,
 }
 
 #[derive(clap::Args)]
@@ -183,7 +187,12 @@ fn print_turn(r: &TurnReport) {
 
 fn say(args: SayArgs) -> anyhow::Result<ExitCode> {
     use voice_agent::tts::TextToSpeech;
-    let voice = voice_agent::tts::piper::PiperVoice::load(&voice_agent::models::models_dir())?;
+    let dir = voice_agent::models::models_dir();
+    let voice = if args.vary {
+        voice_agent::tts::piper::PiperVoice::load(&dir)?
+    } else {
+        voice_agent::tts::piper::PiperVoice::load_steady(&dir)?
+    };
     let mut tts = voice_agent::tts::piper::PiperTts::new(voice);
     let mut pcm = Vec::new();
     tts.synthesize(

@@ -83,8 +83,11 @@ fn run_writes_a_stereo_conversation_and_one_report_per_turn() {
         .collect();
     assert_eq!(lines.len(), 1, "{lines:?}");
     let r = &lines[0];
-    assert!(r["transcript"].as_str().unwrap().contains("Chen"), "{r}");
+    // Whisper may hear "Chin" on another CPU's kernels; the agent still has to find Dr. Chen.
+    let heard = r["transcript"].as_str().unwrap().to_lowercase();
+    assert!(heard.contains("hours") && heard.contains("ch"), "{r}");
     assert_eq!(r["tool_calls"][0]["name"], "get_doctor_info");
+    assert_eq!(r["tool_calls"][0]["arguments"]["doctor"], "chen", "{r}");
     assert!(r["agent_text"].as_str().unwrap().contains("Chen"));
     assert!(r["latency"]["ttfa_ms"].as_f64().is_some());
 
