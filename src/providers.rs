@@ -125,6 +125,9 @@ pub struct ProviderOptions {
     /// The hospital database [default: ~/.local/share/voice-agent/hospital.sqlite].
     #[arg(long, global = true)]
     pub db: Option<PathBuf>,
+    /// ONNX Runtime threads for Whisper and Piper [default: the machine's cores, at most 4].
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub model_threads: Option<u16>,
 }
 
 impl Default for ProviderOptions {
@@ -138,6 +141,7 @@ impl Default for ProviderOptions {
             llm_model: None,
             whisper: "tiny.en".into(),
             db: None,
+            model_threads: None,
         }
     }
 }
@@ -170,6 +174,9 @@ impl Providers {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ProviderError> {
         let mut lines = Vec::new();
+        if let Some(n) = opts.model_threads {
+            crate::models::set_model_threads(usize::from(n));
+        }
         let silero = match opts.vad {
             Some(VadKind::Energy) => None,
             Some(VadKind::Silero) => Some(SileroModel::shared()?),
@@ -251,6 +258,12 @@ impl Providers {
         let (stt, tts) = speech.session()?;
         lines.push(format!("stt:   {}", stt.name()));
         lines.push(format!("tts:   {}", tts.name()));
+        if speech.whisper.is_some() || speech.piper.is_some() {
+            lines.push(format!(
+                "local models: {} ONNX Runtime thread(s) each",
+                crate::models::model_threads()
+            ));
+        }
         drop((stt, tts));
 
         let db = opts.db.clone().unwrap_or_else(hospital::default_db_path);

@@ -305,11 +305,13 @@ impl AudioOutput for RecordingOutput {
     }
 }
 
-/// Tools that echo their arguments (optionally slowly), counting calls.
+/// Tools that echo their arguments (optionally slowly), counting calls; `read_only` declares
+/// them free of effects, so speculative replies may run them.
 #[derive(Clone, Default)]
 pub struct EchoTools {
     pub delay: Duration,
     pub calls: Arc<Mutex<Vec<(String, String)>>>,
+    pub read_only: bool,
 }
 
 impl ToolSet for EchoTools {
@@ -326,6 +328,9 @@ impl ToolSet for EchoTools {
             c.push((name.to_string(), arguments.to_string()));
         }
         json!({"ok": true, "echo": arguments})
+    }
+    fn is_read_only(&self, _name: &str) -> bool {
+        self.read_only
     }
 }
 

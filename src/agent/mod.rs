@@ -117,8 +117,9 @@ impl Agent {
         self.respond_gated(turn_id, user_text, cancel, &mut || true, out)
     }
 
-    /// As `respond`, but tools run only once `tool_gate` says yes: a reply started
-    /// speculatively waits there until the end of turn is certain (`false` cancels the reply).
+    /// As `respond`, but tools that change something run only once `tool_gate` says yes: a reply
+    /// started speculatively waits there until the end of turn is certain (`false` cancels the
+    /// reply). Read-only tools ([`ToolSet::is_read_only`]) run without asking.
     pub fn respond_gated(
         &mut self,
         turn_id: u64,
@@ -187,7 +188,9 @@ impl Agent {
                 // Speak the words before the tool call while the tool runs.
                 out(AgentOutput::Flush);
             }
-            if !tool_gate() || cancel.is_cancelled() {
+            // Lookups that change nothing may run on a guess; anything else waits at the gate.
+            let read_only = calls.iter().all(|c| self.tools.is_read_only(&c.name));
+            if (!read_only && !tool_gate()) || cancel.is_cancelled() {
                 if !text.is_empty() {
                     self.history.push(ChatMessage::assistant(text));
                 }

@@ -513,4 +513,10 @@ impl ToolSet for HospitalTools {
         };
         result.unwrap_or_else(|e| e)
     }
+
+    /// Lookups of doctors and free slots touch nothing. `get_patient_info` is not one of them:
+    /// it verifies the caller, which is session state.
+    fn is_read_only(&self, name: &str) -> bool {
+        matches!(name, "check_availability" | "get_doctor_info")
+    }
 }

@@ -22,7 +22,10 @@
 //!   Nothing inside a ``` code fence ends a chunk, so clean-up can drop the whole block.
 //! - Chunks shorter than [`SentenceConfig::min_chars`] wait and join the next one.
 //! - The first chunk of a reply may end early at a clause boundary (`, ` `: ` ` - ` ` — `) once it
-//!   is [`SentenceConfig::first_clause_min_chars`] long: that cuts time-to-first-audio.
+//!   is [`SentenceConfig::first_clause_min_chars`] long: that cuts time-to-first-audio. Without
+//!   punctuation it may also end before a word that opens a new phrase (`and`, `but`, `because`,
+//!   `which`, `from` …, see [`PHRASE_OPENERS`]) once that long, but never between digits (`9 and 5`):
+//!   a long comma-free first sentence otherwise costs the listener a second of synthesis.
 //! - Released chunks are trimmed and their internal whitespace (newlines included) collapsed.
 
 /// Tuning for [`SentenceBuffer`].
@@ -55,6 +58,12 @@ const MAYBE_FINAL: &[&str] = &["a.m", "p.m", "etc", "jr", "sr", "inc", "ltd", "p
 /// Abbreviations followed by a number (`Rm. 204`, `ext. 12`): no sentence end before a digit.
 const BEFORE_NUMBER: &[&str] = &[
     "no", "nos", "vol", "ext", "apt", "rm", "ste", "fig", "pg", "pp",
+];
+
+/// Words that usually open a new phrase: a long first chunk may end just before one of them.
+pub const PHRASE_OPENERS: &[&str] = &[
+    "and", "but", "or", "so", "because", "which", "who", "whose", "where", "when", "while", "if",
+    "unless", "although", "though", "since", "until", "from", "with", "after", "before",
 ];
 
 /// What the scanner concluded about one position of the buffer.
@@ -215,7 +224,37 @@ impl SentenceBuffer {
                 (self.clause(i, c), after)
             }
             '\n' => (self.newline(i), after),
+            ' ' if self.first && self.config.early_first_clause => (self.phrase_break(i), after),
             _ => (Decision::No, after),
+        }
+    }
+
+    /// The space at byte `i`, before a word that opens a new phrase, in a first chunk that is
+    /// long enough: a place to end it early when no punctuation came.
+    fn phrase_break(&self, i: usize) -> Decision {
+        let s = &self.buf;
+        // After a letter only: not "9 and 5", not after punctuation (decided there).
+        if !s[..i].chars().next_back().is_some_and(char::is_alphabetic)
+            || self.chunk_len(i) < self.config.first_clause_min_chars.max(1)
+        {
+            return Decision::No;
+        }
+        let start = i + 1;
+        let end = skip_while(s, start, char::is_alphabetic);
+        let word = &s[start..end];
+        if end == s.len() {
+            // The word may still grow ("an" -> "and" -> "android"): wait if it could be one.
+            return if PHRASE_OPENERS.iter().any(|w| w.starts_with(word)) {
+                Decision::Wait
+            } else {
+                Decision::No
+            };
+        }
+        let followed_by_space = char_at(s, end).is_some_and(char::is_whitespace);
+        if followed_by_space && PHRASE_OPENERS.contains(&word) {
+            Decision::Clause(i)
+        } else {
+            Decision::No
         }
     }
 
@@ -926,6 +965,42 @@ mod tests {
         check(
             "Hi!\n\nHow can I help you today?",
             &["Hi! How can I help you today?"],
+        );
+    }
+
+    #[test]
+    fn long_first_chunk_ends_before_a_phrase_opener() {
+        check(
+            "Doctor Chen works in dermatology and sees patients on Monday and Friday. Shall I book?",
+            &[
+                "Doctor Chen works in dermatology",
+                "and sees patients on Monday and Friday.",
+                "Shall I book?",
+            ],
+        );
+        // Too short before the opener, a word that only starts like one, digits around it.
+        check(
+            "You and your son are welcome. The reception for android users is open.",
+            &[
+                "You and your son are welcome.",
+                "The reception for android users is open.",
+            ],
+        );
+        check(
+            "The clinic is open every weekday 9 and 5 are the hours. Ok.",
+            &[
+                "The clinic is open every weekday 9 and 5 are the hours.",
+                "Ok.",
+            ],
+        );
+        // Off when early release is off.
+        let late = SentenceConfig {
+            early_first_clause: false,
+            ..SentenceConfig::default()
+        };
+        assert_eq!(
+            chunks_with(&late, "Doctor Chen works in dermatology and sees patients."),
+            ["Doctor Chen works in dermatology and sees patients."]
         );
     }
 

@@ -209,15 +209,16 @@ pub struct PiperVoice {
 }
 
 impl PiperVoice {
-    /// Loads `models_dir/piper/en_US-joe-medium.onnx` (+ `.onnx.json`) with one ORT thread.
+    /// Loads `models_dir/piper/en_US-joe-medium.onnx` (+ `.onnx.json`) with
+    /// [`models::model_threads`] ORT threads.
     pub fn load(models_dir: &Path) -> Result<Arc<PiperVoice>, ModelError> {
-        Self::load_with_threads(models_dir, 1)
+        Self::load_with_threads(models_dir, models::model_threads())
     }
 
     /// As [`PiperVoice::load`], but with the voice's random variation turned off (noise scales
     /// 0), so the same text always gives the same audio: reproducible caller audio for tests.
     pub fn load_steady(models_dir: &Path) -> Result<Arc<PiperVoice>, ModelError> {
-        Self::load_inner(models_dir, 1, true)
+        Self::load_inner(models_dir, models::model_threads(), true)
     }
 
     /// As [`PiperVoice::load`], with `threads` intra-op threads.

@@ -114,7 +114,11 @@ pub fn run(
                 && text.as_deref() == Some(p.text.as_str())
                 && !s.generation.is_stale(p.generation);
             if confirmed {
-                // The reply made at the pause stands: it is already on its way to the speaker.
+                // The reply made at the pause stands: it is already on its way to the speaker,
+                // and the lookups it made can be shown now.
+                for event in p.tool_events {
+                    s.events.emit(event);
+                }
                 awaiting = Some(turn.id);
                 continue;
             }
@@ -173,7 +177,7 @@ pub fn run(
         if speculative {
             turn.set_speculative_generation(generation);
         }
-        if reply(
+        let Ok(tool_events) = reply(
             &mut agent,
             &turn,
             text.clone(),
@@ -181,17 +185,16 @@ pub fn run(
             speculative,
             &tx,
             &s,
-        )
-        .is_err()
-        {
+        ) else {
             return;
-        }
+        };
         if let Some(checkpoint) = checkpoint {
             pending = Some(Speculation {
                 turn,
                 text: text.unwrap_or_default(),
                 generation,
                 checkpoint,
+                tool_events,
             });
         } else {
             awaiting = Some(turn.id);
@@ -229,6 +232,8 @@ struct Speculation {
     text: String,
     generation: u64,
     checkpoint: crate::agent::Checkpoint,
+    /// Read-only lookups it made, shown once the turn is confirmed.
+    tool_events: Vec<Event>,
 }
 
 /// Wait until the turn is committed (true) or its reply cancelled (false).
@@ -244,6 +249,8 @@ fn wait_for_commit(turn: &Turn, token: &crate::CancelToken) -> bool {
     }
 }
 
+/// Answer one turn. A speculative reply's tool-call events are returned instead of emitted:
+/// the caller may still go on, and then the lookups never happened as far as anyone sees.
 fn reply(
     agent: &mut Agent,
     turn: &Arc<Turn>,
@@ -252,7 +259,8 @@ fn reply(
     speculative: bool,
     tx: &Sender<AgentMsg>,
     s: &Shared,
-) -> Result<(), ()> {
+) -> Result<Vec<Event>, ()> {
+    let mut held_events = Vec::new();
     let send_text = |t: String| {
         turn.push_agent_text(&t);
         tx.send(AgentMsg::Text {
@@ -294,12 +302,18 @@ fn reply(
                             .is_err();
                     }
                     AgentOutput::ToolCall(rec) => {
-                        s.events.emit(Event::ToolCall {
+                        let event = Event::ToolCall {
                             turn: turn.id,
                             name: rec.name.clone(),
                             arguments: rec.arguments.clone(),
                             result: rec.result.clone(),
-                        });
+                        };
+                        // Tools that change something ran only after the commit: show them.
+                        if speculative && !turn.is_committed() {
+                            held_events.push(event);
+                        } else {
+                            s.events.emit(event);
+                        }
                         turn.push_tool_call(rec);
                     }
                 }
@@ -323,5 +337,6 @@ fn reply(
         turn: turn.clone(),
         generation,
     })
-    .map_err(|_| ())
+    .map_err(|_| ())?;
+    Ok(held_events)
 }

@@ -227,7 +227,11 @@ impl WhisperModel {
         if let Some(model) = cache.get(variant) {
             return Ok(model.clone());
         }
-        let model = Arc::new(Self::load(&models::models_dir(), variant, 1)?);
+        let model = Arc::new(Self::load(
+            &models::models_dir(),
+            variant,
+            models::model_threads(),
+        )?);
         cache.insert(variant.to_string(), model.clone());
         Ok(model)
     }
