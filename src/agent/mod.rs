@@ -141,11 +141,19 @@ impl Agent {
             };
             let mut text = String::new();
             let mut calls: Vec<ToolCall> = Vec::new();
+            // Words before a tool call ("Let me check.") and the answer after it are one reply.
+            let mut separate = !spoken.is_empty() && !spoken.ends_with(char::is_whitespace);
             let finish = self
                 .chat
                 .stream(&self.history, offer, cancel, &mut |ev| match ev {
-                    ChatEvent::Text(t) => {
+                    ChatEvent::Text(mut t) => {
                         if !cancel.is_cancelled() {
+                            if separate && !t.is_empty() {
+                                separate = false;
+                                if !t.starts_with(char::is_whitespace) {
+                                    t.insert(0, ' ');
+                                }
+                            }
                             text.push_str(&t);
                             out(AgentOutput::Text(t));
                         }
@@ -200,10 +208,11 @@ impl Agent {
                     cancelled: true,
                 });
             }
+            let said_something = !text.trim().is_empty();
             self.history
                 .push(ChatMessage::assistant_tool_calls(text, calls.clone()));
             for call in calls {
-                let result = self.run_tool(&call, cancel, out);
+                let result = self.run_tool(&call, cancel, said_something, out);
                 n_calls += 1;
                 out(AgentOutput::ToolCall(ToolCallRecord {
                     name: call.name.clone(),
@@ -226,11 +235,13 @@ impl Agent {
         unreachable!("the last step offers no tools and always returns")
     }
 
-    /// Run one tool; say the filler if it takes longer than `filler_after`.
+    /// Run one tool; say the filler if it takes longer than `filler_after`, unless the model
+    /// already said something before the call ("Let me check.").
     fn run_tool(
         &mut self,
         call: &ToolCall,
         cancel: &CancelToken,
+        said_something: bool,
         out: &mut dyn FnMut(AgentOutput),
     ) -> Value {
         let tools = &mut self.tools;
@@ -246,7 +257,7 @@ impl Agent {
             match done_rx.recv_timeout(filler_after) {
                 Ok(r) => r,
                 Err(_) => {
-                    if !cancel.is_cancelled() && !filler.is_empty() {
+                    if !cancel.is_cancelled() && !filler.is_empty() && !said_something {
                         out(AgentOutput::Text(format!("{filler} ")));
                         out(AgentOutput::Flush);
                     }

@@ -34,6 +34,21 @@ use crate::pipeline::generation::CancelToken;
 pub struct BuiltinReceptionist {
     dialogue: Dialogue,
     calls: u64,
+    preambles: bool,
+}
+
+/// A few words said before a tool call ("Let me check."), as a receptionist would while
+/// typing. With a remote model the lookup costs two round trips; the caller hears this after
+/// one, and knows they were understood.
+fn preamble(tool: &str) -> &'static str {
+    match tool {
+        "check_availability" => "Let me check.",
+        "get_doctor_info" => "Let me look that up.",
+        "get_patient_info" => "Let me find your record.",
+        "schedule_appointment" => "Booking it now.",
+        "cancel_appointment" => "Cancelling it now.",
+        _ => "One moment.",
+    }
 }
 
 impl Default for BuiltinReceptionist {
@@ -49,7 +64,14 @@ impl BuiltinReceptionist {
         Self {
             dialogue: Dialogue::new(Vec::new(), Arc::new(SystemClock)),
             calls: 0,
+            preambles: true,
         }
+    }
+
+    /// Say a few words before each tool call (on by default); off, a tool call comes alone.
+    pub fn with_preambles(mut self, on: bool) -> Self {
+        self.preambles = on;
+        self
     }
 
     /// Also recognise these doctors' bare surnames ("can I see Patel"). Full names, no title.
@@ -153,6 +175,9 @@ impl ChatModel for BuiltinReceptionist {
         };
         match action {
             Action::Call { name, args } => {
+                if self.preambles && stream_words(preamble(name), cancel, on_event) {
+                    return Ok(FinishReason::Cancelled);
+                }
                 self.calls += 1;
                 on_event(ChatEvent::ToolCall(ToolCall {
                     id: format!("builtin_call_{}", self.calls),
@@ -162,21 +187,29 @@ impl ChatModel for BuiltinReceptionist {
                 Ok(FinishReason::ToolCalls)
             }
             Action::Say(text) => {
-                for (i, word) in text.split_whitespace().enumerate() {
-                    if cancel.is_cancelled() {
-                        return Ok(FinishReason::Cancelled);
-                    }
-                    let delta = if i == 0 {
-                        word.to_string()
-                    } else {
-                        format!(" {word}")
-                    };
-                    on_event(ChatEvent::Text(delta));
+                if stream_words(&text, cancel, on_event) {
+                    return Ok(FinishReason::Cancelled);
                 }
                 Ok(FinishReason::Stop)
             }
         }
     }
+}
+
+/// Streams `text` a word at a time, like a model's tokens; true when cancelled on the way.
+fn stream_words(text: &str, cancel: &CancelToken, on_event: &mut dyn FnMut(ChatEvent)) -> bool {
+    for (i, word) in text.split_whitespace().enumerate() {
+        if cancel.is_cancelled() {
+            return true;
+        }
+        let delta = if i == 0 {
+            word.to_string()
+        } else {
+            format!(" {word}")
+        };
+        on_event(ChatEvent::Text(delta));
+    }
+    false
 }
 
 #[cfg(test)]
@@ -235,7 +268,11 @@ mod tests {
             ChatMessage::user("on tuesday at three"),
         ];
         let (text, calls, finish) = run(&mut b, &h);
-        assert_eq!((text.as_str(), finish), ("", FinishReason::ToolCalls));
+        // A few words first, so a caller of a slow model hears at once that they were understood.
+        assert_eq!(
+            (text.as_str(), finish),
+            ("Let me check.", FinishReason::ToolCalls)
+        );
         assert_eq!(calls.len(), 1);
         let args: Value = serde_json::from_str(&calls[0].arguments).unwrap();
         assert_eq!(
@@ -255,6 +292,17 @@ mod tests {
             text,
             "Good news, Doctor Patel is free on Tuesday, March 10 at 3 PM. Can I have your full name and date of birth, please?"
         );
+    }
+
+    #[test]
+    fn without_preambles_a_tool_call_comes_alone() {
+        let mut b = brain().with_preambles(false);
+        let (text, calls, finish) = run(
+            &mut b,
+            &[ChatMessage::user("what are doctor patel's hours")],
+        );
+        assert_eq!((text.as_str(), finish), ("", FinishReason::ToolCalls));
+        assert_eq!(calls[0].name, "get_doctor_info");
     }
 
     #[test]
