@@ -91,6 +91,7 @@ fn main() -> anyhow::Result<()> {
                 let _ = std::io::stdout().flush();
             }
             ChatEvent::ToolCall(call) => calls.push(call),
+            ChatEvent::ToolCallStarted(name) => println!("\n[calling {name}...]"),
         }
     })?;
     let total = started.elapsed();

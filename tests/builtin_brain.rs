@@ -64,6 +64,7 @@ impl Call {
                             text.push_str(&t);
                         }
                         ChatEvent::ToolCall(c) => calls.push(c),
+                        ChatEvent::ToolCallStarted(_) => {}
                     },
                 )
                 .unwrap();

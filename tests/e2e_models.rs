@@ -169,12 +169,20 @@ fn a_whole_call_books_an_appointment_with_the_real_models() {
     };
     let (mut said, mut heard) = (Vec::new(), Vec::new());
     for (audio, r) in replies.iter().zip(&reports) {
-        let pcm = resample_i16(audio, OUTPUT_RATE, 16_000);
-        let text = whisper
-            .run(&pcm, &full, &CancelToken::never())
-            .expect("transcribe")
-            .map(|t| t.text)
-            .unwrap_or_default();
+        // Sentence by sentence (at Piper's pauses of 150 ms or more): on a long reply, tiny.en
+        // sometimes stops after the first sentence or two.
+        let pieces: Vec<String> = segments(audio, OUTPUT_RATE as usize * 15 / 100)
+            .into_iter()
+            .map(|piece| {
+                let pcm = resample_i16(piece, OUTPUT_RATE, 16_000);
+                whisper
+                    .run(&pcm, &full, &CancelToken::never())
+                    .expect("transcribe")
+                    .map(|t| t.text)
+                    .unwrap_or_default()
+            })
+            .collect();
+        let text = pieces.join(" ");
         eprintln!("agent said {:?}\n  Whisper heard {text:?}", r.played_text);
         said.push(r.played_text.clone());
         heard.push(text);

@@ -120,6 +120,7 @@ fn turn(chat: &mut OpenAiChat, label: &str, messages: &[ChatMessage], tools: &[T
                     text.push_str(&t);
                 }
                 ChatEvent::ToolCall(call) => calls.push(call),
+                ChatEvent::ToolCallStarted(_) => {}
             }
         })
         .unwrap_or_else(|e| panic!("{label}: {e}"));

@@ -276,6 +276,7 @@ fn run_with(
                 order.push('T');
                 text.push_str(&t)
             }
+            ChatEvent::ToolCallStarted(_) => order.push('S'),
             ChatEvent::ToolCall(c) => {
                 order.push('C');
                 calls.push(c)
@@ -356,8 +357,8 @@ fn llama_server_capture_with_text_and_four_tool_calls() {
         out.calls[3].arguments,
         r#"{"doctor_name": "Dr. Smith", "date": "202"#
     );
-    // Calls are emitted once complete, after the text.
-    assert!(out.order.ends_with("TCCCC"), "{}", out.order);
+    // Each call is announced as it begins, and emitted once complete, after the text.
+    assert!(out.order.ends_with("TSSSSCCCC"), "{}", out.order);
 
     let served = server.join().expect("server thread");
     assert_eq!(served.path, "/v1/chat/completions");

@@ -143,6 +143,7 @@ impl Agent {
             let mut calls: Vec<ToolCall> = Vec::new();
             // Words before a tool call ("Let me check.") and the answer after it are one reply.
             let mut separate = !spoken.is_empty() && !spoken.ends_with(char::is_whitespace);
+            let mut flushed = false;
             let finish = self
                 .chat
                 .stream(&self.history, offer, cancel, &mut |ev| match ev {
@@ -156,6 +157,13 @@ impl Agent {
                             }
                             text.push_str(&t);
                             out(AgentOutput::Text(t));
+                        }
+                    }
+                    // The words before a call are complete: speak them while its arguments stream.
+                    ChatEvent::ToolCallStarted(_) => {
+                        if !cancel.is_cancelled() && !text.trim().is_empty() && !flushed {
+                            flushed = true;
+                            out(AgentOutput::Flush);
                         }
                     }
                     ChatEvent::ToolCall(c) => calls.push(c),
@@ -192,7 +200,7 @@ impl Agent {
                     cancelled: false,
                 });
             }
-            if !text.trim().is_empty() {
+            if !text.trim().is_empty() && !flushed {
                 // Speak the words before the tool call while the tool runs.
                 out(AgentOutput::Flush);
             }

@@ -179,6 +179,7 @@ impl ChatModel for BuiltinReceptionist {
                     return Ok(FinishReason::Cancelled);
                 }
                 self.calls += 1;
+                on_event(ChatEvent::ToolCallStarted(name.to_string()));
                 on_event(ChatEvent::ToolCall(ToolCall {
                     id: format!("builtin_call_{}", self.calls),
                     name: name.to_string(),
@@ -245,6 +246,7 @@ mod tests {
             .stream(h, &specs(), &CancelToken::never(), &mut |e| match e {
                 ChatEvent::Text(t) => text.push_str(&t),
                 ChatEvent::ToolCall(c) => calls.push(c),
+                ChatEvent::ToolCallStarted(_) => {}
             })
             .unwrap();
         (text, calls, finish)

@@ -102,6 +102,8 @@ fn sleep_cancellable(d: Duration, cancel: &CancelToken) -> bool {
 fn tokens(event: &ChatEvent) -> u32 {
     match event {
         ChatEvent::Text(_) => 1,
+        // Arrives with the call's first token; the call itself is charged below.
+        ChatEvent::ToolCallStarted(_) => 0,
         ChatEvent::ToolCall(call) => 1 + (call.arguments.chars().count() / 4) as u32,
     }
 }
@@ -274,7 +276,7 @@ mod tests {
             .iter()
             .filter_map(|e| match e {
                 ChatEvent::Text(t) => Some(t.clone()),
-                ChatEvent::ToolCall(_) => None,
+                _ => None,
             })
             .collect();
         assert_eq!(texts.concat(), "Hello there friend.");

@@ -131,6 +131,9 @@ impl ToolSpec {
 pub enum ChatEvent {
     /// A piece of the reply text, as soon as it arrives.
     Text(String),
+    /// The model has begun a tool call (its name): the text before it is complete and can be
+    /// spoken now, while the call's arguments are still streaming.
+    ToolCallStarted(String),
     /// A tool call, once all its fragments have arrived.
     ToolCall(ToolCall),
 }

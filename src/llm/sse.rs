@@ -160,6 +160,8 @@ struct PartialCall {
     id: String,
     name: String,
     arguments: String,
+    /// `ToolCallStarted` was emitted for it.
+    announced: bool,
 }
 
 /// Decodes OpenAI `chat.completion.chunk` payloads.
@@ -246,6 +248,12 @@ impl ChunkDecoder {
                     }
                 }
                 None => {}
+            }
+            for call in self.calls.values_mut() {
+                if !call.announced && !call.name.is_empty() {
+                    call.announced = true;
+                    out.push(ChatEvent::ToolCallStarted(call.name.clone()));
+                }
             }
         }
         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
@@ -476,9 +484,45 @@ mod tests {
         events(input).unwrap().into_iter().map(|e| e.data).collect()
     }
 
-    /// All items of a chat stream, or the first error.
+    /// All items of a chat stream, or the first error; tool-call announcements left out (the
+    /// assembly tests are about complete calls; `a_call_is_announced_once_as_it_begins` checks
+    /// them).
     fn items(input: &str) -> Result<Vec<StreamItem>, LlmError> {
-        ChatStream::new(input.as_bytes()).collect()
+        ChatStream::new(input.as_bytes())
+            .filter(|i| !matches!(i, Ok(StreamItem::Event(ChatEvent::ToolCallStarted(_)))))
+            .collect()
+    }
+
+    #[test]
+    fn a_call_is_announced_once_as_it_begins() {
+        let input = [
+            chunk(serde_json::json!({"content": "Let me check."}), None),
+            chunk(
+                serde_json::json!({"tool_calls": [{"index": 0, "id": "c1",
+                    "function": {"name": "lookup", "arguments": "{\"q\":"}}]}),
+                None,
+            ),
+            chunk(
+                serde_json::json!({"tool_calls": [{"index": 0,
+                    "function": {"name": "lookup", "arguments": "\"x\"}"}}]}),
+                None,
+            ),
+            chunk(serde_json::json!({}), Some("tool_calls")),
+            "data: [DONE]\n\n".to_string(),
+        ]
+        .concat();
+        let all: Vec<StreamItem> = ChatStream::new(input.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            all,
+            vec![
+                text("Let me check."),
+                StreamItem::Event(ChatEvent::ToolCallStarted("lookup".into())),
+                call("c1", "lookup", "{\"q\":\"x\"}"),
+                StreamItem::Finished(FinishReason::ToolCalls)
+            ]
+        );
     }
 
     fn chunk(delta: Value, finish: Option<&str>) -> String {
@@ -725,10 +769,15 @@ mod tests {
         let c = serde_json::json!({"choices": [{"index": 0, "delta": {"tool_calls": [
             {"index": 0, "id": "x", "function": {"name": "f", "arguments": "{}"}}]}}]});
         decoder.feed(&c.to_string(), &mut out).unwrap();
-        assert!(out.is_empty(), "a call is held until it is complete");
+        assert_eq!(
+            out,
+            [ChatEvent::ToolCallStarted("f".into())],
+            "a call is announced, and held until it is complete"
+        );
         let fin = serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]});
         decoder.feed(&fin.to_string(), &mut out).unwrap();
-        assert_eq!(out.len(), 1);
+        assert_eq!(out.len(), 2);
+        assert!(matches!(&out[1], ChatEvent::ToolCall(c) if c.name == "f"));
         assert_eq!(decoder.finish_reason(), Some(&FinishReason::ToolCalls));
     }
 
