@@ -366,12 +366,18 @@ pub fn table(headers: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
     out
 }
 
-const STAGE_FOOTER: &str = "Sum of stages is the paper's estimate (STT + LLM time to first token + first chunk + TTS \
-first audio). In streaming mode the transcript and the reply start speculatively at the caller's first pause (160 ms \
-of silence), before the end of turn is certain (480 ms): the STT mark is set only when the end of turn is confirmed, \
+/// Explains the per-stage tables, with the pause and end-of-turn silences the pipeline uses.
+fn stage_footer() -> String {
+    let vad = crate::vad::VadConfig::default();
+    format!("Sum of stages is the paper's estimate (STT + LLM time to first token + first chunk + TTS \
+first audio). In streaming mode the transcript and the reply start speculatively at the caller's first pause ({} ms \
+of silence), before the end of turn is certain ({} ms): the STT mark is set only when the end of turn is confirmed, \
 so STT overlaps the LLM and TTS stages and the sum can exceed the measured TTFA (negative overhead). Audio made \
 before the end of turn is held until it is certain; that hold is in \"hold + sink\" and in the overhead. \
-Turn-based mode does each step after the previous one has finished completely.";
+Turn-based mode does each step after the previous one has finished completely.",
+        vad.pause_ms, vad.min_silence_ms
+    )
+}
 
 impl BenchReport {
     /// Per-stage table of one run.
@@ -457,7 +463,7 @@ impl BenchReport {
             push("");
         }
         if self.runs.iter().any(|r| r.mode == Mode::Streaming) {
-            push(&format!("_{STAGE_FOOTER}_"));
+            push(&format!("_{}_", stage_footer()));
             push("");
         }
 

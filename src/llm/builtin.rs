@@ -43,8 +43,8 @@ pub struct BuiltinReceptionist {
 fn preamble(tool: &str) -> &'static str {
     match tool {
         "check_availability" => "Let me check.",
-        "get_doctor_info" => "Let me look that up.",
-        "get_patient_info" => "Let me find your record.",
+        "get_doctor_info" => "Let me see.",
+        "get_patient_info" => "Let me look you up.",
         "schedule_appointment" => "Booking it now.",
         "cancel_appointment" => "Cancelling it now.",
         _ => "One moment.",

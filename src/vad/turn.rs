@@ -41,7 +41,9 @@ impl Default for VadConfig {
             neg_threshold: 0.35,
             min_speech_ms: 192,
             min_silence_ms: 480,
-            pause_ms: 160,
+            // Four 32 ms chunks: early enough that a guessed reply is often ready by the end of
+            // turn; a guess the caller talks over costs only compute (and held audio is dropped).
+            pause_ms: 128,
             pre_padding_ms: 320,
             max_utterance_ms: 30_000,
             barge_in_min_ms: 400,
