@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ort::value::TensorRef;
 use voice_agent::bench::wer::{wer, words};
 use voice_agent::models::{self, models_dir};
-use voice_agent::stt::whisper::{WhisperModel, WhisperStt};
+use voice_agent::stt::whisper::{RunOptions, WhisperModel, WhisperStt};
 use voice_agent::stt::SpeechToText;
 use voice_agent::{CancelToken, Generation};
 
@@ -141,6 +141,66 @@ fn transcribes_synthetic_speech_accurately() {
     let error = wer(SENTENCE, &text);
     eprintln!("transcript: {text:?} (WER {:.1} %)", error * 100.0);
     assert!(error < 0.10, "WER {error:.2} for {text:?}");
+}
+
+/// A draft only saves decoder passes: right, partly right, stale or garbage, the transcript is
+/// the plain greedy one.
+#[test]
+fn a_draft_saves_passes_and_never_changes_the_transcript() {
+    let Some(model) = model() else { return };
+    let Some(pcm) = speak(SENTENCE, "draft") else {
+        return;
+    };
+    let run = |draft: Vec<Vec<u32>>| {
+        let opts = RunOptions {
+            draft,
+            ..RunOptions::default()
+        };
+        model
+            .run(&pcm, &opts, &CancelToken::never())
+            .unwrap()
+            .unwrap()
+    };
+    let plain = run(Vec::new());
+    let tokens = plain.window_tokens[0].clone();
+    assert!(tokens.len() > 8, "{:?}", plain.text);
+    assert_eq!(plain.drafted, 0);
+    // One pass for the prompt, one per token (the last one chooses end-of-text).
+    assert_eq!(plain.passes, tokens.len() + 1);
+
+    let exact = run(vec![tokens.clone()]);
+    assert_eq!(exact.text, plain.text);
+    assert_eq!(exact.drafted, tokens.len());
+    assert_eq!(exact.passes, 1, "a right draft is checked in one pass");
+
+    // The partial a call has while the caller speaks: the start right, the end missing.
+    let half = tokens.len() / 2;
+    let start = run(vec![tokens[..half].to_vec()]);
+    assert_eq!(start.text, plain.text);
+    assert_eq!(start.drafted, half);
+    assert_eq!(start.passes, plain.passes - half);
+
+    // A wrong word in the middle: the cache is cut there and decoding goes on from the model.
+    let mut wrong = tokens.clone();
+    wrong[half] = wrong[half].wrapping_add(7);
+    wrong.extend_from_slice(&tokens[..3]);
+    let fixed = run(vec![wrong]);
+    assert_eq!(fixed.text, plain.text);
+    assert_eq!(fixed.window_tokens[0], tokens);
+    assert_eq!(fixed.drafted, half);
+
+    // Garbage (special tokens, out of range, another utterance) changes nothing either.
+    let stale = run(vec![vec![50_256, u32::MAX, 1, 2, 3]]);
+    assert_eq!(stale.text, plain.text);
+    assert_eq!(stale.drafted, 0);
+
+    // Through the session handle: the partial drafts the final.
+    let mut stt = WhisperStt::with_model(model.clone());
+    let head = &pcm[..pcm.len() * 2 / 3];
+    stt.transcribe_partial(head, &CancelToken::never())
+        .unwrap()
+        .unwrap();
+    assert_eq!(stt.transcribe(&pcm).unwrap(), plain.text);
 }
 
 /// Uniform white noise with peak `amplitude` (full scale 32767), from a fixed seed.

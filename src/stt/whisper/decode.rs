@@ -37,6 +37,10 @@ pub struct Decoded {
     pub avg_logprob: f32,
     /// False when decoding stopped at the token budget rather than at end-of-text.
     pub finished: bool,
+    /// Draft tokens the model confirmed (each one a decoder pass saved).
+    pub drafted: usize,
+    /// Decoder passes run.
+    pub passes: usize,
 }
 
 fn err(e: impl std::fmt::Display) -> SttError {
@@ -44,12 +48,20 @@ fn err(e: impl std::fmt::Display) -> SttError {
 }
 
 /// Greedy decoding of one window. Returns `Ok(None)` when `cancel` fires.
+///
+/// `draft` is a guess of the tokens (the transcript of the same utterance a moment ago, while
+/// it was still growing). The first pass feeds the prompt and the whole draft at once; the
+/// model's own choice at each position is compared with the draft, the agreeing prefix is kept
+/// and the cache cut after it, and decoding goes on one token a pass from the first
+/// disagreement. The result is the greedy decoding whatever the draft (lossless, as in
+/// speculative decoding); a good draft turns a dozen passes into one or two.
 pub fn greedy(
     decoder: &mut Session,
     spec: &DecodeSpec,
     cross_k: &DynValue,
     cross_v: &DynValue,
     max_tokens: usize,
+    draft: &[u32],
     cancel: &CancelToken,
 ) -> Result<Option<Decoded>, SttError> {
     let (l, h, dh) = (spec.n_layers, spec.n_heads, spec.d_head);
@@ -60,6 +72,7 @@ pub fn greedy(
     let mut past_v: DynValue = Tensor::from_array(([l, 1, h, 0, dh], Vec::<f32>::new()))
         .map_err(err)?
         .into_dyn();
+    let mut cached = 0usize;
 
     let mut suppressed = vec![false; spec.n_vocab];
     for &id in &spec.suppress {
@@ -67,13 +80,23 @@ pub fn greedy(
             *s = true;
         }
     }
+    // Only text tokens may be drafted; anything else could never be chosen.
+    let draft_len = draft
+        .iter()
+        .take(max_tokens)
+        .take_while(|&&t| t < spec.eot && !suppressed[t as usize])
+        .count();
+    let draft = &draft[..draft_len];
 
     let mut input: Vec<i64> = spec.prompt.iter().map(|&t| t as i64).collect();
+    input.extend(draft.iter().map(|&t| t as i64));
+    // Of `input`, how many trailing tokens are draft still to be checked.
+    let mut unchecked = draft.len();
     let mut out = Decoded::default();
     let mut logprob_sum = 0.0f64;
     let mut scored = 0usize;
     let mut logits = vec![0.0f32; spec.n_vocab];
-    for step in 0..=max_tokens {
+    'passes: loop {
         if cancel.is_cancelled() {
             return Ok(None);
         }
@@ -88,22 +111,23 @@ pub fn greedy(
                 "cross_v" => cross_v,
             })
             .map_err(err)?;
-        {
+        out.passes += 1;
+        let n = input.len();
+        let all: Vec<f32> = {
             let (shape, all) = outputs["logits"].try_extract_tensor::<f32>().map_err(err)?;
-            let n = input.len();
             if shape.len() != 3
                 || shape[2] as usize != spec.n_vocab
                 || all.len() != n * spec.n_vocab
             {
                 return Err(err(format!("unexpected logits shape {shape:?}")));
             }
-            if step == 0 {
+            if out.passes == 1 {
                 // The row after start-of-transcript (the prompt's first token) says "no speech".
-                let first = &all[..spec.n_vocab];
-                out.no_speech_prob = softmax_at(first, spec.no_speech as usize);
+                out.no_speech_prob = softmax_at(&all[..spec.n_vocab], spec.no_speech as usize);
             }
-            logits.copy_from_slice(&all[(n - 1) * spec.n_vocab..]);
-        }
+            // Only the rows that choose a token matter: the last non-draft one and the drafts.
+            all[(n - 1 - unchecked) * spec.n_vocab..].to_vec()
+        };
         let next_k = outputs
             .remove("present_k")
             .ok_or_else(|| err("decoder output present_k missing"))?;
@@ -113,41 +137,62 @@ pub fn greedy(
         drop(outputs);
         past_k = next_k;
         past_v = next_v;
+        cached += n;
 
-        // Only text tokens and end-of-text may be chosen.
-        for (id, x) in logits.iter_mut().enumerate() {
-            if suppressed[id] || id > spec.eot as usize {
-                *x = f32::NEG_INFINITY;
-            }
-        }
-        if step == 0 {
-            for &id in &spec.suppress_begin {
-                if let Some(x) = logits.get_mut(id as usize) {
+        let checking = unchecked;
+        unchecked = 0;
+        for (j, row) in all.chunks_exact(spec.n_vocab).enumerate() {
+            logits.copy_from_slice(row);
+            // Only text tokens and end-of-text may be chosen.
+            for (id, x) in logits.iter_mut().enumerate() {
+                if suppressed[id] || id > spec.eot as usize {
                     *x = f32::NEG_INFINITY;
                 }
             }
+            if scored == 0 {
+                for &id in &spec.suppress_begin {
+                    if let Some(x) = logits.get_mut(id as usize) {
+                        *x = f32::NEG_INFINITY;
+                    }
+                }
+            }
+            let (best, logprob) = argmax_logprob(&logits);
+            if out.tokens.len() == max_tokens && best != spec.eot {
+                break 'passes; // budget spent
+            }
+            logprob_sum += logprob as f64;
+            scored += 1;
+            if best == spec.eot {
+                out.finished = true;
+                break 'passes;
+            }
+            out.tokens.push(best);
+            if let Some(cut) = looping_tail(&out.tokens) {
+                log::debug!(
+                    "whisper: stopped a repetition loop ({} tokens dropped)",
+                    out.tokens.len() - cut
+                );
+                out.tokens.truncate(cut);
+                break 'passes;
+            }
+            if j < checking && draft.get(out.tokens.len() - 1) == Some(&best) {
+                out.drafted += 1;
+                continue; // the draft token in the cache is the model's own choice
+            }
+            // A choice of the model's own: the draft after it (already in the cache) is void.
+            let keep = cached - (checking - j);
+            if keep < cached {
+                past_k = truncate_cache(&past_k, CacheAxis::Keys, keep)?;
+                past_v = truncate_cache(&past_v, CacheAxis::Values, keep)?;
+                cached = keep;
+            }
+            input.clear();
+            input.push(best as i64);
+            continue 'passes;
         }
-        let (best, logprob) = argmax_logprob(&logits);
-        if step == max_tokens && best != spec.eot {
-            break; // budget spent
-        }
-        logprob_sum += logprob as f64;
-        scored += 1;
-        if best == spec.eot {
-            out.finished = true;
-            break;
-        }
-        out.tokens.push(best);
-        if let Some(cut) = looping_tail(&out.tokens) {
-            log::debug!(
-                "whisper: stopped a repetition loop ({} tokens dropped)",
-                out.tokens.len() - cut
-            );
-            out.tokens.truncate(cut);
-            break;
-        }
-        input.clear();
-        input.push(best as i64);
+        // Every row was a confirmed draft token and no choice was left: cannot happen (the last
+        // row always chooses), but end cleanly rather than loop.
+        break;
     }
     out.avg_logprob = if scored == 0 {
         0.0
@@ -155,6 +200,45 @@ pub fn greedy(
         (logprob_sum / scored as f64) as f32
     };
     Ok(Some(out))
+}
+
+#[derive(Clone, Copy)]
+enum CacheAxis {
+    /// `[L, 1, H, dh, P]`: positions on the last axis.
+    Keys,
+    /// `[L, 1, H, P, dh]`: positions on the fourth axis.
+    Values,
+}
+
+/// The cache with only its first `keep` positions.
+fn truncate_cache(cache: &DynValue, axis: CacheAxis, keep: usize) -> Result<DynValue, SttError> {
+    let (shape, data) = cache.try_extract_tensor::<f32>().map_err(err)?;
+    let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+    let [a, b, c, d, e] = dims[..] else {
+        return Err(err(format!("unexpected cache shape {dims:?}")));
+    };
+    let mut kept = Vec::with_capacity(data.len());
+    let shape = match axis {
+        CacheAxis::Keys => {
+            if keep > e {
+                return Err(err("cache shorter than the kept positions"));
+            }
+            for row in data.chunks_exact(e) {
+                kept.extend_from_slice(&row[..keep]);
+            }
+            [a, b, c, d, keep]
+        }
+        CacheAxis::Values => {
+            if keep > d {
+                return Err(err("cache shorter than the kept positions"));
+            }
+            for head in data.chunks_exact(d * e) {
+                kept.extend_from_slice(&head[..keep * e]);
+            }
+            [a, b, c, keep, e]
+        }
+    };
+    Ok(Tensor::from_array((shape, kept)).map_err(err)?.into_dyn())
 }
 
 /// When `tokens` ends with a phrase said again right after itself, the index where the repeats

@@ -69,6 +69,9 @@ pub struct RunOptions {
     /// The shortest trimmed window in mel frames (100 a second). 0 by default; 1000 (10 s) avoids
     /// the repetition loops of short phrases at a higher encoder cost (see the module docs).
     pub min_frames: usize,
+    /// A guess of each window's tokens (an earlier transcript of the same, growing utterance):
+    /// checked in one decoder pass, so agreeing tokens cost nothing (see [`decode::greedy`]).
+    pub draft: Vec<Vec<u32>>,
 }
 
 impl Default for RunOptions {
@@ -77,6 +80,7 @@ impl Default for RunOptions {
             max_tokens: MAX_TOKENS_PER_WINDOW,
             full_window: false,
             min_frames: 0,
+            draft: Vec::new(),
         }
     }
 }
@@ -89,6 +93,11 @@ pub struct Transcript {
     pub encoder_ms: f64,
     pub decoder_ms: f64,
     pub tokens: usize,
+    /// Each window's tokens (a draft for the next transcription of the same utterance).
+    pub window_tokens: Vec<Vec<u32>>,
+    /// Draft tokens the decoder confirmed, and decoder passes run.
+    pub drafted: usize,
+    pub passes: usize,
     /// Of the last window decoded (1.0 when gated before decoding).
     pub no_speech_prob: f32,
     pub avg_logprob: f32,
@@ -280,17 +289,21 @@ impl WhisperModel {
             .lock()
             .map_err(|_| SttError::Inference("Whisper session lock poisoned".into()))?;
         let mut texts = Vec::new();
-        for window in samples.chunks(WINDOW_SAMPLES) {
+        for (index, window) in samples.chunks(WINDOW_SAMPLES).enumerate() {
             // A short tail after a long window (e.g. 30.1 s) carries no words worth a pass.
             if window.len() < MIN_SAMPLES || peak_dbfs(window) < MIN_PEAK_DBFS {
                 continue;
             }
+            let draft = opts.draft.get(index).map_or(&[][..], Vec::as_slice);
             let Some((text, decoded)) =
-                self.window(&mut sessions, window, opts, cancel, &mut result)?
+                self.window(&mut sessions, window, opts, draft, cancel, &mut result)?
             else {
                 return Ok(None);
             };
             result.tokens += decoded.tokens.len();
+            result.drafted += decoded.drafted;
+            result.passes += decoded.passes;
+            result.window_tokens.push(decoded.tokens.clone());
             result.no_speech_prob = decoded.no_speech_prob;
             result.avg_logprob = decoded.avg_logprob;
             if decoded.no_speech_prob > NO_SPEECH_THRESHOLD
@@ -320,6 +333,7 @@ impl WhisperModel {
         sessions: &mut Sessions,
         window: &[f32],
         opts: &RunOptions,
+        draft: &[u32],
         cancel: &CancelToken,
         timing: &mut Transcript,
     ) -> Result<Option<(String, Decoded)>, SttError> {
@@ -362,6 +376,7 @@ impl WhisperModel {
             &cross_k,
             &cross_v,
             budget,
+            draft,
             cancel,
         )?;
         timing.decoder_ms += ms_since(started);
@@ -392,6 +407,10 @@ fn ms_since(t: Instant) -> f64 {
 /// A per-session Whisper handle (cheap: the model is shared).
 pub struct WhisperStt {
     model: Arc<WhisperModel>,
+    /// The tokens of the last transcription: the draft for the next one. Within an utterance
+    /// (partials while it grows, the guess at a pause, the final) most of them come back; a
+    /// stale draft from the previous utterance costs one pass and changes nothing.
+    draft: Vec<Vec<u32>>,
 }
 
 impl WhisperStt {
@@ -406,7 +425,10 @@ impl WhisperStt {
     }
 
     pub fn with_model(model: Arc<WhisperModel>) -> Self {
-        Self { model }
+        Self {
+            model,
+            draft: Vec::new(),
+        }
     }
 
     pub fn model(&self) -> &Arc<WhisperModel> {
@@ -420,17 +442,27 @@ impl SpeechToText for WhisperStt {
     }
 
     fn transcribe(&mut self, audio: &[i16]) -> Result<String, SttError> {
-        let t = self.model.transcribe(audio)?;
+        let opts = RunOptions {
+            draft: std::mem::take(&mut self.draft),
+            ..RunOptions::default()
+        };
+        let t = self
+            .model
+            .run(audio, &opts, &CancelToken::never())?
+            .unwrap_or_default();
         log::debug!(
-            "whisper: {:.2} s audio -> {:?} (mel {:.0} ms, encoder {:.0} ms, decoder {:.0} ms, {} tokens{})",
+            "whisper: {:.2} s audio -> {:?} (mel {:.0} ms, encoder {:.0} ms, decoder {:.0} ms, {} tokens, {} from the draft, {} passes{})",
             audio.len() as f64 / SAMPLE_RATE as f64,
             t.text,
             t.mel_ms,
             t.encoder_ms,
             t.decoder_ms,
             t.tokens,
+            t.drafted,
+            t.passes,
             t.skipped.map(|s| format!(", empty: {s}")).unwrap_or_default()
         );
+        self.draft = t.window_tokens;
         Ok(t.text)
     }
 
@@ -441,9 +473,15 @@ impl SpeechToText for WhisperStt {
     ) -> Result<Option<String>, SttError> {
         let opts = RunOptions {
             max_tokens: PARTIAL_TOKENS,
+            draft: self.draft.clone(),
             ..RunOptions::default()
         };
-        Ok(self.model.run(audio, &opts, cancel)?.map(|t| t.text))
+        let Some(t) = self.model.run(audio, &opts, cancel)? else {
+            return Ok(None);
+        };
+        // A partial cut at its token budget is still a good draft for the tokens it has.
+        self.draft = t.window_tokens;
+        Ok(Some(t.text))
     }
 }
 
