@@ -34,8 +34,12 @@ pub struct VadBench {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SttBench {
     pub audio_s: f64,
-    /// Time of one `transcribe` call.
+    /// Time of one `transcribe` call on its own (no draft).
     pub compute_ms: Summary,
+    /// Time of the same call right after a partial transcript of all but its last 0.5 s, as
+    /// at the end of a caller's turn (the partial drafts the decoder's tokens).
+    #[serde(default)]
+    pub after_partial_ms: Option<Summary>,
     pub transcript: String,
 }
 
@@ -103,19 +107,33 @@ pub fn run(
         if pcm.is_empty() {
             continue;
         }
-        let mut times = Vec::new();
+        let (mut times, mut drafted) = (Vec::new(), Vec::new());
         let mut transcript = String::new();
+        let head = &pcm[..pcm
+            .len()
+            .saturating_sub(crate::audio::INPUT_RATE as usize / 2)];
+        let model_err = |e: crate::stt::SttError| BenchError::Model(e.to_string());
         for _ in 0..repeats {
+            p.stt.discard_utterance();
             let t = Instant::now();
-            transcript = p
-                .stt
-                .transcribe(&pcm)
-                .map_err(|e| BenchError::Model(e.to_string()))?;
+            transcript = p.stt.transcribe(&pcm).map_err(model_err)?;
             times.push(ms_since(t));
+
+            p.stt.discard_utterance();
+            if p.stt
+                .transcribe_partial(head, &crate::CancelToken::never())
+                .map_err(model_err)?
+                .is_some()
+            {
+                let t = Instant::now();
+                p.stt.transcribe(&pcm).map_err(model_err)?;
+                drafted.push(ms_since(t));
+            }
         }
         stt.push(SttBench {
             audio_s: secs,
             compute_ms: summary(&times, "stt")?,
+            after_partial_ms: Summary::of(&drafted),
             transcript,
         });
     }

@@ -671,9 +671,13 @@ impl BenchReport {
                 } else {
                     ""
                 };
+                let value = match &s.after_partial_ms {
+                    Some(d) => format!("{}; {} after a partial", p50(&s.compute_ms), p50(d)),
+                    None => p50(&s.compute_ms),
+                };
                 row(
                     format!("STT compute, {:.0} s utterance ({})", s.audio_s, m.stt_name),
-                    p50(&s.compute_ms),
+                    value,
                     target,
                 );
             }

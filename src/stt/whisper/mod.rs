@@ -483,6 +483,10 @@ impl SpeechToText for WhisperStt {
         self.draft = t.window_tokens;
         Ok(Some(t.text))
     }
+
+    fn discard_utterance(&mut self) {
+        self.draft.clear();
+    }
 }
 
 #[cfg(test)]
