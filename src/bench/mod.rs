@@ -398,7 +398,7 @@ fn run_parts(
     }
     if !args.skips(Part::Overhead) {
         progress("orchestration overhead (zero-latency fakes)");
-        report.overhead = overhead::summary(if args.quick { 40 } else { 200 });
+        report.overhead = overhead::summary(if args.quick { 15 } else { 40 });
     }
     Ok(())
 }
