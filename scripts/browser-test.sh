@@ -4,14 +4,19 @@
 # waterfall, and that agent audio was played; it saves out/browser.png.
 #
 # Skips (exit 0, "SKIPPED: ...") when Chromium, Node or playwright-core cannot be had.
-# BROWSER_TEST_SERVER=serve runs `voice-agent serve` (real models) instead of the scripted
-# `examples/server.rs`.
+# The server is `voice-agent serve` with the real models (Silero, Whisper, Piper, the built-in
+# receptionist on a fresh database); BROWSER_TEST_SERVER=example runs the scripted
+# `examples/server.rs` instead (no models needed; also the fallback when they are missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=${OUT:-out}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-SERVER=${BROWSER_TEST_SERVER:-example}
+if [ -f models/whisper-tiny.en/decoder.onnx ] && [ -f models/piper/en_US-joe-medium.onnx ]; then
+    SERVER=${BROWSER_TEST_SERVER:-serve}
+else
+    SERVER=${BROWSER_TEST_SERVER:-example}
+fi
 skip() {
     echo "SKIPPED: browser test ($*)"
     exit 0
@@ -48,7 +53,7 @@ mkdir -p "$OUT"
 WAV="$OUT/browser-caller.wav"
 if command -v espeak-ng >/dev/null && command -v sox >/dev/null; then
     espeak-ng -v en-us -s 150 -w "$OUT/browser-say.wav" \
-        "I would like to book an appointment with Doctor Patel, please."
+        "Hello. Is Doctor Patel free on Monday morning?"
     sox "$OUT/browser-say.wav" -r 48000 -c 1 -b 16 "$WAV" pad 0.5 9
     rm -f "$OUT/browser-say.wav"
 else
@@ -76,7 +81,8 @@ ADDR="127.0.0.1:$PORT"
 LOG="$OUT/browser-server.log"
 if [ "$SERVER" = serve ]; then
     cargo build --release --quiet
-    "${CARGO_TARGET_DIR:-target}/release/voice-agent" serve --bind "$ADDR" >"$LOG" 2>&1 &
+    rm -f "$OUT/browser.sqlite"
+    "${CARGO_TARGET_DIR:-target}/release/voice-agent" --db "$OUT/browser.sqlite" serve --bind "$ADDR" >"$LOG" 2>&1 &
 else
     # Release, like `make test`: the library is already built there.
     cargo build --release --example server --quiet
