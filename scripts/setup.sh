@@ -69,13 +69,15 @@ OUTPUTS=(
     "$MODELS/whisper-tiny.en/vocabulary.txt" "$MODELS/whisper-tiny.en/config.json"
     "$MODELS/whisper-tiny.en/tokenizer.json"
     "$MODELS/piper/en_US-joe-medium.onnx" "$MODELS/piper/en_US-joe-medium.onnx.json"
+    "$MODELS/piper/en_US-joe-medium.latent.onnx" "$MODELS/piper/en_US-joe-medium.vocoder.onnx"
     "$MODELS/reference/whisper80.onnx"
 )
 [ "$WITH_BASE" = 1 ] && OUTPUTS+=("$MODELS/whisper-base/encoder.onnx" "$MODELS/whisper-base/decoder.onnx")
 
 # The stamp records the inputs that shape the outputs; any change re-runs the set-up.
 stamp_value() {
-    cat "$SUMS" "$REQS" "$ROOT/scripts/convert_whisper.py" "$ROOT/scripts/setup.sh" | sha256sum | cut -d' ' -f1
+    cat "$SUMS" "$REQS" "$ROOT/scripts/convert_whisper.py" "$ROOT/scripts/split_piper.py" \
+        "$ROOT/scripts/setup.sh" | sha256sum | cut -d' ' -f1
 }
 STAMP="$MODELS/.setup-$( [ "$WITH_BASE" = 1 ] && echo base || echo default ).stamp"
 
@@ -236,9 +238,21 @@ convert() {
     echo "$key" > "$dest/.converted"
 }
 
-step 6 "convert Whisper to ONNX (scripts/convert_whisper.py)"
+step 6 "convert Whisper to ONNX, split the Piper voice (scripts/convert_whisper.py, split_piper.py)"
 convert whisper-tiny.en
 [ "$WITH_BASE" = 1 ] && convert whisper-base
+
+# The Piper voice in two parts (latent frames, vocoder), so speech can start before a whole
+# clause is made; skipped when the voice and the splitter are unchanged.
+PIPER_VOICE="$MODELS/piper/en_US-joe-medium.onnx"
+key="$( (sha256sum "$PIPER_VOICE" | cut -d' ' -f1; sha256sum "$ROOT/scripts/split_piper.py") | sha256sum | cut -d' ' -f1)"
+if [ -s "${PIPER_VOICE%.onnx}.latent.onnx" ] && [ -s "${PIPER_VOICE%.onnx}.vocoder.onnx" ] \
+    && [ "$(cat "$MODELS/piper/.split" 2>/dev/null)" = "$key" ]; then
+    echo "[setup]     piper: already split"
+else
+    "$VENV/bin/python" "$ROOT/scripts/split_piper.py" "$PIPER_VOICE"
+    echo "$key" > "$MODELS/piper/.split"
+fi
 
 # ---------------------------------------------------------------------------------------------
 step 7 "check outputs"

@@ -90,6 +90,63 @@ fn long_text_streams_in_several_pieces() {
     assert!(pieces.iter().all(|p| !p.is_empty()));
 }
 
+/// The split voice streams a clause window by window and sounds exactly like the whole graph.
+#[test]
+fn the_split_vocoder_streams_the_same_audio_as_the_whole_voice() {
+    let Some(_) = voice() else { return };
+    let dir = models_dir();
+    if !dir
+        .join("piper")
+        .join(format!("{VOICE}.vocoder.onnx"))
+        .exists()
+    {
+        eprintln!(
+            "SKIPPED: the split Piper voice is missing ({})",
+            models::SETUP_HINT
+        );
+        return;
+    }
+    let split = PiperVoice::load_with(&dir, 1, true, true).unwrap();
+    let whole = PiperVoice::load_with(&dir, 1, true, false).unwrap();
+    assert!(split.streams() && !whole.streams());
+    let chunks = split
+        .phoneme_chunks("Your appointment with the cardiologist is confirmed for Tuesday morning")
+        .unwrap();
+    assert_eq!(chunks.len(), 1, "{chunks:?}");
+    let mut pieces: Vec<Vec<i16>> = Vec::new();
+    split
+        .speak_phonemes_streaming(&chunks[0], &CancelToken::never(), &mut |p| {
+            pieces.push(p.to_vec())
+        })
+        .unwrap();
+    let streamed = pieces.concat();
+    let reference = whole.speak_phonemes(&chunks[0]).unwrap();
+    assert_eq!(streamed.len(), reference.len());
+    let worst = streamed
+        .iter()
+        .zip(&reference)
+        .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs())
+        .max()
+        .unwrap_or(0);
+    assert!(worst <= 2, "streamed audio differs by {worst} LSB");
+    // Windows of 24, 48, 96 ... frames: the first piece is about a quarter second.
+    assert!(pieces.len() >= 3, "{} pieces", pieces.len());
+    let first_s = pieces[0].len() as f64 / f64::from(OUTPUT_RATE);
+    assert!((0.15..0.4).contains(&first_s), "first piece {first_s:.2} s");
+
+    // A cancel between windows stops the clause there.
+    let generation = Generation::new();
+    let cancel = generation.token();
+    let mut got = 0;
+    split
+        .speak_phonemes_streaming(&chunks[0], &cancel, &mut |_| {
+            got += 1;
+            generation.bump();
+        })
+        .unwrap();
+    assert_eq!(got, 1);
+}
+
 #[test]
 fn cancel_before_start_gives_no_audio() {
     let Some(voice) = voice() else { return };

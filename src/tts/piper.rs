@@ -1,8 +1,15 @@
 //! Piper (VITS) text-to-speech through ONNX Runtime, phonemes from libespeak-ng.
 //!
 //! text -> [`normalize`] -> espeak IPA clauses -> synthesis chunks -> phoneme ids -> ort ->
-//! 22,050 Hz float audio -> [`Resampler`] -> 24 kHz PCM16, one chunk at a time so the first
+//! 22,050 Hz float audio -> resampler -> 24 kHz PCM16, one chunk at a time so the first
 //! audio is out after the first clause.
+//!
+//! With the voice split in two by `make setup` (scripts/split_piper.py), a chunk streams too:
+//! the first part makes the chunk's latent frames (about 86 a second), and the vocoder, which
+//! only looks a dozen frames around each one, turns them into audio window by window, each
+//! window twice the one before and decoded with [`VOCODER_CONTEXT`] frames of context on
+//! either side. The audio is the same as the whole model's, and the first quarter second of it
+//! is out after the latent pass plus a short vocoder run.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -14,11 +21,12 @@ use ort::session::Session;
 use ort::value::Tensor;
 use serde::Deserialize;
 
+use crate::audio::device::stream_resample::StreamResampler;
 use crate::models::{self, ModelError};
 use crate::pipeline::generation::CancelToken;
 use crate::tts::espeak::{Clause, Phonemizer};
 use crate::tts::normalize::normalize;
-use crate::tts::resample::{to_pcm16, Resampler};
+use crate::tts::resample::to_pcm16;
 use crate::tts::{TextToSpeech, TtsError, OUTPUT_RATE};
 
 /// The voice shipped by `make setup`.
@@ -27,6 +35,15 @@ pub const VOICE: &str = "en_US-joe-medium";
 /// A clause boundary starts a new synthesis chunk once the pending chunk has this many
 /// phoneme characters (about two words): very short pieces ("Well,") sound clipped alone.
 const MIN_CHUNK_PHONEMES: usize = 12;
+
+/// Latent frames in the first vocoder window (about 0.28 s of speech); each next one is twice
+/// as long, up to [`MAX_WINDOW_FRAMES`], so every window is ready before the audio ahead of it
+/// has played out.
+const FIRST_WINDOW_FRAMES: usize = 24;
+const MAX_WINDOW_FRAMES: usize = 384;
+/// Frames of context decoded on each side of a window and thrown away: more than the
+/// vocoder's receptive field (12 frames make the seams exact to 1e-7), so no seam is audible.
+pub const VOCODER_CONTEXT: usize = 16;
 
 const PAD: char = '_';
 const BOS: char = '^';
@@ -199,13 +216,38 @@ pub fn group_clauses(clauses: &[Clause]) -> Vec<String> {
     chunks
 }
 
+/// The voice's graphs: whole, or split into latent frames and a vocoder that can stream.
+enum Graphs {
+    Whole(Mutex<Session>),
+    Split {
+        latent: Mutex<Session>,
+        vocoder: Mutex<Session>,
+    },
+}
+
 /// A loaded Piper voice: one per process, shared by every session through an `Arc`.
 pub struct PiperVoice {
     name: String,
     config: PiperConfig,
-    session: Mutex<Session>,
+    graphs: Graphs,
     phonemizer: Phonemizer,
-    resampler: Resampler,
+}
+
+/// A session's lock; a panic elsewhere while holding it leaves the session itself intact.
+fn lock(session: &Mutex<Session>) -> std::sync::MutexGuard<'_, Session> {
+    session.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Non-finite samples (a model fault) become silence rather than noise.
+fn zero_non_finite(audio: &mut [f32]) {
+    let bad = audio.iter().filter(|s| !s.is_finite()).count();
+    if bad > 0 {
+        log::warn!("piper produced {bad} non-finite samples; zeroed");
+        audio
+            .iter_mut()
+            .filter(|s| !s.is_finite())
+            .for_each(|s| *s = 0.0);
+    }
 }
 
 impl PiperVoice {
@@ -218,7 +260,7 @@ impl PiperVoice {
     /// As [`PiperVoice::load`], but with the voice's random variation turned off (noise scales
     /// 0), so the same text always gives the same audio: reproducible caller audio for tests.
     pub fn load_steady(models_dir: &Path) -> Result<Arc<PiperVoice>, ModelError> {
-        Self::load_inner(models_dir, models::model_threads(), true)
+        Self::load_with(models_dir, models::model_threads(), true, true)
     }
 
     /// As [`PiperVoice::load`], with `threads` intra-op threads.
@@ -226,13 +268,16 @@ impl PiperVoice {
         models_dir: &Path,
         threads: usize,
     ) -> Result<Arc<PiperVoice>, ModelError> {
-        Self::load_inner(models_dir, threads, false)
+        Self::load_with(models_dir, threads, false, true)
     }
 
-    fn load_inner(
+    /// Every knob: `steady` turns the random variation off, `split` streams through the split
+    /// vocoder when `make setup` made it (false: the whole graph, for comparison).
+    pub fn load_with(
         models_dir: &Path,
         threads: usize,
         steady: bool,
+        split: bool,
     ) -> Result<Arc<PiperVoice>, ModelError> {
         let model = models_dir.join("piper").join(format!("{VOICE}.onnx"));
         let config_path = models_dir.join("piper").join(format!("{VOICE}.onnx.json"));
@@ -248,16 +293,37 @@ impl PiperVoice {
         }
         let phonemizer = Phonemizer::global().map_err(|e| ModelError::Runtime(e.to_string()))?;
         let started = Instant::now();
-        let session = models::load_session(&model, threads)?;
+        let dir = models_dir.join("piper");
+        let (latent, vocoder) = (
+            dir.join(format!("{VOICE}.latent.onnx")),
+            dir.join(format!("{VOICE}.vocoder.onnx")),
+        );
+        let graphs = if split && latent.exists() && vocoder.exists() {
+            Graphs::Split {
+                latent: Mutex::new(models::load_session(&latent, threads)?),
+                vocoder: Mutex::new(models::load_session(&vocoder, threads)?),
+            }
+        } else {
+            log::info!(
+                "piper: {} missing, each clause is made whole ({})",
+                vocoder.display(),
+                models::SETUP_HINT
+            );
+            Graphs::Whole(Mutex::new(models::load_session(&model, threads)?))
+        };
         log::info!(
-            "piper {VOICE} loaded in {} ms ({threads} thread(s))",
-            started.elapsed().as_millis()
+            "piper {VOICE} loaded in {} ms ({threads} thread(s), {})",
+            started.elapsed().as_millis(),
+            if matches!(graphs, Graphs::Split { .. }) {
+                "streaming vocoder"
+            } else {
+                "whole graph"
+            }
         );
         let voice = PiperVoice {
             name: format!("piper {VOICE}"),
-            resampler: Resampler::new(config.sample_rate, OUTPUT_RATE),
             config,
-            session: Mutex::new(session),
+            graphs,
             phonemizer,
         };
         // ORT's first run allocates and plans; pay that here, not on the first reply.
@@ -301,8 +367,29 @@ impl PiperVoice {
         Ok(group_clauses(&clauses))
     }
 
-    /// Runs the model on one chunk's ids: float audio at the voice's sample rate.
+    /// Whether clauses stream through the split vocoder.
+    pub fn streams(&self) -> bool {
+        matches!(self.graphs, Graphs::Split { .. })
+    }
+
+    /// Runs the whole model on one chunk's ids: float audio at the voice's sample rate.
     pub fn infer(&self, ids: &[i64]) -> Result<Vec<f32>, TtsError> {
+        let mut audio = Vec::new();
+        self.infer_streaming(ids, &CancelToken::never(), &mut |piece| {
+            audio.extend_from_slice(piece)
+        })?;
+        Ok(audio)
+    }
+
+    /// Runs the model on one chunk's ids, handing on float audio at the voice's sample rate
+    /// piece by piece (one piece with the whole graph). Stops between pieces when `cancel`
+    /// fires.
+    pub fn infer_streaming(
+        &self,
+        ids: &[i64],
+        cancel: &CancelToken,
+        on_audio: &mut dyn FnMut(&[f32]),
+    ) -> Result<(), TtsError> {
         let input = Tensor::from_array(([1usize, ids.len()], ids.to_vec())).map_err(synthesis)?;
         let lengths = Tensor::from_array(([1usize], vec![ids.len() as i64])).map_err(synthesis)?;
         let scales = Tensor::from_array((
@@ -314,47 +401,135 @@ impl PiperVoice {
             ],
         ))
         .map_err(synthesis)?;
-        // A panic elsewhere while holding the lock leaves the session itself intact.
-        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
-        let outputs = session
-            .run(ort::inputs![
-                "input" => input,
-                "input_lengths" => lengths,
-                "scales" => scales,
-            ])
-            .map_err(synthesis)?;
-        let output = outputs
-            .values()
-            .next()
-            .ok_or_else(|| TtsError::Synthesis("piper model returned no output".into()))?;
-        let (_, audio) = output.try_extract_tensor::<f32>().map_err(synthesis)?;
-        let mut audio = audio.to_vec();
-        let bad = audio.iter().filter(|s| !s.is_finite()).count();
-        if bad > 0 {
-            log::warn!("piper produced {bad} non-finite samples; zeroed");
-            audio
-                .iter_mut()
-                .filter(|s| !s.is_finite())
-                .for_each(|s| *s = 0.0);
+        let inputs = ort::inputs![
+            "input" => input,
+            "input_lengths" => lengths,
+            "scales" => scales,
+        ];
+        let (latent, vocoder) = match &self.graphs {
+            Graphs::Whole(session) => {
+                let mut session = lock(session);
+                let outputs = session.run(inputs).map_err(synthesis)?;
+                let output = outputs
+                    .values()
+                    .next()
+                    .ok_or_else(|| TtsError::Synthesis("piper model returned no output".into()))?;
+                let (_, audio) = output.try_extract_tensor::<f32>().map_err(synthesis)?;
+                let mut audio = audio.to_vec();
+                zero_non_finite(&mut audio);
+                on_audio(&audio);
+                return Ok(());
+            }
+            Graphs::Split { latent, vocoder } => (latent, vocoder),
+        };
+        // Latent frames [1, C, T], copied out so the latent graph is free for other sessions.
+        let (channels, frames, z) = {
+            let mut session = lock(latent);
+            let outputs = session.run(inputs).map_err(synthesis)?;
+            let (shape, z) = outputs["latent"]
+                .try_extract_tensor::<f32>()
+                .map_err(synthesis)?;
+            let dims: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
+            let [1, c, t] = dims[..] else {
+                return Err(TtsError::Synthesis(format!(
+                    "piper latent frames of shape {dims:?}"
+                )));
+            };
+            if z.len() != c * t {
+                return Err(TtsError::Synthesis("piper latent frames cut short".into()));
+            }
+            (c, t, z.to_vec())
+        };
+        let mut start = 0;
+        let mut window = FIRST_WINDOW_FRAMES;
+        while start < frames {
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+            let end = (start + window).min(frames);
+            let (from, to) = (
+                start.saturating_sub(VOCODER_CONTEXT),
+                (end + VOCODER_CONTEXT).min(frames),
+            );
+            let span = to - from;
+            let mut piece = Vec::with_capacity(channels * span);
+            for row in z.chunks_exact(frames) {
+                piece.extend_from_slice(&row[from..to]);
+            }
+            let piece = Tensor::from_array(([1usize, channels, span], piece)).map_err(synthesis)?;
+            let mut session = lock(vocoder);
+            let outputs = session
+                .run(ort::inputs!["latent" => piece])
+                .map_err(synthesis)?;
+            let (_, audio) = outputs["audio"]
+                .try_extract_tensor::<f32>()
+                .map_err(synthesis)?;
+            // Samples per frame (256 for Piper's voices), from what the vocoder made.
+            let hop = audio.len() / span;
+            if hop == 0 || audio.len() != hop * span {
+                return Err(TtsError::Synthesis(format!(
+                    "piper vocoder made {} samples for {span} frames",
+                    audio.len()
+                )));
+            }
+            let mut kept = audio[(start - from) * hop..(end - from) * hop].to_vec();
+            drop(outputs);
+            drop(session);
+            zero_non_finite(&mut kept);
+            on_audio(&kept);
+            start = end;
+            window = (window * 2).min(MAX_WINDOW_FRAMES);
         }
-        Ok(audio)
+        Ok(())
     }
 
     /// One chunk of phonemes to 24 kHz PCM16.
     pub fn speak_phonemes(&self, phonemes: &str) -> Result<Vec<i16>, TtsError> {
+        let mut pcm = Vec::new();
+        self.speak_phonemes_streaming(phonemes, &CancelToken::never(), &mut |piece| {
+            pcm.extend_from_slice(piece)
+        })?;
+        Ok(pcm)
+    }
+
+    /// One chunk of phonemes to 24 kHz PCM16, handed on as it is made (see the module docs).
+    pub fn speak_phonemes_streaming(
+        &self,
+        phonemes: &str,
+        cancel: &CancelToken,
+        on_pcm: &mut dyn FnMut(&[i16]),
+    ) -> Result<(), TtsError> {
         let ids = self.config.phoneme_ids(phonemes);
         let started = Instant::now();
-        let audio = self.infer(&ids)?;
-        let inferred = started.elapsed();
-        let pcm = to_pcm16(&self.resampler.process(&audio));
+        let mut first: Option<f64> = None;
+        let mut seconds = 0.0;
+        let mut resampler = StreamResampler::new(self.config.sample_rate, OUTPUT_RATE);
+        let mut out = Vec::new();
+        self.infer_streaming(&ids, cancel, &mut |audio| {
+            seconds += audio.len() as f64 / f64::from(self.config.sample_rate);
+            out.clear();
+            resampler.process(audio, &mut out);
+            if !out.is_empty() {
+                first.get_or_insert_with(|| started.elapsed().as_secs_f64() * 1000.0);
+                on_pcm(&to_pcm16(&out));
+            }
+        })?;
+        if cancel.is_cancelled() {
+            return Ok(());
+        }
+        // The resampler's look-ahead: silence after the last sample lets its tail out.
+        out.clear();
+        resampler.process(&vec![0.0; resampler.delay()], &mut out);
+        if !out.is_empty() {
+            on_pcm(&to_pcm16(&out));
+        }
         log::debug!(
-            "piper: {} ids -> {:.2} s in {:.1} ms (+ {:.1} ms resampling): {phonemes}",
+            "piper: {} ids -> {seconds:.2} s, first audio in {:.1} ms, all in {:.1} ms: {phonemes}",
             ids.len(),
-            audio.len() as f64 / f64::from(self.config.sample_rate),
-            inferred.as_secs_f64() * 1000.0,
-            (started.elapsed() - inferred).as_secs_f64() * 1000.0,
+            first.unwrap_or_default(),
+            started.elapsed().as_secs_f64() * 1000.0,
         );
-        Ok(pcm)
+        Ok(())
     }
 }
 
@@ -396,12 +571,13 @@ impl TextToSpeech for PiperTts {
             if cancel.is_cancelled() {
                 return Ok(());
             }
-            let pcm = self.voice.speak_phonemes(&chunk)?;
             // Audio finished after a barge-in is stale: drop it.
-            if cancel.is_cancelled() {
-                return Ok(());
-            }
-            on_audio(&pcm);
+            self.voice
+                .speak_phonemes_streaming(&chunk, cancel, &mut |pcm| {
+                    if !cancel.is_cancelled() {
+                        on_audio(pcm)
+                    }
+                })?;
         }
         Ok(())
     }
