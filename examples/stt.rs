@@ -2,9 +2,9 @@
 //! or with a cloud provider (`--provider deepgram|openai`, settings from the environment).
 //!
 //! ```text
-//! cargo run --release --example stt -- speech.wav [--variant base] [--threads 2] [--repeat 3] [--full-window]
-//! DEEPGRAM_API_KEY=... cargo run --release --example stt -- speech.wav --provider deepgram
-//! OPENAI_API_KEY=... cargo run --release --example stt -- speech.wav --provider openai
+//! cargo run --release --example stt -- speech.wav [--variant base] [--threads 2] [--repeat 3] [--full-window] [--draft]
+//! DEEPGRAM_API_KEY=... cargo run --release --example stt -- speech.wav --provider deepgram [--deepgram-url URL]
+//! OPENAI_API_KEY=... cargo run --release --example stt -- speech.wav --provider openai [--stt-url URL]
 //! ```
 //!
 //! Deepgram gets the file in 20 ms frames at the pace of real speech, as in a call; the time
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use voice_agent::audio::wav::read_wav_mono;
+use voice_agent::cloud;
 use voice_agent::models::models_dir;
 use voice_agent::stt::deepgram::{DeepgramConfig, DeepgramStt};
 use voice_agent::stt::openai::{OpenAiStt, OpenAiSttConfig};
@@ -48,9 +49,29 @@ struct Args {
     /// Encode the whole 30 s window instead of the trimmed utterance.
     #[arg(long)]
     full_window: bool,
+    /// Draft the tokens from a transcript of all but the last 0.5 s (the partial a call has
+    /// while the caller speaks), so the decoder only checks what it already heard.
+    #[arg(long)]
+    draft: bool,
     /// Who transcribes.
     #[arg(long, value_enum, default_value_t = Provider::Local)]
     provider: Provider,
+    /// Deepgram's base URL (wins over DEEPGRAM_BASE_URL), e.g. a local test server.
+    #[arg(long, value_name = "URL")]
+    deepgram_url: Option<String>,
+    /// The OpenAI-compatible server, up to the version (wins over STT_BASE_URL).
+    #[arg(long, value_name = "URL")]
+    stt_url: Option<String>,
+}
+
+impl Args {
+    /// The URL flags and the variables they win over.
+    fn url_overrides(&self) -> [(&'static str, Option<&str>); 2] {
+        [
+            ("DEEPGRAM_BASE_URL", self.deepgram_url.as_deref()),
+            ("STT_BASE_URL", self.stt_url.as_deref()),
+        ]
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -66,7 +87,9 @@ fn main() -> anyhow::Result<()> {
         Provider::Local => run_local(&args, &audio),
         Provider::Deepgram => run_deepgram(&args, &audio),
         Provider::Openai => {
-            let stt = OpenAiStt::new(OpenAiSttConfig::from_env()?)?;
+            let overrides = args.url_overrides();
+            let settings = cloud::overlay(&overrides, &cloud::env_lookup);
+            let stt = OpenAiStt::new(OpenAiSttConfig::from_lookup(&settings)?)?;
             run_cloud(&args, &audio, Box::new(stt))
         }
     }
@@ -81,23 +104,32 @@ fn run_local(args: &Args, audio: &[i16]) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64() * 1e3
     );
 
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         full_window: args.full_window,
         ..RunOptions::default()
     };
+    if args.draft {
+        let head = &audio[..audio.len().saturating_sub(8_000)];
+        if let Some(partial) = model.run(head, &opts, &CancelToken::never())? {
+            println!("draft (all but the last 0.5 s): {:?}", partial.text);
+            opts.draft = partial.window_tokens;
+        }
+    }
     for run in 1..=args.repeat.max(1) {
         let started = Instant::now();
         let Some(t) = model.run(audio, &opts, &CancelToken::never())? else {
             continue; // never cancelled
         };
         println!(
-            "run {run}: {:.0} ms total (mel {:.1} ms, encoder {:.1} ms, decoder {:.1} ms for {} tokens), \
-             no-speech {:.2}, avg logprob {:.2}",
+            "run {run}: {:.0} ms total (mel {:.1} ms, encoder {:.1} ms, decoder {:.1} ms for {} tokens \
+             in {} passes, {} from the draft), no-speech {:.2}, avg logprob {:.2}",
             started.elapsed().as_secs_f64() * 1e3,
             t.mel_ms,
             t.encoder_ms,
             t.decoder_ms,
             t.tokens,
+            t.passes,
+            t.drafted,
             t.no_speech_prob,
             t.avg_logprob
         );
@@ -112,7 +144,9 @@ fn run_local(args: &Args, audio: &[i16]) -> anyhow::Result<()> {
 /// Stream the file frame by frame at real-time pace, showing partials, then time the final.
 fn run_deepgram(args: &Args, audio: &[i16]) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut stt = DeepgramStt::connect(DeepgramConfig::from_env()?)?;
+    let overrides = args.url_overrides();
+    let settings = cloud::overlay(&overrides, &cloud::env_lookup);
+    let mut stt = DeepgramStt::connect(DeepgramConfig::from_lookup(&settings)?)?;
     println!(
         "connected to {} in {:.0} ms",
         stt.name(),

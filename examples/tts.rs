@@ -3,14 +3,15 @@
 //!
 //! ```text
 //! cargo run --release --example tts -- "Your appointment is on Dec 3 at 3:30 PM." -o out/tts.wav
-//! ELEVENLABS_API_KEY=... cargo run --release --example tts -- "Hello." --provider elevenlabs [--voice ID]
-//! OPENAI_API_KEY=... cargo run --release --example tts -- "Hello." --provider openai [--voice nova]
+//! ELEVENLABS_API_KEY=... cargo run --release --example tts -- "Hello." --provider elevenlabs [--voice ID] [--elevenlabs-url URL]
+//! OPENAI_API_KEY=... cargo run --release --example tts -- "Hello." --provider openai [--voice nova] [--tts-url URL]
 //! ```
 
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use voice_agent::cloud;
 use voice_agent::models::models_dir;
 use voice_agent::tts::elevenlabs::{ElevenLabsConfig, ElevenLabsTts};
 use voice_agent::tts::openai::{OpenAiTts, OpenAiTtsConfig};
@@ -48,6 +49,12 @@ struct Args {
     /// Cloud voice: an ElevenLabs voice id, or an OpenAI voice name (default: the provider's).
     #[arg(long)]
     voice: Option<String>,
+    /// ElevenLabs' base URL (wins over ELEVENLABS_BASE_URL), e.g. a local test server.
+    #[arg(long, value_name = "URL")]
+    elevenlabs_url: Option<String>,
+    /// The OpenAI-compatible server, up to the version (wins over TTS_BASE_URL).
+    #[arg(long, value_name = "URL")]
+    tts_url: Option<String>,
 }
 
 /// One synthesis: the audio and the milliseconds to its first piece and to the end.
@@ -72,6 +79,11 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let text = args.text.join(" ");
 
+    let overrides = [
+        ("ELEVENLABS_BASE_URL", args.elevenlabs_url.as_deref()),
+        ("TTS_BASE_URL", args.tts_url.as_deref()),
+    ];
+    let settings = cloud::overlay(&overrides, &cloud::env_lookup);
     let started = Instant::now();
     let mut tts: Box<dyn TextToSpeech> = match args.provider {
         Provider::Local => {
@@ -80,14 +92,14 @@ fn main() -> anyhow::Result<()> {
             Box::new(PiperTts::new(voice))
         }
         Provider::Elevenlabs => {
-            let mut config = ElevenLabsConfig::from_env()?;
+            let mut config = ElevenLabsConfig::from_lookup(&settings)?;
             if let Some(voice) = &args.voice {
                 config = config.with_voice(voice);
             }
             Box::new(ElevenLabsTts::new(config)?)
         }
         Provider::Openai => {
-            let mut config = OpenAiTtsConfig::from_env()?;
+            let mut config = OpenAiTtsConfig::from_lookup(&settings)?;
             if let Some(voice) = &args.voice {
                 config = config.with_voice(voice);
             }

@@ -108,8 +108,18 @@ impl Service {
         }
     }
 
-    /// The message for any `ureq` failure of a request to `host` (reads an error body).
-    pub fn ureq_message(&self, host: &str, error: ureq::Error) -> String {
+    /// The message for a server that took the request but said nothing for `read_timeout`.
+    pub fn timeout_message(&self, read_timeout: Duration) -> String {
+        format!(
+            "{} did not answer within {}: it may be overloaded or stuck; try again later",
+            self.name,
+            human_duration(read_timeout)
+        )
+    }
+
+    /// The message for any `ureq` failure of a request to `host` (reads an error body);
+    /// `read_timeout` is the limit the request ran with, named when it fired.
+    pub fn ureq_message(&self, host: &str, error: ureq::Error, read_timeout: Duration) -> String {
         match error {
             ureq::Error::Status(status, response) => {
                 let mut body = String::new();
@@ -119,14 +129,56 @@ impl Service {
                     .read_to_string(&mut body);
                 self.status_message(status, &body)
             }
+            // Connected, then silence: not a host that cannot be reached.
+            ureq::Error::Transport(t)
+                if t.kind() == ureq::ErrorKind::Io && caused_by_timeout(&t) =>
+            {
+                self.timeout_message(read_timeout)
+            }
             ureq::Error::Transport(t) => {
                 let text = match t.kind() {
                     ureq::ErrorKind::Dns => format!("the host name does not resolve ({t})"),
                     _ => t.to_string(),
                 };
+                // ureq's message starts with the URL, credentials and all.
+                let text = match t.url() {
+                    Some(url) => text.replace(url.as_str(), &redact_url(url.as_str())),
+                    None => text,
+                };
                 self.transport_message(host, &text)
             }
         }
+    }
+}
+
+/// True when `error`, or anything that caused it, is a socket read or write that timed out.
+fn caused_by_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.downcast_ref::<std::io::Error>().is_some_and(is_timeout) {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// A read or write that gave up waiting (`SO_RCVTIMEO` shows as `WouldBlock` on Unix).
+pub fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
+}
+
+/// "300 ms", "30 s", for messages about limits.
+pub fn human_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
     }
 }
 
@@ -177,6 +229,73 @@ pub fn redact(text: &str, secret: Option<&str>) -> String {
     match secret.filter(|s| !s.is_empty()) {
         Some(s) => text.replace(s, "<redacted>"),
         None => text.to_string(),
+    }
+}
+
+/// Query parameters whose values are secrets (some servers take the key in the URL).
+const SECRET_PARAMS: &[&str] = &[
+    "key",
+    "api_key",
+    "api-key",
+    "apikey",
+    "token",
+    "access_token",
+    "password",
+];
+
+/// `url` fit for a log or a message: `user:password@` and secret query values become
+/// `<redacted>`. Everything else (scheme, host, path, other parameters) stays readable.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (format!("{s}://"), r),
+        None => (String::new(), url),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("<redacted>@{host}"),
+        None => authority.to_string(),
+    };
+    let (before_query, query_and_fragment) = match tail.split_once('?') {
+        Some((path, q)) => (path, Some(q)),
+        None => (tail, None),
+    };
+    let Some(qf) = query_and_fragment else {
+        return format!("{scheme}{authority}{tail}");
+    };
+    let (query, fragment) = match qf.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (qf, None),
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if SECRET_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(k)) => {
+                format!("{k}=<redacted>")
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    let fragment = fragment.map(|f| format!("#{f}")).unwrap_or_default();
+    format!(
+        "{scheme}{authority}{before_query}?{}{fragment}",
+        query.join("&")
+    )
+}
+
+/// `get`, except that the settings in `overrides` that hold a value (command-line flags)
+/// win over it: `("DEEPGRAM_BASE_URL", Some(url))` replaces that variable.
+pub fn overlay<'a>(
+    overrides: &'a [(&'a str, Option<&'a str>)],
+    get: Lookup<'a>,
+) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name: &str| {
+        overrides
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .find_map(|(_, v)| v.map(str::trim).filter(|v| !v.is_empty()))
+            .map(str::to_string)
+            .or_else(|| get(name))
     }
 }
 
@@ -268,11 +387,13 @@ type Piece = Result<Vec<u8>, String>;
 /// An odd byte at the end of a network chunk is kept for the next one, so no sample is ever
 /// split. Returns as soon as `cancel` fires (`cancelled: true`): the reader thread then stops at
 /// its next read and drops the response, which closes the connection. `open` errors and a body
-/// that breaks off come back as `Err(message)`; in the second case every whole sample received
-/// before the break has already gone to `on_audio`. `what` names the stream in messages.
+/// that breaks off or stalls (nothing for `read_timeout`, the limit `open`'s client reads with)
+/// come back as `Err(message)`; then every whole sample received before has already gone to
+/// `on_audio`. `what` names the stream in messages.
 pub fn stream_pcm16<F>(
     what: &str,
     open: F,
+    read_timeout: Duration,
     cancel: &CancelToken,
     on_audio: &mut dyn FnMut(&[i16]),
 ) -> Result<PcmStream, String>
@@ -291,7 +412,7 @@ where
         .name("tts-http".into())
         .spawn({
             let what = what.to_string();
-            move || read_body(&what, open, &reader_cancel, &tx)
+            move || read_body(&what, open, read_timeout, &reader_cancel, &tx)
         })
         .map_err(|e| format!("cannot start the {what} reader thread: {e}"))?;
 
@@ -330,8 +451,13 @@ where
 }
 
 /// The reader thread: open the response, then forward its body piece by piece.
-fn read_body<F>(what: &str, open: F, cancel: &CancelToken, tx: &crossbeam_channel::Sender<Piece>)
-where
+fn read_body<F>(
+    what: &str,
+    open: F,
+    read_timeout: Duration,
+    cancel: &CancelToken,
+    tx: &crossbeam_channel::Sender<Piece>,
+) where
     F: FnOnce() -> Result<Box<dyn Read + Send>, String>,
 {
     let mut body = match open() {
@@ -357,6 +483,13 @@ where
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) => {
+                let _ = tx.send(Err(format!(
+                    "the {what} audio stream stalled after {received} bytes: nothing arrived for {}",
+                    human_duration(read_timeout)
+                )));
+                return;
+            }
             Err(e) => {
                 let _ = tx.send(Err(format!(
                     "the {what} audio stream broke off after {received} bytes: {e}"
@@ -483,6 +616,55 @@ mod tests {
     }
 
     #[test]
+    fn redact_url_hides_credentials_and_secret_parameters() {
+        assert_eq!(
+            redact_url("https://user:pw@api.x.com:8443/v1/audio/speech"),
+            "https://<redacted>@api.x.com:8443/v1/audio/speech"
+        );
+        assert_eq!(
+            redact_url("http://h/v1/audio/speech?api-version=2024-06-01&api-key=s3cret#top"),
+            "http://h/v1/audio/speech?api-version=2024-06-01&api-key=<redacted>#top"
+        );
+        assert_eq!(
+            redact_url("wss://tok@x.example?Token=abc"),
+            "wss://<redacted>@x.example?Token=<redacted>"
+        );
+        // Nothing secret: unchanged.
+        for plain in [
+            "https://api.elevenlabs.io/v1/text-to-speech/v/stream?output_format=pcm_24000",
+            "http://127.0.0.1:9/v1",
+            "no-scheme/at@path",
+        ] {
+            assert_eq!(redact_url(plain), plain);
+        }
+        let shown = redact_url("https://alice:hunter2@h/v1?key=k-123");
+        assert!(!shown.contains("hunter2") && !shown.contains("alice") && !shown.contains("k-123"));
+    }
+
+    #[test]
+    fn durations_read_naturally_in_messages() {
+        assert_eq!(human_duration(Duration::from_millis(300)), "300 ms");
+        assert_eq!(human_duration(Duration::from_secs(30)), "30 s");
+        assert_eq!(human_duration(Duration::from_millis(2500)), "2.5 s");
+    }
+
+    #[test]
+    fn overlay_prefers_the_overrides_then_the_lookup() {
+        let env = |name: &str| match name {
+            "A" => Some("env-a".to_string()),
+            "B" => Some("env-b".to_string()),
+            _ => None,
+        };
+        let overrides = [("A", Some("flag-a")), ("B", None), ("C", Some("  "))];
+        let get = overlay(&overrides, &env);
+        assert_eq!(get("A").as_deref(), Some("flag-a"));
+        assert_eq!(get("B").as_deref(), Some("env-b"));
+        // A blank flag does not hide the variable (here: unset).
+        assert_eq!(get("C"), None);
+        assert_eq!(get("D"), None);
+    }
+
+    #[test]
     fn first_set_skips_blank_values() {
         let get = |name: &str| match name {
             "A" => Some("  ".to_string()),
@@ -513,6 +695,7 @@ mod tests {
         let err = stream_pcm16(
             "test",
             move || Ok(Box::new(Broken(bytes)) as Box<dyn Read + Send>),
+            READ_TIMEOUT,
             &CancelToken::never(),
             &mut |pcm| got.extend_from_slice(pcm),
         )

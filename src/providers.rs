@@ -40,6 +40,7 @@ pub trait SessionFactory: Send + Sync {
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::cloud::{self, Lookup};
 use crate::fallback::{FallbackStt, FallbackTts};
 use crate::hospital::{self, Clock, HospitalTools, Store, SystemClock};
 use crate::llm::builtin::BuiltinReceptionist;
@@ -128,6 +129,22 @@ pub struct ProviderOptions {
     /// ONNX Runtime threads for Whisper and Piper [default: the machine's cores, at most 4].
     #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub model_threads: Option<u16>,
+    /// Deepgram (or a server speaking its protocol), e.g. ws://127.0.0.1:9000
+    /// [default: $DEEPGRAM_BASE_URL or wss://api.deepgram.com].
+    #[arg(long, global = true, value_name = "URL")]
+    pub deepgram_url: Option<String>,
+    /// ElevenLabs (or a server speaking its API) [default: $ELEVENLABS_BASE_URL or
+    /// https://api.elevenlabs.io].
+    #[arg(long, global = true, value_name = "URL")]
+    pub elevenlabs_url: Option<String>,
+    /// The OpenAI-compatible speech-to-text server, up to the version, e.g.
+    /// http://127.0.0.1:8000/v1 [default: $STT_BASE_URL, else $OPENAI_BASE_URL, else OpenAI].
+    #[arg(long, global = true, value_name = "URL")]
+    pub stt_url: Option<String>,
+    /// The OpenAI-compatible text-to-speech server, up to the version [default: $TTS_BASE_URL,
+    /// else $OPENAI_BASE_URL, else OpenAI].
+    #[arg(long, global = true, value_name = "URL")]
+    pub tts_url: Option<String>,
 }
 
 impl Default for ProviderOptions {
@@ -142,7 +159,63 @@ impl Default for ProviderOptions {
             whisper: "tiny.en".into(),
             db: None,
             model_threads: None,
+            deepgram_url: None,
+            elevenlabs_url: None,
+            stt_url: None,
+            tts_url: None,
         }
+    }
+}
+
+impl ProviderOptions {
+    /// The base URL flags and the variables they stand for (a flag wins over its variable).
+    pub fn url_overrides(&self) -> [(&'static str, Option<&str>); 4] {
+        [
+            ("DEEPGRAM_BASE_URL", self.deepgram_url.as_deref()),
+            ("ELEVENLABS_BASE_URL", self.elevenlabs_url.as_deref()),
+            ("STT_BASE_URL", self.stt_url.as_deref()),
+            ("TTS_BASE_URL", self.tts_url.as_deref()),
+        ]
+    }
+
+    /// The remote speech providers these options select, configured from the flags and `get`
+    /// (the environment). `None` for a local provider.
+    fn remote_speech(
+        &self,
+        stt: SttKind,
+        tts: TtsKind,
+        get: Lookup<'_>,
+    ) -> Result<(Option<RemoteStt>, Option<RemoteTts>), ProviderError> {
+        let overrides = self.url_overrides();
+        let get = cloud::overlay(&overrides, get);
+        let cfg_err = |e: &dyn std::fmt::Display| ProviderError::Config(e.to_string());
+        let remote_stt = match stt {
+            SttKind::Local => None,
+            SttKind::Deepgram => Some(RemoteStt::Deepgram(
+                DeepgramConfig::from_lookup(&get).map_err(|e| cfg_err(&e))?,
+            )),
+            SttKind::Openai => Some(RemoteStt::OpenAi(
+                OpenAiSttConfig::from_lookup(&get).map_err(|e| cfg_err(&e))?,
+            )),
+        };
+        let remote_tts = match tts {
+            TtsKind::Local => None,
+            TtsKind::Elevenlabs => {
+                let mut c = ElevenLabsConfig::from_lookup(&get).map_err(|e| cfg_err(&e))?;
+                if let Some(v) = &self.voice {
+                    c = c.with_voice(v.clone());
+                }
+                Some(RemoteTts::ElevenLabs(c))
+            }
+            TtsKind::Openai => {
+                let mut c = OpenAiTtsConfig::from_lookup(&get).map_err(|e| cfg_err(&e))?;
+                if let Some(v) = &self.voice {
+                    c = c.with_voice(v.clone());
+                }
+                Some(RemoteTts::OpenAi(c))
+            }
+        };
+        Ok((remote_stt, remote_tts))
     }
 }
 
@@ -199,16 +272,13 @@ impl Providers {
         } else {
             SttKind::Local
         });
-        let cfg_err = |e: &dyn std::fmt::Display| ProviderError::Config(e.to_string());
-        let remote_stt = match stt_kind {
-            SttKind::Local => None,
-            SttKind::Deepgram => Some(RemoteStt::Deepgram(
-                DeepgramConfig::from_env().map_err(|e| cfg_err(&e))?,
-            )),
-            SttKind::Openai => Some(RemoteStt::OpenAi(
-                OpenAiSttConfig::from_env().map_err(|e| cfg_err(&e))?,
-            )),
-        };
+        let tts_kind = opts.tts.unwrap_or(if env_set("ELEVENLABS_API_KEY") {
+            TtsKind::Elevenlabs
+        } else {
+            TtsKind::Local
+        });
+        let (remote_stt, remote_tts) =
+            opts.remote_speech(stt_kind, tts_kind, &cloud::env_lookup)?;
         // The local model is required for local STT, and a fallback for a remote one.
         let whisper = match (&remote_stt, WhisperModel::shared(&opts.whisper)) {
             (_, Ok(m)) => Some(m),
@@ -216,28 +286,6 @@ impl Providers {
             (Some(_), Err(e)) => {
                 log::warn!("no local speech-to-text fallback: {e}");
                 None
-            }
-        };
-        let tts_kind = opts.tts.unwrap_or(if env_set("ELEVENLABS_API_KEY") {
-            TtsKind::Elevenlabs
-        } else {
-            TtsKind::Local
-        });
-        let remote_tts = match tts_kind {
-            TtsKind::Local => None,
-            TtsKind::Elevenlabs => {
-                let mut c = ElevenLabsConfig::from_env().map_err(|e| cfg_err(&e))?;
-                if let Some(v) = &opts.voice {
-                    c = c.with_voice(v.clone());
-                }
-                Some(RemoteTts::ElevenLabs(c))
-            }
-            TtsKind::Openai => {
-                let mut c = OpenAiTtsConfig::from_env().map_err(|e| cfg_err(&e))?;
-                if let Some(v) = &opts.voice {
-                    c = c.with_voice(v.clone());
-                }
-                Some(RemoteTts::OpenAi(c))
             }
         };
         let piper = match (&remote_tts, PiperVoice::load(&crate::models::models_dir())) {
@@ -408,5 +456,113 @@ impl SessionFactory for Providers {
 
     fn describe(&self) -> Vec<String> {
         self.lines.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        providers: ProviderOptions,
+    }
+
+    fn env(name: &str) -> Option<String> {
+        let value = match name {
+            "DEEPGRAM_API_KEY" => "dg-key",
+            "DEEPGRAM_BASE_URL" => "ws://env-deepgram:1",
+            "ELEVENLABS_API_KEY" => "xi-key",
+            "ELEVENLABS_BASE_URL" => "http://env-elevenlabs:2",
+            "STT_BASE_URL" => "http://env-stt:3/v1",
+            "TTS_BASE_URL" => "http://env-tts:4/v1",
+            _ => return None,
+        };
+        Some(value.to_string())
+    }
+
+    fn base_urls(opts: &ProviderOptions, stt: SttKind, tts: TtsKind) -> (String, String) {
+        let (s, t) = opts.remote_speech(stt, tts, &env).expect("configured");
+        let s = match s.expect("a remote STT") {
+            RemoteStt::Deepgram(c) => c.base_url,
+            RemoteStt::OpenAi(c) => c.base_url,
+        };
+        let t = match t.expect("a remote TTS") {
+            RemoteTts::ElevenLabs(c) => c.base_url,
+            RemoteTts::OpenAi(c) => c.base_url,
+        };
+        (s, t)
+    }
+
+    #[test]
+    fn url_flags_parse_and_win_over_the_environment() {
+        let cli = Cli::try_parse_from([
+            "voice-agent",
+            "--deepgram-url",
+            "http://flag-deepgram:5",
+            "--tts-url",
+            "http://flag-tts:6/v1",
+        ])
+        .unwrap();
+        let opts = cli.providers;
+        assert_eq!(opts.deepgram_url.as_deref(), Some("http://flag-deepgram:5"));
+        // Flags win; unset flags leave the variables in charge.
+        assert_eq!(
+            base_urls(&opts, SttKind::Deepgram, TtsKind::Openai),
+            (
+                "ws://flag-deepgram:5".to_string(),
+                "http://flag-tts:6/v1".to_string()
+            )
+        );
+        assert_eq!(
+            base_urls(&opts, SttKind::Openai, TtsKind::Elevenlabs),
+            (
+                "http://env-stt:3/v1".to_string(),
+                "http://env-elevenlabs:2".to_string()
+            )
+        );
+        let cli = Cli::try_parse_from([
+            "voice-agent",
+            "--stt-url",
+            "http://flag-stt:7/v1",
+            "--elevenlabs-url",
+            "http://flag-elevenlabs:8/v1",
+        ])
+        .unwrap();
+        assert_eq!(
+            base_urls(&cli.providers, SttKind::Openai, TtsKind::Elevenlabs),
+            (
+                "http://flag-stt:7/v1".to_string(),
+                "http://flag-elevenlabs:8".to_string()
+            )
+        );
+        // No flags: the environment.
+        assert_eq!(
+            base_urls(
+                &ProviderOptions::default(),
+                SttKind::Deepgram,
+                TtsKind::Elevenlabs
+            ),
+            (
+                "ws://env-deepgram:1".to_string(),
+                "http://env-elevenlabs:2".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn local_providers_need_no_remote_settings() {
+        let (s, t) = ProviderOptions::default()
+            .remote_speech(SttKind::Local, TtsKind::Local, &|_: &str| None)
+            .unwrap();
+        assert!(s.is_none() && t.is_none());
+        // A cloud provider without its key is one clear configuration error.
+        let err = ProviderOptions::default()
+            .remote_speech(SttKind::Deepgram, TtsKind::Local, &|_: &str| None)
+            .err()
+            .expect("no key");
+        assert!(err.to_string().contains("set DEEPGRAM_API_KEY"), "{err}");
     }
 }

@@ -1,18 +1,29 @@
 //! Cloud speech-to-text against local servers that speak the providers' wire protocols:
-//! Deepgram's streaming `/v1/listen` WebSocket and OpenAI's `/audio/transcriptions`.
+//! Deepgram's streaming `/v1/listen` WebSocket (alone, and through the real pipeline, where its
+//! endpointing may end the turn before the local VAD) and OpenAI's `/audio/transcriptions`.
 
 mod common_cloud;
 
 use std::io::Cursor;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common_cloud::{
-    closed_port, said, spoken, wait_until, DeepgramMock, DgOptions, HttpMock, HttpRequest, Reply,
+    closed_port, said, spoken, wait_until, Body, DeepgramMock, DgOptions, HttpMock, HttpRequest,
+    Reply,
 };
 use serde_json::json;
+use voice_agent::audio::io::AudioInput;
+use voice_agent::audio::wav::WavInput;
+use voice_agent::pipeline::{
+    AgentState, Event, Events, Pipeline, PipelineConfig, SessionOutcome, SessionParts,
+};
 use voice_agent::stt::deepgram::{DeepgramConfig, DeepgramStt};
 use voice_agent::stt::openai::{OpenAiStt, OpenAiSttConfig};
 use voice_agent::stt::{SpeechToText, SttError};
+use voice_agent::testing::{synthetic_caller, EchoTools, RecordingOutput, ScriptedChat, ToneTts};
+use voice_agent::vad::energy::EnergyVad;
+use voice_agent::vad::VadConfig;
 use voice_agent::CancelToken;
 
 const KEY: &str = "dg-test-key-0123456789";
@@ -366,6 +377,235 @@ fn deepgram_missing_key_is_refused_before_connecting() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Deepgram through the pipeline: its endpointing ends the turn
+
+/// The caller's WAV at real-time pace; notes when it has run out.
+struct TimedInput {
+    inner: WavInput,
+    ended: Arc<Mutex<Option<Instant>>>,
+}
+
+impl AudioInput for TimedInput {
+    fn next_frame(&mut self) -> Option<Vec<i16>> {
+        let frame = self.inner.next_frame();
+        if frame.is_none() {
+            self.ended.lock().unwrap().get_or_insert_with(Instant::now);
+        }
+        frame
+    }
+}
+
+/// What a pipeline run with Deepgram left behind.
+struct CallResult {
+    outcome: SessionOutcome,
+    events: Vec<Event>,
+    /// When the caller's audio ran out, and when each agent audio write happened.
+    input_ended: Option<Instant>,
+    first_agent_audio: Option<Instant>,
+    /// Transcripts the scripted brain was asked to answer.
+    asked: Vec<String>,
+}
+
+/// A call through every stage: the energy VAD on `caller`, Deepgram (the mock), a scripted
+/// brain, a tone voice.
+fn call(mock: &DeepgramMock, caller: Vec<i16>, config: PipelineConfig) -> CallResult {
+    let stt = DeepgramStt::connect(DeepgramConfig::new(KEY).with_base_url(&mock.url)).unwrap();
+    let chat = ScriptedChat::replies(&["Hello, how can I help?", "Sure, go on."]);
+    let calls = chat.calls.clone();
+    let out = RecordingOutput::default();
+    let writes = out.writes.clone();
+    let ended = Arc::new(Mutex::new(None));
+    let (events, rx) = Events::channel(8192);
+    let parts = SessionParts {
+        input: Box::new(TimedInput {
+            inner: WavInput::from_samples(caller, true),
+            ended: ended.clone(),
+        }),
+        output: Box::new(out),
+        vad: Box::new(EnergyVad::default()),
+        stt: Box::new(stt),
+        chat: Box::new(chat),
+        tools: Box::new(EchoTools::default()),
+        tts: Box::new(ToneTts::default()),
+        events,
+        recorder: None,
+        system_prompt: None,
+    };
+    let pipeline = Pipeline::spawn(parts, config);
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(pipeline.join());
+    });
+    let outcome = done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the pipeline shut down");
+    let asked = calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|history| history.last().map(|m| m.content.clone()))
+        .collect();
+    let first_agent_audio = writes.lock().unwrap().first().map(|w| w.at);
+    let input_ended = *ended.lock().unwrap();
+    CallResult {
+        outcome,
+        events: rx.try_iter().collect(),
+        input_ended,
+        first_agent_audio,
+        asked,
+    }
+}
+
+/// A mock that names loud blocks as words and keeps a whole utterance in one result.
+fn endpointing_mock(endpointing: bool) -> DeepgramMock {
+    let mut options = DgOptions::new(KEY);
+    options.by_level = true;
+    options.words_per_final = 1000;
+    options.endpointing = endpointing;
+    DeepgramMock::start(options)
+}
+
+fn final_transcripts(events: &[Event]) -> Vec<(u64, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Transcript {
+                turn,
+                text,
+                is_final: true,
+            } => Some((*turn, text.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A local VAD that would wait a minute of silence: only Deepgram can end a turn in time.
+fn patient_vad() -> PipelineConfig {
+    PipelineConfig {
+        vad: VadConfig {
+            min_silence_ms: 60_000,
+            ..VadConfig::default()
+        },
+        drain_tail: false,
+        ..PipelineConfig::default()
+    }
+}
+
+#[test]
+fn deepgram_speech_final_ends_the_turn_before_the_local_vad() {
+    let mock = endpointing_mock(true);
+    let caller = synthetic_caller(&[(400, false), (1000, true), (3000, false)]);
+    let r = call(&mock, caller, patient_vad());
+    assert!(r.outcome.failed_stages.is_empty(), "{:?}", r.outcome);
+
+    let said = mock.log.lock().unwrap().speech_finals.clone();
+    assert_eq!(said.len(), 1, "one speech_final: {said:?}");
+    assert!(said[0].starts_with("alpha"), "{said:?}");
+    // The turn's transcript is Deepgram's endpointed one, answered once.
+    assert_eq!(final_transcripts(&r.events), vec![(1, said[0].clone())]);
+    assert_eq!(r.asked, vec![said[0].clone()]);
+    assert_eq!(r.outcome.reports.len(), 1, "{:?}", r.outcome.reports);
+    let report = &r.outcome.reports[0];
+    assert_eq!(report.transcript, said[0]);
+    assert_eq!(report.played_text, "Hello, how can I help?");
+    assert!(report.latency.endpoint_ms.is_some() && report.latency.ttfa_ms.is_some());
+    // The agent spoke while the caller's audio still ran: the VAD, waiting for a minute of
+    // silence, had not ended the turn (it ends only with the stream).
+    let (spoke, ended) = (r.first_agent_audio.unwrap(), r.input_ended.unwrap());
+    assert!(spoke < ended, "the reply waited for the end of the input");
+    let position = |want: &dyn Fn(&Event) -> bool| r.events.iter().position(want);
+    let final_at = position(&|e| matches!(e, Event::Transcript { is_final: true, .. }));
+    let speaking_at = position(&|e| matches!(e, Event::AgentSpeaking { turn: 1 }));
+    assert!(final_at.unwrap() < speaking_at.unwrap());
+}
+
+#[test]
+fn deepgram_early_end_then_the_vads_end_makes_no_second_turn() {
+    // The local VAD at its usual 480 ms: its end of the same utterance comes after Deepgram's.
+    let mock = endpointing_mock(true);
+    let caller = synthetic_caller(&[(400, false), (1000, true), (1500, false)]);
+    let r = call(&mock, caller, PipelineConfig::default());
+    assert!(r.outcome.failed_stages.is_empty(), "{:?}", r.outcome);
+    let said = mock.log.lock().unwrap().speech_finals.clone();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert_eq!(final_transcripts(&r.events), vec![(1, said[0].clone())]);
+    assert_eq!(r.asked.len(), 1);
+    assert_eq!(r.outcome.reports.len(), 1);
+    assert!(!r.outcome.reports[0].interrupted);
+    // Nothing set the agent back to "processing" while it spoke its answer.
+    let speaking = r
+        .events
+        .iter()
+        .position(|e| matches!(e, Event::AgentSpeaking { turn: 1 }))
+        .expect("the agent spoke");
+    let done = r
+        .events
+        .iter()
+        .position(|e| matches!(e, Event::AgentDone { turn: 1, .. }))
+        .expect("the agent finished");
+    assert!(!r.events[speaking..done].iter().any(|e| matches!(
+        e,
+        Event::State {
+            state: AgentState::Processing
+        }
+    )));
+}
+
+#[test]
+fn deepgram_early_end_lets_the_caller_go_on_in_a_new_turn() {
+    let mock = endpointing_mock(true);
+    let caller = synthetic_caller(&[
+        (400, false),
+        (1000, true),
+        (1200, false),
+        (800, true),
+        (2000, false),
+    ]);
+    let r = call(&mock, caller, patient_vad());
+    assert!(r.outcome.failed_stages.is_empty(), "{:?}", r.outcome);
+    let said = mock.log.lock().unwrap().speech_finals.clone();
+    assert_eq!(said.len(), 2, "{said:?}");
+    // Each utterance is its own turn, answered on Deepgram's endpointing; no word is lost to
+    // the first, already answered, turn.
+    assert_eq!(
+        final_transcripts(&r.events),
+        vec![(1, said[0].clone()), (2, said[1].clone())]
+    );
+    assert_eq!(r.asked, said);
+    let transcripts: Vec<&str> = r
+        .outcome
+        .reports
+        .iter()
+        .map(|t| t.transcript.as_str())
+        .collect();
+    assert_eq!(transcripts, said);
+}
+
+#[test]
+fn deepgram_without_speech_final_the_local_vad_ends_the_turn() {
+    let mock = endpointing_mock(false);
+    let caller = synthetic_caller(&[(400, false), (1000, true), (1500, false)]);
+    let r = call(&mock, caller, PipelineConfig::default());
+    assert!(r.outcome.failed_stages.is_empty(), "{:?}", r.outcome);
+    let log = mock.log.lock().unwrap();
+    assert!(log.speech_finals.is_empty());
+    // The VAD's end sent Finalize; the answer to it is the transcript.
+    assert!(log.finalizes >= 1);
+    let heard = log
+        .sent
+        .iter()
+        .rev()
+        .find(|(_, is_final, text)| *is_final && !text.is_empty())
+        .map(|(_, _, text)| text.clone())
+        .expect("a final result");
+    assert!(heard.starts_with("alpha"), "{heard}");
+    assert_eq!(final_transcripts(&r.events), vec![(1, heard.clone())]);
+    assert_eq!(r.asked, vec![heard.clone()]);
+    assert_eq!(r.outcome.reports.len(), 1);
+    assert_eq!(r.outcome.reports[0].transcript, heard);
+}
+
+// ---------------------------------------------------------------------------------------------
 // OpenAI-compatible /audio/transcriptions
 
 /// The parts of a multipart/form-data body: (name, filename, content).
@@ -523,4 +763,56 @@ fn openai_transcription_unreachable_host_is_one_clear_message() {
         )),
         "{m}"
     );
+}
+
+#[test]
+fn openai_transcription_stalled_server_is_one_clear_message() {
+    // The server takes the request, then says nothing for 30 s: before its answer (first
+    // request), or halfway through the JSON (second).
+    let mock = HttpMock::start(|req| {
+        let (_, _, wav) = multipart(req)
+            .into_iter()
+            .find(|(name, _, _)| name == "file")
+            .expect("a file part");
+        let samples = hound::WavReader::new(Cursor::new(wav))
+            .expect("a WAV")
+            .len();
+        if samples > 3 {
+            let mut reply = Reply::json(200, json!({}));
+            reply.body = Body::ChunkedThenStall {
+                pieces: vec![br#"{"text": "half"#.to_vec()],
+                silence: Duration::from_secs(30),
+            };
+            return reply;
+        }
+        let mut reply = Reply::json(200, json!({"text": "too late"}));
+        reply.head_delay = Duration::from_secs(30);
+        reply
+    });
+    let mut config = OpenAiSttConfig::new(format!("{}/v1", mock.url), "whisper-1");
+    config.read_timeout = Duration::from_millis(300);
+    let mut stt = OpenAiStt::new(config).unwrap();
+    let started = Instant::now();
+    let m = service_error(stt.transcribe(&[1, 2, 3]).unwrap_err());
+    let host = &mock.url[7..];
+    assert!(
+        m.starts_with(&format!(
+            "the speech-to-text server at {host} did not answer within 300 ms"
+        )),
+        "{m}"
+    );
+    // The read timeout fired long before the server would have answered.
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(mock.requests().len(), 1, "the request reached the server");
+
+    let started = Instant::now();
+    let m = service_error(stt.transcribe(&[7; 200]).unwrap_err());
+    assert!(
+        m.starts_with(&format!(
+            "the speech-to-text server at {host} did not answer within 300 ms"
+        )),
+        "{m}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(mock.requests().len(), 2);
 }

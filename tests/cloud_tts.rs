@@ -4,7 +4,7 @@
 
 mod common_cloud;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common_cloud::{closed_port, pcm_bytes, wait_until, Body, HttpMock, Reply};
 use serde_json::json;
@@ -308,4 +308,146 @@ fn openai_speech_errors_and_unreachable_host() {
         )),
         "{m}"
     );
+}
+
+#[test]
+fn elevenlabs_stalled_stream_times_out_with_the_audio_so_far() {
+    let samples = voice();
+    let bytes = pcm_bytes(&samples);
+    let sent = bytes[..9_600].to_vec();
+    let mock = HttpMock::start(move |_| {
+        Reply::pcm(Body::ChunkedThenStall {
+            pieces: vec![sent[..4_801].to_vec(), sent[4_801..].to_vec()],
+            silence: Duration::from_secs(30),
+        })
+    });
+    let mut config = ElevenLabsConfig::new(KEY).with_base_url(&mock.url);
+    config.read_timeout = Duration::from_millis(300);
+    let mut tts = ElevenLabsTts::new(config).unwrap();
+    let started = Instant::now();
+    let (result, audio, _) = speak(&mut tts, "This will stall.");
+    let m = service_error(result);
+    assert!(
+        m.starts_with(
+            "the ElevenLabs audio stream stalled after 9600 bytes: nothing arrived for 300 ms"
+        ),
+        "{m}"
+    );
+    assert!(!m.contains(KEY));
+    // Every whole sample before the stall was handed on.
+    assert_eq!(audio, samples[..4_800]);
+    // The read timeout fired: the server would have stayed silent for 30 s.
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn openai_speech_slow_stream_arrives_whole_as_it_comes() {
+    let samples = voice();
+    let bytes = pcm_bytes(&samples);
+    let mock = HttpMock::start(move |_| {
+        let mut reply = Reply::pcm(Body::Chunked(
+            bytes.chunks(2_000).map(<[u8]>::to_vec).collect(),
+        ));
+        reply.spacing = Duration::from_millis(60);
+        reply
+    });
+    let mut config = OpenAiTtsConfig::new(format!("{}/v1", mock.url));
+    // Each wait is shorter than this, the whole body longer: the limit is per read.
+    config.read_timeout = Duration::from_millis(400);
+    let pieces = pcm_bytes(&samples).len().div_ceil(2_000);
+    let mut tts = OpenAiTts::new(config).unwrap();
+    let started = Instant::now();
+    let (result, audio, calls) = speak(&mut tts, "Slowly, please.");
+    result.unwrap();
+    assert_eq!(audio, samples);
+    assert!(
+        calls >= pieces,
+        "{calls} hand-overs for {pieces} pieces: audio goes on as each piece arrives"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert!(mock.log.lock().unwrap().completed);
+}
+
+#[test]
+fn openai_speech_stalled_stream_times_out_with_the_audio_so_far() {
+    let samples = voice();
+    let bytes = pcm_bytes(&samples);
+    let mock = HttpMock::start(move |_| {
+        Reply::pcm(Body::ChunkedThenStall {
+            pieces: vec![bytes[..3_001].to_vec()],
+            silence: Duration::from_secs(30),
+        })
+    });
+    let mut config = OpenAiTtsConfig::new(format!("{}/v1", mock.url));
+    config.read_timeout = Duration::from_millis(300);
+    let mut tts = OpenAiTts::new(config).unwrap();
+    let started = Instant::now();
+    let (result, audio, _) = speak(&mut tts, "Stall.");
+    let m = service_error(result);
+    assert!(
+        m.starts_with(
+            "the text-to-speech audio stream stalled after 3001 bytes: nothing arrived for 300 ms"
+        ),
+        "{m}"
+    );
+    assert_eq!(audio, samples[..1_500]);
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn openai_speech_rejected_key_and_server_error_are_clear() {
+    let key = "sk-tts-secret-42";
+    let mock = HttpMock::start(move |req| {
+        let status = if req.json()["input"] == "401" {
+            401
+        } else {
+            500
+        };
+        // A server that echoes the key back must not get it into our messages.
+        Reply::json(
+            status,
+            json!({"error": {"message": format!("Incorrect API key provided: {key}")}}),
+        )
+    });
+    let config = OpenAiTtsConfig::new(format!("{}/v1", mock.url)).with_key(key);
+    let mut tts = OpenAiTts::new(config).unwrap();
+    let host = &mock.url[7..];
+    let m401 = service_error(speak(&mut tts, "401").0);
+    assert_eq!(
+        m401,
+        format!(
+            "the text-to-speech server at {host} rejected the API key (HTTP 401): check TTS_API_KEY (server said: Incorrect API key provided: <redacted>)"
+        )
+    );
+    let m500 = service_error(speak(&mut tts, "500").0);
+    assert!(
+        m500.starts_with(&format!(
+            "the text-to-speech server at {host} failed on its side (HTTP 500): try again later"
+        )),
+        "{m500}"
+    );
+    assert!(!m500.contains(key), "{m500}");
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some(format!("Bearer {key}").as_str())
+    );
+}
+
+#[test]
+fn credentials_in_a_base_url_stay_out_of_messages() {
+    let port = closed_port();
+    let config =
+        OpenAiTtsConfig::new(format!("http://alice:hunter2@127.0.0.1:{port}/v1")).with_key("k");
+    assert!(!format!("{config:?}").contains("hunter2"));
+    let mut tts = OpenAiTts::new(config).unwrap();
+    let m = service_error(speak(&mut tts, "Hello.").0);
+    assert!(
+        m.starts_with(&format!(
+            "cannot reach the text-to-speech server at 127.0.0.1:{port}: "
+        )),
+        "{m}"
+    );
+    assert!(!m.contains("hunter2") && !m.contains("alice"), "{m}");
 }

@@ -74,7 +74,7 @@ pub struct DeepgramConfig {
 impl std::fmt::Debug for DeepgramConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeepgramConfig")
-            .field("base_url", &self.base_url)
+            .field("base_url", &cloud::redact_url(&self.base_url))
             .field("api_key", &"<redacted>")
             .field("model", &self.model)
             .field("endpointing_ms", &self.endpointing_ms)
@@ -358,10 +358,12 @@ fn connect(config: &DeepgramConfig) -> Result<Socket, SttError> {
     let url = config.listen_url();
     let host = config.host().to_string();
     let fail = |m: String| SttError::Service(cloud::redact(&m, Some(&config.api_key)));
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| fail(format!("invalid Deepgram URL {url:?}: {e}")))?;
+    let mut request = url.as_str().into_client_request().map_err(|e| {
+        fail(format!(
+            "invalid Deepgram URL {:?}: {e}",
+            cloud::redact_url(&url)
+        ))
+    })?;
     let auth = HeaderValue::from_str(&format!("Token {}", config.api_key))
         .map_err(|_| fail("DEEPGRAM_API_KEY holds characters that cannot go in a header".into()))?;
     request.headers_mut().insert("Authorization", auth);
@@ -918,8 +920,17 @@ impl SpeechToText for DeepgramStt {
         }
         let result = self
             .sync(audio)
-            .and_then(|()| self.pump(Duration::ZERO).map(|_| ()))
-            .and_then(|()| self.finish_turn());
+            .and_then(|()| self.pump(Duration::ZERO).map(|_| ()));
+        if result.is_ok() && self.speech_ended() {
+            // Deepgram's endpointing closed the utterance and every word of it is final: no
+            // Finalize round trip to wait for (the turn may end on it before the local VAD).
+            let text = self.turn.as_ref().map(Turn::partial).unwrap_or_default();
+            // Finalize still flushes the silence Deepgram holds, so none of it joins the next
+            // utterance's first result.
+            self.drop_turn();
+            return Ok(text);
+        }
+        let result = result.and_then(|()| self.finish_turn());
         self.turn = None;
         result
     }

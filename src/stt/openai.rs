@@ -33,7 +33,7 @@ pub struct OpenAiSttConfig {
 impl std::fmt::Debug for OpenAiSttConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenAiSttConfig")
-            .field("base_url", &self.base_url)
+            .field("base_url", &cloud::redact_url(&self.base_url))
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("key_var", &self.key_var)
             .field("model", &self.model)
@@ -160,16 +160,21 @@ impl SpeechToText for OpenAiStt {
             request = request.set("Authorization", &format!("Bearer {key}"));
         }
         log::debug!(
-            "POST {url} ({} ms of audio, {} bytes)",
+            "POST {} ({} ms of audio, {} bytes)",
+            cloud::redact_url(&url),
             audio.len() as u64 * 1000 / u64::from(INPUT_RATE),
             form.body.len()
         );
         let service = self.config.service();
-        let response = request
-            .send_bytes(&form.body)
-            .map_err(|e| self.error(service.ureq_message(self.config.host(), e)))?;
+        let response = request.send_bytes(&form.body).map_err(|e| {
+            self.error(service.ureq_message(self.config.host(), e, self.config.read_timeout))
+        })?;
         let body = response.into_string().map_err(|e| {
-            self.error(service.transport_message(self.config.host(), &e.to_string()))
+            self.error(if cloud::is_timeout(&e) {
+                service.timeout_message(self.config.read_timeout)
+            } else {
+                service.transport_message(self.config.host(), &e.to_string())
+            })
         })?;
         let text = serde_json::from_str::<Value>(&body)
             .ok()

@@ -39,7 +39,7 @@ pub struct ElevenLabsConfig {
 impl std::fmt::Debug for ElevenLabsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ElevenLabsConfig")
-            .field("base_url", &self.base_url)
+            .field("base_url", &cloud::redact_url(&self.base_url))
             .field("api_key", &"<redacted>")
             .field("voice_id", &self.voice_id)
             .field("model_id", &self.model_id)
@@ -192,7 +192,12 @@ impl TextToSpeech for ElevenLabsTts {
         let body = self.config.request_body(text).to_string();
         let key = self.config.api_key.clone();
         let host = self.config.host().to_string();
-        log::debug!("POST {url} ({} characters)", text.chars().count());
+        let read_timeout = self.config.read_timeout;
+        log::debug!(
+            "POST {} ({} characters)",
+            cloud::redact_url(&url),
+            text.chars().count()
+        );
         let open = move || {
             agent
                 .post(&url)
@@ -200,10 +205,16 @@ impl TextToSpeech for ElevenLabsTts {
                 .set("Content-Type", "application/json")
                 .send_string(&body)
                 .map(|r| Box::new(r.into_reader()) as Box<dyn Read + Send>)
-                .map_err(|e| service().ureq_message(&host, e))
+                .map_err(|e| service().ureq_message(&host, e, read_timeout))
         };
-        let report = cloud::stream_pcm16("ElevenLabs", open, cancel, on_audio)
-            .map_err(|m| TtsError::Service(cloud::redact(&m, Some(&self.config.api_key))))?;
+        let report = cloud::stream_pcm16(
+            "ElevenLabs",
+            open,
+            self.config.read_timeout,
+            cancel,
+            on_audio,
+        )
+        .map_err(|m| TtsError::Service(cloud::redact(&m, Some(&self.config.api_key))))?;
         match report.first_byte {
             Some(ttfb) => log::debug!(
                 "ElevenLabs time to first byte: {:.0} ms ({} bytes{})",

@@ -34,7 +34,7 @@ pub struct OpenAiTtsConfig {
 impl std::fmt::Debug for OpenAiTtsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenAiTtsConfig")
-            .field("base_url", &self.base_url)
+            .field("base_url", &cloud::redact_url(&self.base_url))
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("key_var", &self.key_var)
             .field("model", &self.model)
@@ -178,8 +178,13 @@ impl TextToSpeech for OpenAiTts {
         let body = self.config.request_body(text).to_string();
         let key = self.config.api_key.clone();
         let host = self.config.host().to_string();
+        let read_timeout = self.config.read_timeout;
         let service = self.config.service();
-        log::debug!("POST {url} ({} characters)", text.chars().count());
+        log::debug!(
+            "POST {} ({} characters)",
+            cloud::redact_url(&url),
+            text.chars().count()
+        );
         let open = move || {
             let mut request = agent.post(&url).set("Content-Type", "application/json");
             if let Some(key) = &key {
@@ -188,10 +193,16 @@ impl TextToSpeech for OpenAiTts {
             request
                 .send_string(&body)
                 .map(|r| Box::new(r.into_reader()) as Box<dyn Read + Send>)
-                .map_err(|e| service.ureq_message(&host, e))
+                .map_err(|e| service.ureq_message(&host, e, read_timeout))
         };
-        let report = cloud::stream_pcm16("text-to-speech", open, cancel, on_audio)
-            .map_err(|m| TtsError::Service(cloud::redact(&m, self.config.api_key.as_deref())))?;
+        let report = cloud::stream_pcm16(
+            "text-to-speech",
+            open,
+            self.config.read_timeout,
+            cancel,
+            on_audio,
+        )
+        .map_err(|m| TtsError::Service(cloud::redact(&m, self.config.api_key.as_deref())))?;
         match report.first_byte {
             Some(ttfb) => log::debug!(
                 "{} time to first byte: {:.0} ms ({} bytes{})",

@@ -76,6 +76,12 @@ pub enum Body {
     ChunkedThenDrop(Vec<Vec<u8>>),
     /// `Content-Length` of the whole, but the connection is cut after `sent` bytes.
     FixedThenDrop { whole: Vec<u8>, sent: usize },
+    /// Like `Chunked`, then the server goes silent with the connection open for `silence`
+    /// (a stalled stream), and only then cuts it.
+    ChunkedThenStall {
+        pieces: Vec<Vec<u8>>,
+        silence: Duration,
+    },
 }
 
 pub struct Reply {
@@ -86,6 +92,8 @@ pub struct Reply {
     pub spacing: Duration,
     /// Before the second piece, wait (up to 10 s) for the test to say it has the first.
     pub gate: Option<Receiver<()>>,
+    /// Wait this long before the status line (a server that takes the request, then stalls).
+    pub head_delay: Duration,
 }
 
 impl Reply {
@@ -96,6 +104,7 @@ impl Reply {
             body,
             spacing: Duration::ZERO,
             gate: None,
+            head_delay: Duration::ZERO,
         }
     }
 
@@ -106,6 +115,7 @@ impl Reply {
             body: Body::Fixed(value.to_string().into_bytes()),
             spacing: Duration::ZERO,
             gate: None,
+            head_delay: Duration::ZERO,
         }
     }
 }
@@ -214,6 +224,7 @@ fn write_reply(out: &mut TcpStream, reply: Reply, log: &Mutex<HttpLog>) -> bool 
         "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\n",
         reply.status, reply.content_type
     );
+    let mut stall = Duration::ZERO;
     let (pieces, chunked, cut) = match reply.body {
         Body::Fixed(b) => {
             head += &format!("Content-Length: {}\r\n", b.len());
@@ -231,12 +242,18 @@ fn write_reply(out: &mut TcpStream, reply: Reply, log: &Mutex<HttpLog>) -> bool 
             head += "Transfer-Encoding: chunked\r\n";
             (p, true, true)
         }
+        Body::ChunkedThenStall { pieces, silence } => {
+            head += "Transfer-Encoding: chunked\r\n";
+            stall = silence;
+            (pieces, true, true)
+        }
     };
     head += "\r\n";
     let gone = |log: &Mutex<HttpLog>| {
         log.lock().unwrap().client_gone = true;
         false
     };
+    thread::sleep(reply.head_delay);
     if out.write_all(head.as_bytes()).is_err() {
         return gone(log);
     }
@@ -263,6 +280,8 @@ fn write_reply(out: &mut TcpStream, reply: Reply, log: &Mutex<HttpLog>) -> bool 
         }
     }
     if cut {
+        // Silent, not closed: the client sees nothing more arrive.
+        thread::sleep(stall);
         return false;
     }
     if chunked && out.write_all(b"0\r\n\r\n").is_err() {
@@ -276,7 +295,9 @@ fn write_reply(out: &mut TcpStream, reply: Reply, log: &Mutex<HttpLog>) -> bool 
 // Deepgram
 
 /// The mock "recognizes" one word per 200 ms block of audio whose samples all hold
-/// `100 * (i + 1)`: `WORDS[i]`. Blocks of zeros are silence.
+/// `100 * (i + 1)`: `WORDS[i]`. Blocks of zeros are silence. With [`DgOptions::by_level`] any
+/// loud block is a word instead (the next of `WORDS` in turn), so real-sounding caller audio
+/// can go through the pipeline.
 pub const WORDS: [&str; 8] = [
     "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
 ];
@@ -317,6 +338,10 @@ pub struct DgOptions {
     pub delay: Duration,
     /// Stop listening after this many connections (the host becomes unreachable).
     pub max_connections: Option<usize>,
+    /// Endpointing: a silent block after words closes the segment with `speech_final`.
+    pub endpointing: bool,
+    /// Words by loudness instead of by sample value (see [`WORDS`]).
+    pub by_level: bool,
 }
 
 impl DgOptions {
@@ -330,6 +355,8 @@ impl DgOptions {
             words_per_final: 3,
             delay: Duration::ZERO,
             max_connections: None,
+            endpointing: true,
+            by_level: false,
         }
     }
 }
@@ -347,6 +374,8 @@ pub struct DgLog {
     pub close_streams: usize,
     /// Every result sent: (connection, is_final, transcript).
     pub sent: Vec<(usize, bool, String)>,
+    /// The transcripts of the results sent with `speech_final`, in order.
+    pub speech_finals: Vec<String>,
 }
 
 pub struct DeepgramMock {
@@ -382,6 +411,8 @@ struct Recognizer {
     seg_start: usize,
     seg_words: Vec<String>,
     samples: usize,
+    /// Words heard so far (`by_level` names them in turn).
+    words_heard: usize,
 }
 
 fn results(
@@ -448,6 +479,7 @@ fn serve_deepgram(stream: TcpStream, options: &DgOptions, log: &Mutex<DgLog>) {
         seg_start: 0,
         seg_words: Vec::new(),
         samples: 0,
+        words_heard: 0,
     };
     let secs = |blocks: usize| blocks as f64 * 0.2;
     let send = |ws: &mut tungstenite::WebSocket<TcpStream>, v: Value| -> bool {
@@ -489,10 +521,20 @@ fn serve_deepgram(stream: TcpStream, options: &DgOptions, log: &Mutex<DgLog>) {
                 while r.pending.len() >= BLOCK {
                     let block: Vec<i16> = r.pending.drain(..BLOCK).collect();
                     r.blocks += 1;
-                    let v = block[0];
-                    if v == 0 {
+                    let word = if options.by_level {
+                        let level = block
+                            .iter()
+                            .map(|x| u64::from(x.unsigned_abs()))
+                            .sum::<u64>()
+                            / BLOCK as u64;
+                        (level >= 1000).then(|| WORDS[r.words_heard % WORDS.len()])
+                    } else {
+                        let v = block[0];
+                        (v != 0).then(|| WORDS[(v / 100 - 1) as usize])
+                    };
+                    let Some(word) = word else {
                         // Endpointing: silence after words closes the segment.
-                        if !r.seg_words.is_empty() {
+                        if options.endpointing && !r.seg_words.is_empty() {
                             let text = r.seg_words.join(" ");
                             let msg = results(
                                 secs(r.seg_start),
@@ -504,14 +546,15 @@ fn serve_deepgram(stream: TcpStream, options: &DgOptions, log: &Mutex<DgLog>) {
                             );
                             r.seg_words.clear();
                             r.seg_start = r.blocks;
+                            log.lock().unwrap().speech_finals.push(text);
                             if !send(&mut ws, msg) {
                                 return;
                             }
                         }
                         continue;
-                    }
-                    let word = WORDS[(v / 100 - 1) as usize].to_string();
-                    r.seg_words.push(word);
+                    };
+                    r.words_heard += 1;
+                    r.seg_words.push(word.to_string());
                     let text = r.seg_words.join(" ");
                     let is_final = r.seg_words.len() >= options.words_per_final;
                     let msg = results(

@@ -1,5 +1,9 @@
 //! STT stage: gathers the turn's audio, shows partial transcripts while the caller speaks,
 //! transcribes speculatively at a pause, and delivers the final transcript at the end of turn.
+//!
+//! A streaming provider with its own endpointing (Deepgram's `speech_final`) may end the turn
+//! before the local VAD does: once the VAD has paused too, the turn is committed and answered
+//! at once, and the VAD's later end of the same utterance is ignored.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,6 +13,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::super::events::Event;
 use super::super::messages::{SttMsg, VadMsg};
+use super::super::state::AgentState;
 use super::super::turn::{Mark, Turn};
 use super::super::Shared;
 use crate::audio::INPUT_RATE;
@@ -27,6 +32,16 @@ struct Utterance {
     /// A reply was started on that transcript: it must be voided if the caller goes on.
     reply_started: bool,
     paused: bool,
+    /// The turn was already answered on the provider's endpointing; what the VAD still sends
+    /// for it is the trailing silence before its own end.
+    ended_early: bool,
+}
+
+/// A streaming provider says the caller has stopped, and the local VAD hears silence too. Not
+/// while the agent speaks: a turn over its voice is the VAD's to judge (it may be an echo or a
+/// cough that the VAD drops).
+fn provider_ended(stt: &dyn SpeechToText, u: &Utterance, s: &Shared) -> bool {
+    u.paused && stt.speech_ended() && s.state.get() != AgentState::Speaking
 }
 
 pub fn run(
@@ -47,10 +62,14 @@ pub fn run(
                     speculative: None,
                     reply_started: false,
                     paused: false,
+                    ended_early: false,
                 });
             }
             VadMsg::Audio { pcm } => {
                 let Some(u) = cur.as_mut() else { continue };
+                if u.ended_early {
+                    continue;
+                }
                 u.audio.extend_from_slice(&pcm);
                 if stt.is_streaming() {
                     // Streaming providers hear every frame as it comes and push partials back.
@@ -64,6 +83,11 @@ pub fn run(
                         }
                         Ok(_) => {}
                         Err(e) => log::warn!("streaming speech-to-text: {e}"),
+                    }
+                    if provider_ended(&*stt, u, &s)
+                        && end_turn(&mut *stt, u, true, &tx, &s).is_err()
+                    {
+                        return;
                     }
                     continue;
                 }
@@ -95,9 +119,21 @@ pub fn run(
             }
             VadMsg::Pause { reply } => {
                 let Some(u) = cur.as_mut() else { continue };
+                if u.ended_early {
+                    continue;
+                }
                 u.paused = true;
-                // A streaming provider already has the audio; its final comes at the end of turn.
-                if (speculative || reply) && !stt.is_streaming() {
+                // A streaming provider already has the audio; its final comes at the end of turn,
+                // or now if its endpointing has already closed the speech.
+                if stt.is_streaming() {
+                    if provider_ended(&*stt, u, &s)
+                        && end_turn(&mut *stt, u, true, &tx, &s).is_err()
+                    {
+                        return;
+                    }
+                    continue;
+                }
+                if speculative || reply {
                     let started = Instant::now();
                     match stt.transcribe(&u.audio) {
                         Ok(text) => {
@@ -121,7 +157,7 @@ pub fn run(
                 }
             }
             VadMsg::Resume => {
-                if let Some(u) = cur.as_mut() {
+                if let Some(u) = cur.as_mut().filter(|u| !u.ended_early) {
                     u.paused = false;
                     u.speculative = None;
                     if u.reply_started {
@@ -139,51 +175,85 @@ pub fn run(
                 cur = None;
             }
             VadMsg::End => {
-                let Some(u) = cur.take() else { continue };
-                // From here the reply may be played.
-                u.turn.commit();
-                if u.reply_started {
-                    s.speculation.used.fetch_add(1, Ordering::Relaxed);
+                let Some(mut u) = cur.take() else { continue };
+                if u.ended_early {
+                    // Answered already on the provider's endpointing: no second turn.
+                    log::debug!(
+                        "stt: turn {} had ended on the provider's endpointing",
+                        u.turn.id
+                    );
+                    continue;
                 }
-                let out = match u.speculative {
-                    // Only silence arrived since the pause: the speculative transcript stands.
-                    Some((text, ms)) => {
-                        u.turn.set_transcript(&text, true);
-                        u.turn.set_stt_compute(ms);
-                        Ok(text)
-                    }
-                    None => {
-                        let started = Instant::now();
-                        let r = stt.transcribe(&u.audio);
-                        u.turn
-                            .set_stt_compute(started.elapsed().as_secs_f64() * 1000.0);
-                        r.inspect(|t| u.turn.set_transcript(t, false))
-                    }
-                };
-                u.turn.mark(Mark::SttFinal);
-                let msg = match out {
-                    Ok(text) => {
-                        let text = text.trim().to_string();
-                        s.events.emit(Event::Transcript {
-                            turn: u.turn.id,
-                            text: text.clone(),
-                            is_final: true,
-                        });
-                        SttMsg::Final { turn: u.turn, text }
-                    }
-                    Err(e) => {
-                        s.events.error("stt", e.to_string());
-                        u.turn.push_error(e.to_string());
-                        SttMsg::Failed {
-                            turn: u.turn,
-                            message: e.to_string(),
-                        }
-                    }
-                };
-                if tx.send(msg).is_err() {
+                if end_turn(&mut *stt, &mut u, false, &tx, &s).is_err() {
                     return;
                 }
             }
         }
     }
+}
+
+/// The turn is over: commit it and send its final transcript. `early`: on the streaming
+/// provider's endpointing, before the VAD's end. Err when the agent is gone.
+fn end_turn(
+    stt: &mut dyn SpeechToText,
+    u: &mut Utterance,
+    early: bool,
+    tx: &Sender<SttMsg>,
+    s: &Shared,
+) -> Result<(), ()> {
+    // From here the reply may be played.
+    u.turn.commit();
+    if early {
+        u.ended_early = true;
+        // The provider's endpointing is this turn's endpoint; the VAD's comes later, if at all.
+        u.turn.mark(Mark::Endpoint);
+        log::debug!(
+            "stt: turn {} ended on the provider's endpointing",
+            u.turn.id
+        );
+        s.state.set(AgentState::Processing);
+        s.events.emit(Event::State {
+            state: AgentState::Processing,
+        });
+    }
+    if u.reply_started {
+        s.speculation.used.fetch_add(1, Ordering::Relaxed);
+    }
+    let out = match u.speculative.take() {
+        // Only silence arrived since the pause: the speculative transcript stands.
+        Some((text, ms)) => {
+            u.turn.set_transcript(&text, true);
+            u.turn.set_stt_compute(ms);
+            Ok(text)
+        }
+        None => {
+            let started = Instant::now();
+            let r = stt.transcribe(&u.audio);
+            u.turn
+                .set_stt_compute(started.elapsed().as_secs_f64() * 1000.0);
+            r.inspect(|t| u.turn.set_transcript(t, false))
+        }
+    };
+    u.turn.mark(Mark::SttFinal);
+    let turn = u.turn.clone();
+    let msg = match out {
+        Ok(text) => {
+            let text = text.trim().to_string();
+            s.events.emit(Event::Transcript {
+                turn: turn.id,
+                text: text.clone(),
+                is_final: true,
+            });
+            SttMsg::Final { turn, text }
+        }
+        Err(e) => {
+            s.events.error("stt", e.to_string());
+            turn.push_error(e.to_string());
+            SttMsg::Failed {
+                turn,
+                message: e.to_string(),
+            }
+        }
+    };
+    tx.send(msg).map_err(|_| ())
 }

@@ -45,6 +45,17 @@ pub fn run(
     let mut failed = false;
 
     for frame in rx.iter() {
+        // A streaming STT's own endpointing (Deepgram's speech_final) may end the turn first:
+        // the STT stage commits it. Close it here too, so speech from now on starts a new turn
+        // (with the barge-in rules) instead of being lost in the answered one.
+        if let Some(c) = cur.take_if(|c| c.turn.is_committed()) {
+            c.turn
+                .mark_at(Mark::SpeechEnd, last_voiced.unwrap_or_else(Instant::now));
+            det.reset();
+            if tx.send(VadMsg::End).is_err() {
+                return;
+            }
+        }
         // Frames go out before the chunk verdict: in speech they belong to the turn,
         // otherwise they wait in the pre-roll in case speech starts.
         if cur.is_some() {
