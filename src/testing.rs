@@ -77,6 +77,22 @@ pub enum ScriptStep {
     Fail(String),
 }
 
+/// What one `ScriptedChat::stream` call did: lets a test tell an aborted stream from one that
+/// ran to the end.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StreamLog {
+    /// Text tokens the script held for this answer.
+    pub scripted_tokens: usize,
+    /// Text tokens handed to the caller before the stream ended.
+    pub sent_tokens: usize,
+    /// The text of those tokens.
+    pub sent_text: String,
+    /// Tools the caller offered.
+    pub tools_offered: usize,
+    /// The stream stopped because its cancel token fired.
+    pub cancelled: bool,
+}
+
 /// A chat model that plays back scripted answers, one per `stream` call, token by token.
 #[derive(Clone)]
 pub struct ScriptedChat {
@@ -85,6 +101,8 @@ pub struct ScriptedChat {
     pub token_delay: Duration,
     /// The histories it was called with, shared with the test.
     pub calls: Arc<Mutex<Vec<Vec<ChatMessage>>>>,
+    /// One entry per `stream` call, in order, shared with the test.
+    pub streams: Arc<Mutex<Vec<StreamLog>>>,
     next_id: u64,
 }
 
@@ -95,6 +113,7 @@ impl ScriptedChat {
             first_token_delay: Duration::ZERO,
             token_delay: Duration::ZERO,
             calls: Arc::default(),
+            streams: Arc::default(),
             next_id: 0,
         }
     }
@@ -134,7 +153,7 @@ impl ChatModel for ScriptedChat {
     fn stream(
         &mut self,
         messages: &[ChatMessage],
-        _tools: &[ToolSpec],
+        tools: &[ToolSpec],
         cancel: &CancelToken,
         on_event: &mut dyn FnMut(ChatEvent),
     ) -> Result<FinishReason, LlmError> {
@@ -142,6 +161,34 @@ impl ChatModel for ScriptedChat {
             c.push(messages.to_vec());
         }
         let steps = self.answers.pop_front().unwrap_or_default();
+        let mut log = StreamLog {
+            scripted_tokens: steps
+                .iter()
+                .map(|s| match s {
+                    ScriptStep::Text(t) => t.split_inclusive(' ').count(),
+                    _ => 0,
+                })
+                .sum(),
+            tools_offered: tools.len(),
+            ..StreamLog::default()
+        };
+        let finish = self.play(steps, cancel, on_event, &mut log);
+        log.cancelled = matches!(finish, Ok(FinishReason::Cancelled));
+        if let Ok(mut s) = self.streams.lock() {
+            s.push(log);
+        }
+        finish
+    }
+}
+
+impl ScriptedChat {
+    fn play(
+        &mut self,
+        steps: Vec<ScriptStep>,
+        cancel: &CancelToken,
+        on_event: &mut dyn FnMut(ChatEvent),
+        log: &mut StreamLog,
+    ) -> Result<FinishReason, LlmError> {
         if sleep_cancellable(self.first_token_delay, cancel) {
             return Ok(FinishReason::Cancelled);
         }
@@ -154,6 +201,8 @@ impl ChatModel for ScriptedChat {
                         if cancel.is_cancelled() {
                             return Ok(FinishReason::Cancelled);
                         }
+                        log.sent_tokens += 1;
+                        log.sent_text.push_str(tok);
                         on_event(ChatEvent::Text(tok.to_string()));
                         if sleep_cancellable(self.token_delay, cancel) {
                             return Ok(FinishReason::Cancelled);
@@ -196,6 +245,19 @@ pub struct ToneTts {
     pub realtime_factor: f64,
     /// The texts it spoke, shared with the test.
     pub spoken: Arc<Mutex<Vec<String>>>,
+    /// How each `synthesize` call went, in order, shared with the test.
+    pub syntheses: Arc<Mutex<Vec<Synthesis>>>,
+}
+
+/// One `ToneTts::synthesize` call: a test can tell a synthesis cut off by its cancel token from
+/// one that ran to the end.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Synthesis {
+    pub text: String,
+    /// Samples handed on.
+    pub samples: usize,
+    /// All of the text's audio was made (false: the cancel token stopped it).
+    pub completed: bool,
 }
 
 impl Default for ToneTts {
@@ -205,6 +267,7 @@ impl Default for ToneTts {
             first_audio_delay: Duration::ZERO,
             realtime_factor: 0.0,
             spoken: Arc::default(),
+            syntheses: Arc::default(),
         }
     }
 }
@@ -223,8 +286,28 @@ impl TextToSpeech for ToneTts {
         if let Ok(mut s) = self.spoken.lock() {
             s.push(text.to_string());
         }
+        let mut log = Synthesis {
+            text: text.to_string(),
+            ..Synthesis::default()
+        };
+        self.tone(text, cancel, on_audio, &mut log);
+        if let Ok(mut s) = self.syntheses.lock() {
+            s.push(log);
+        }
+        Ok(())
+    }
+}
+
+impl ToneTts {
+    fn tone(
+        &self,
+        text: &str,
+        cancel: &CancelToken,
+        on_audio: &mut dyn FnMut(&[i16]),
+        log: &mut Synthesis,
+    ) {
         if sleep_cancellable(self.first_audio_delay, cancel) {
-            return Ok(());
+            return;
         }
         let total =
             (text.chars().count() as u64 * self.ms_per_char * OUTPUT_RATE as u64 / 1000) as usize;
@@ -233,7 +316,7 @@ impl TextToSpeech for ToneTts {
         let mut i = 0;
         while i < total {
             if cancel.is_cancelled() {
-                return Ok(());
+                return;
             }
             let n = piece.min(total - i);
             let pcm: Vec<i16> = (i..i + n)
@@ -249,13 +332,14 @@ impl TextToSpeech for ToneTts {
                 .collect();
             on_audio(&pcm);
             i += n;
+            log.samples = i;
             if self.realtime_factor > 0.0 {
                 std::thread::sleep(Duration::from_secs_f64(
                     n as f64 / OUTPUT_RATE as f64 * self.realtime_factor,
                 ));
             }
         }
-        Ok(())
+        log.completed = true;
     }
 }
 
@@ -310,6 +394,7 @@ impl AudioOutput for RecordingOutput {
 #[derive(Clone, Default)]
 pub struct EchoTools {
     pub delay: Duration,
+    /// (name, arguments) of each call, recorded when the call completes (after `delay`).
     pub calls: Arc<Mutex<Vec<(String, String)>>>,
     pub read_only: bool,
 }

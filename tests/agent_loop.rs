@@ -1,10 +1,17 @@
 //! The agent's tool loop with a scripted model: words said before a tool call are flushed to
 //! the speaker at once and joined to the answer as one reply; a slow tool gets the filler only
-//! when the model said nothing first.
+//! when the model said nothing first; a panicking tool becomes an error result; the tool steps
+//! of a turn are capped.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::{json, Value};
+use voice_agent::agent::tools::ToolSet;
 use voice_agent::agent::{Agent, AgentConfig, AgentOutput};
+use voice_agent::llm::{
+    ChatEvent, ChatMessage, ChatModel, FinishReason, LlmError, Role, ToolCall, ToolSpec,
+};
 use voice_agent::testing::{EchoTools, ScriptStep, ScriptedChat};
 use voice_agent::CancelToken;
 
@@ -75,4 +82,235 @@ fn words_before_a_tool_call_are_flushed_and_joined_to_the_answer() {
         "the words are spoken before the tool runs: {outputs:?}"
     );
     assert_eq!(text, "Let me check. Found it.");
+}
+
+/// Tools whose every call panics.
+struct PanickingTools;
+
+impl ToolSet for PanickingTools {
+    fn specs(&self) -> Vec<ToolSpec> {
+        EchoTools::default().specs()
+    }
+    fn call(&mut self, _name: &str, _arguments: &str) -> Value {
+        panic!("database exploded")
+    }
+}
+
+/// Replies to `user` with `agent`; returns the reply text and the tool records, in order.
+fn turn(agent: &mut Agent, id: u64, user: &str) -> (String, Vec<Value>) {
+    let mut results = Vec::new();
+    let outcome = agent
+        .respond(id, user, &CancelToken::never(), &mut |o| {
+            if let AgentOutput::ToolCall(rec) = o {
+                results.push(rec.result);
+            }
+        })
+        .expect("scripted model");
+    assert!(!outcome.cancelled);
+    assert_eq!(outcome.tool_calls, results.len());
+    (outcome.text, results)
+}
+
+#[test]
+fn a_panicking_tool_gives_the_model_an_error_and_the_session_goes_on() {
+    let chat = ScriptedChat::new(vec![
+        vec![lookup()],
+        vec![ScriptStep::Text("Sorry, I could not look that up.".into())],
+        vec![ScriptStep::Text("Hello again.".into())],
+    ]);
+    let calls = chat.calls.clone();
+    let mut agent = Agent::new(
+        AgentConfig::default(),
+        Box::new(chat),
+        Box::new(PanickingTools),
+    );
+    let (text, results) = turn(&mut agent, 1, "look it up");
+    assert_eq!(text, "Sorry, I could not look that up.");
+    assert_eq!(results.len(), 1);
+    let error = results[0]["error"].as_str().expect("an error result");
+    assert!(error.contains("database exploded"), "{error}");
+
+    // The model's second call got the error as the tool's result.
+    let tool_msg: ChatMessage = calls.lock().unwrap()[1].last().cloned().expect("messages");
+    assert_eq!(tool_msg.role, Role::Tool);
+    let sent: Value = serde_json::from_str(&tool_msg.content).expect("json result");
+    assert_eq!(sent, results[0]);
+
+    // The agent (and its tool set) still works for the next turn.
+    let (text, results) = turn(&mut agent, 2, "hello");
+    assert_eq!(text, "Hello again.");
+    assert!(results.is_empty());
+}
+
+/// A model that calls a tool whenever it is offered one, and answers in words only when not.
+struct ToolHappyModel {
+    /// Tools offered on each call, shared with the test.
+    offered: Arc<Mutex<Vec<usize>>>,
+    n: usize,
+}
+
+impl ChatModel for ToolHappyModel {
+    fn name(&self) -> String {
+        "tool-happy".into()
+    }
+    fn stream(
+        &mut self,
+        _messages: &[ChatMessage],
+        tools: &[ToolSpec],
+        _cancel: &CancelToken,
+        on_event: &mut dyn FnMut(ChatEvent),
+    ) -> Result<FinishReason, LlmError> {
+        self.offered.lock().unwrap().push(tools.len());
+        let Some(tool) = tools.first() else {
+            on_event(ChatEvent::Text("I could not finish that, sorry.".into()));
+            return Ok(FinishReason::Stop);
+        };
+        self.n += 1;
+        on_event(ChatEvent::ToolCall(ToolCall {
+            id: format!("call_{}", self.n),
+            name: tool.name.clone(),
+            arguments: json!({"q": self.n}).to_string(),
+        }));
+        Ok(FinishReason::ToolCalls)
+    }
+}
+
+#[test]
+fn a_model_that_keeps_calling_tools_is_stopped_after_max_tool_steps() {
+    let offered = Arc::new(Mutex::new(Vec::new()));
+    let model = ToolHappyModel {
+        offered: offered.clone(),
+        n: 0,
+    };
+    let tools = EchoTools::default();
+    let runs = tools.calls.clone();
+    let config = AgentConfig {
+        max_tool_steps: 3,
+        ..AgentConfig::default()
+    };
+    let mut agent = Agent::new(config, Box::new(model), Box::new(tools));
+    let mut outputs = Vec::new();
+    let outcome = agent
+        .respond(1, "check everything", &CancelToken::never(), &mut |o| {
+            outputs.push(o)
+        })
+        .expect("model");
+    // Three tool steps, then one call with no tools offered, which answers in words.
+    assert_eq!(*offered.lock().unwrap(), vec![1, 1, 1, 0]);
+    assert_eq!(outcome.tool_calls, 3);
+    let args: Vec<String> = runs
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, a)| a.clone())
+        .collect();
+    assert_eq!(args, vec![r#"{"q":1}"#, r#"{"q":2}"#, r#"{"q":3}"#]);
+    assert!(!outcome.cancelled);
+    assert_eq!(outcome.text, "I could not finish that, sorry.");
+    assert!(matches!(
+        outputs.last(),
+        Some(AgentOutput::Text(t)) if t == "I could not finish that, sorry."
+    ));
+    let last = agent.history().last().expect("history");
+    assert_eq!(last.role, Role::Assistant);
+    assert_eq!(last.content, "I could not finish that, sorry.");
+    assert!(last.tool_calls.is_empty());
+}
+
+#[test]
+fn tool_calls_past_the_cap_are_ignored_even_when_the_model_makes_them() {
+    // A model that calls the tool even when none is offered.
+    let step = vec![ScriptStep::Text("Checking. ".into()), lookup()];
+    let chat = ScriptedChat::new(vec![step; 6]);
+    let streams = chat.streams.clone();
+    let tools = EchoTools::default();
+    let runs = tools.calls.clone();
+    let config = AgentConfig {
+        max_tool_steps: 2,
+        ..AgentConfig::default()
+    };
+    let mut agent = Agent::new(config, Box::new(chat), Box::new(tools));
+    let outcome = agent
+        .respond(1, "check", &CancelToken::never(), &mut |_| {})
+        .expect("scripted model");
+    assert_eq!(runs.lock().unwrap().len(), 2);
+    assert_eq!(outcome.tool_calls, 2);
+    let offered: Vec<usize> = streams
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.tools_offered)
+        .collect();
+    assert_eq!(offered, vec![1, 1, 0], "the turn ended at the cap");
+    assert_eq!(outcome.text, "Checking. Checking. Checking. ");
+    let last = agent.history().last().expect("history");
+    assert_eq!(last.role, Role::Assistant);
+    assert!(
+        last.tool_calls.is_empty(),
+        "the ignored call is not in history"
+    );
+}
+
+/// A model that ignores its cancel token, as a provider's already-buffered tokens would: it
+/// writes five words, then asks for a tool.
+struct DeafModel {
+    calls: usize,
+}
+
+impl ChatModel for DeafModel {
+    fn name(&self) -> String {
+        "deaf".into()
+    }
+    fn stream(
+        &mut self,
+        _messages: &[ChatMessage],
+        _tools: &[ToolSpec],
+        _cancel: &CancelToken,
+        on_event: &mut dyn FnMut(ChatEvent),
+    ) -> Result<FinishReason, LlmError> {
+        self.calls += 1;
+        for w in ["one ", "two ", "three ", "four ", "five "] {
+            on_event(ChatEvent::Text(w.into()));
+        }
+        on_event(ChatEvent::ToolCall(ToolCall {
+            id: "call_1".into(),
+            name: "lookup".into(),
+            arguments: "{}".into(),
+        }));
+        Ok(FinishReason::ToolCalls)
+    }
+}
+
+#[test]
+fn after_a_cancel_the_agent_forwards_no_more_text_and_runs_no_tools() {
+    let generation = voice_agent::Generation::new();
+    let token = generation.token();
+    let tools = EchoTools::default();
+    let runs = tools.calls.clone();
+    let mut agent = Agent::new(
+        AgentConfig::default(),
+        Box::new(DeafModel { calls: 0 }),
+        Box::new(tools),
+    );
+    let mut outputs = Vec::new();
+    let outcome = agent
+        .respond(1, "tell me", &token, &mut |o| {
+            // The caller barges in as the first word goes out.
+            if outputs.is_empty() {
+                generation.bump();
+            }
+            outputs.push(o);
+        })
+        .expect("model");
+    assert_eq!(outputs, vec![AgentOutput::Text("one ".into())]);
+    assert!(outcome.cancelled);
+    assert_eq!(outcome.text, "one ");
+    assert_eq!(outcome.tool_calls, 0);
+    assert!(
+        runs.lock().unwrap().is_empty(),
+        "no tool of a cancelled reply runs"
+    );
+    let last = agent.history().last().expect("history");
+    assert_eq!(last.content, "one ");
+    assert!(last.tool_calls.is_empty());
 }

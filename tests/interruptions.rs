@@ -4,7 +4,9 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
+use voice_agent::agent::{INTERRUPTED_MARK, RESUME_PREFIX};
 use voice_agent::audio::wav::WavInput;
+use voice_agent::llm::Role;
 use voice_agent::pipeline::{
     Event, Events, Pipeline, PipelineConfig, SessionOutcome, SessionParts,
 };
@@ -116,6 +118,78 @@ fn a_false_interruption_with_no_words_resumes_the_reply() {
         r[1].agent_text
     );
     assert!(r[1].agent_text.ends_with("next to the cafe."));
+}
+
+#[test]
+fn a_resumed_reply_cut_off_for_real_keeps_only_what_was_heard() {
+    // "uh-huh" over the long answer (a false interruption: the reply resumes), then a real
+    // interruption of the resumed reply.
+    let caller = synthetic_caller(&[
+        (200, false),
+        (600, true),
+        (3_000, false),
+        (600, true),
+        (2_500, false),
+        (1_000, true),
+        (4_000, false),
+    ]);
+    let chat = ScriptedChat::replies(&[LONG, "Sure, what is it?"]);
+    let calls = chat.calls.clone();
+    let p = session(
+        Box::new(WavInput::from_samples(caller, true)),
+        Box::new(RecordingOutput::default()),
+        &["tell me about the clinic", "uh-huh", "wait, stop"],
+        chat,
+        Events::none(),
+    );
+    let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
+    let r = &outcome.reports;
+    assert_eq!(r.len(), 3, "{r:#?}");
+    assert!(r[0].interrupted);
+    assert!(
+        r[1].agent_text.starts_with(RESUME_PREFIX),
+        "{}",
+        r[1].agent_text
+    );
+    assert!(r[1].interrupted, "the resumed reply was cut off too");
+    assert_eq!(r[2].transcript, "wait, stop");
+    assert_eq!(r[2].agent_text, "Sure, what is it?");
+
+    // The caller heard the start of the reply, then the prefix and some of the rest: the
+    // history holds that much of the reply, as one interrupted message.
+    let prefix_words = RESUME_PREFIX.split_whitespace().count();
+    let heard_first = r[0].played_text.split_whitespace().count();
+    let heard_resumed = r[1].played_text.split_whitespace().count();
+    assert!(
+        heard_resumed > prefix_words,
+        "some of the rest was heard: {:?}",
+        r[1].played_text
+    );
+    let words: Vec<&str> = LONG.split_whitespace().collect();
+    let heard = heard_first + heard_resumed - prefix_words;
+    assert!(heard < words.len(), "the reply was cut before its end");
+    let expected = format!("{}{INTERRUPTED_MARK}", words[..heard].join(" "));
+
+    let calls = calls.lock().unwrap();
+    assert_eq!(
+        calls.len(),
+        2,
+        "the model answered the first and last turns only"
+    );
+    let history = &calls[1];
+    let assistant: Vec<&str> = history
+        .iter()
+        .filter(|m| m.role == Role::Assistant)
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(assistant, vec![expected.as_str()]);
+    // The backchannel was no turn of its own: the reply reads as one, then the real question.
+    let users: Vec<&str> = history
+        .iter()
+        .filter(|m| m.role == Role::User)
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(users, vec!["tell me about the clinic", "wait, stop"]);
 }
 
 /// The agent's voice leaks into the microphone at -20 dB while the caller stays silent.

@@ -3,6 +3,8 @@
 
 pub mod tools;
 
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -15,6 +17,9 @@ use tools::ToolSet;
 
 /// Marker appended to the heard part of an interrupted reply in the history.
 pub const INTERRUPTED_MARK: &str = " [interrupted]";
+
+/// Said before the rest of a reply the caller cut off by mistake (a false interruption).
+pub const RESUME_PREFIX: &str = "As I was saying,";
 
 #[derive(Clone, Debug)]
 pub struct AgentConfig {
@@ -71,13 +76,31 @@ pub struct Checkpoint {
     model: Box<dyn ChatModel>,
 }
 
+/// Where a turn's reply lives in the history.
+struct TurnStart {
+    id: u64,
+    /// Index of the user message that opened the reply.
+    index: usize,
+    /// Set when this turn speaks the rest of an earlier turn's reply (a false interruption).
+    resumed: Option<Resumed>,
+}
+
+/// A turn that goes on with a reply cut off earlier: the reply is one message in the history,
+/// so what the caller heard of it spans both turns.
+#[derive(Clone)]
+struct Resumed {
+    /// The reply as the model first wrote it.
+    whole: String,
+    /// Words of `whole` the caller had heard before this turn spoke the rest.
+    heard_words: usize,
+}
+
 pub struct Agent {
     config: AgentConfig,
     chat: Box<dyn ChatModel>,
     tools: Box<dyn ToolSet>,
     history: Vec<ChatMessage>,
-    /// Index of the user message that opened each turn, by turn id.
-    turn_starts: Vec<(u64, usize)>,
+    turn_starts: Vec<TurnStart>,
 }
 
 impl Agent {
@@ -128,7 +151,11 @@ impl Agent {
         tool_gate: &mut dyn FnMut() -> bool,
         out: &mut dyn FnMut(AgentOutput),
     ) -> Result<ReplyOutcome, LlmError> {
-        self.turn_starts.push((turn_id, self.history.len()));
+        self.turn_starts.push(TurnStart {
+            id: turn_id,
+            index: self.history.len(),
+            resumed: None,
+        });
         self.history.push(ChatMessage::user(user_text));
         let specs = self.tools.specs();
         let mut spoken = String::new();
@@ -258,7 +285,15 @@ impl Agent {
             let (done_tx, done_rx) = crossbeam_channel::bounded(1);
             scope.spawn(move || {
                 let started = Instant::now();
-                let r = tools.call(&call.name, &call.arguments);
+                // A tool that panics must not end the session (the scope would re-raise it): the
+                // model gets an error result and can tell the caller. The tool set may be left
+                // half-updated, which is no worse than a tool that returned an error midway.
+                let r = catch_unwind(AssertUnwindSafe(|| tools.call(&call.name, &call.arguments)))
+                    .unwrap_or_else(|p| {
+                        let why = panic_message(&*p);
+                        log::error!("tool {} panicked: {why}", call.name);
+                        serde_json::json!({"error": format!("tool {} failed: {why}", call.name)})
+                    });
                 log::debug!("tool {} took {:?}", call.name, started.elapsed());
                 let _ = done_tx.send(r);
             });
@@ -293,21 +328,57 @@ impl Agent {
         self.chat = checkpoint.model;
     }
 
-    /// The caller's barge-in turned out to be nothing (noise, a backchannel): the interrupted
-    /// reply of `turn_id` goes on with `remainder`, and the history shows it whole again.
-    pub fn resume_interrupted(&mut self, turn_id: u64, full_text: &str) {
-        let Some(&(_, start)) = self.turn_starts.iter().find(|(id, _)| *id == turn_id) else {
-            return;
+    fn turn_start(&self, turn_id: u64) -> Option<&TurnStart> {
+        self.turn_starts.iter().rev().find(|t| t.id == turn_id)
+    }
+
+    /// The caller's barge-in on turn `turn_id` turned out to be nothing (noise, a
+    /// backchannel): turn `new_turn` speaks the rest of that reply, and the history shows the
+    /// reply whole again. `heard` and `full` are the sink's account of `turn_id`. Returns the
+    /// text to speak ("As I was saying, ..."), or `None` when nothing is left to say.
+    pub fn resume_interrupted(
+        &mut self,
+        turn_id: u64,
+        new_turn: u64,
+        heard: &str,
+        full: &str,
+    ) -> Option<String> {
+        let start = self.turn_start(turn_id)?;
+        let index = start.index;
+        let heard_now = heard.split_whitespace().count();
+        // A reply resumed before: the caller heard its lead, then part of what followed the prefix.
+        let (whole, heard_words) = match &start.resumed {
+            Some(r) => (
+                r.whole.clone(),
+                r.heard_words + heard_now.saturating_sub(prefix_words()),
+            ),
+            None => (full.to_string(), heard_now),
         };
-        if let Some(m) = self.history[start..]
+        let rest = whole
+            .split_whitespace()
+            .skip(heard_words)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if rest.is_empty() {
+            return None;
+        }
+        if let Some(m) = self.history[index..]
             .iter_mut()
             .rev()
             .find(|m| m.role == Role::Assistant && m.content.ends_with(INTERRUPTED_MARK))
         {
-            m.content = full_text.to_string();
+            m.content = whole.clone();
         } else {
-            self.history.push(ChatMessage::assistant(full_text));
+            self.history.push(ChatMessage::assistant(whole.clone()));
         }
+        // Without this entry a second, real cut of the resumed reply would find no turn and leave
+        // the whole reply in the history.
+        self.turn_starts.push(TurnStart {
+            id: new_turn,
+            index,
+            resumed: Some(Resumed { whole, heard_words }),
+        });
+        Some(format!("{RESUME_PREFIX} {rest}"))
     }
 
     /// Record an apology (spoken instead of a failed reply) as the agent's answer.
@@ -321,10 +392,23 @@ impl Agent {
         if !heard.interrupted {
             return;
         }
-        let Some(&(_, start)) = self.turn_starts.iter().find(|(id, _)| *id == heard.turn_id) else {
+        let Some(start) = self.turn_start(heard.turn_id) else {
             return;
         };
-        let mut i = start + 1;
+        let heard_text = match &start.resumed {
+            // The caller heard the lead of the reply, then the prefix and part of the rest.
+            Some(r) => {
+                let n = heard.text.split_whitespace().count();
+                let n = r.heard_words + n.saturating_sub(prefix_words());
+                r.whole
+                    .split_whitespace()
+                    .take(n)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+            None => heard.text.trim().to_string(),
+        };
+        let mut i = start.index + 1;
         while i < self.history.len() {
             let m = &mut self.history[i];
             if m.role == Role::Assistant {
@@ -336,11 +420,21 @@ impl Agent {
             }
             i += 1;
         }
-        let heard_text = heard.text.trim();
         if !heard_text.is_empty() {
             self.history.push(ChatMessage::assistant(format!(
                 "{heard_text}{INTERRUPTED_MARK}"
             )));
         }
     }
+}
+
+fn prefix_words() -> usize {
+    RESUME_PREFIX.split_whitespace().count()
+}
+
+fn panic_message(p: &(dyn Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }

@@ -38,15 +38,6 @@ pub fn is_backchannel(text: &str) -> bool {
     norm.is_empty() || BACKCHANNELS.contains(&norm.as_str())
 }
 
-/// The part of `full` after the first `heard_words` words.
-fn remainder(full: &str, heard: &str) -> String {
-    let n = heard.split_whitespace().count();
-    full.split_whitespace()
-        .skip(n)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// A reply the caller cut off, kept in case the interruption turns out to be nothing.
 struct CutOff {
     turn_id: u64,
@@ -68,7 +59,11 @@ pub fn run(
     let mut pending: Option<Speculation> = None;
     // The last reply, if the caller cut it off.
     let mut cut_off: Option<CutOff> = None;
-    let note_heard = |h: &Heard, cut_off: &mut Option<CutOff>| {
+    // The last turn whose Heard report came back: a reply that was busy past a barge-in may
+    // see its Heard before its own final transcript, and must not wait for it again.
+    let mut last_heard: Option<u64> = None;
+    let note_heard = |h: &Heard, cut_off: &mut Option<CutOff>, last_heard: &mut Option<u64>| {
+        *last_heard = Some(h.turn_id);
         *cut_off = h.interrupted.then(|| CutOff {
             turn_id: h.turn_id,
             heard: h.text.clone(),
@@ -84,7 +79,7 @@ pub fn run(
                         Ok(h) => {
                             if awaiting == Some(h.turn_id) { awaiting = None; }
                             agent.apply_heard(&h);
-                            note_heard(&h, &mut cut_off);
+                            note_heard(&h, &mut cut_off, &mut last_heard);
                         }
                         Err(_) => heard_open = false,
                     }
@@ -109,17 +104,34 @@ pub fn run(
             SttMsg::Failed { turn, .. } => (turn, None, false, s.generation.current()),
         };
         if let Some(p) = pending.take() {
+            let stale = s.generation.is_stale(p.generation);
+            // The STT keeps the speculative transcript only when nothing but silence followed
+            // the pause, so it tells "the caller went on" (void the reply) from a later barge-in
+            // on the committed reply (keep it: the caller heard part of it). Staleness alone
+            // cannot: a slow reply may still be streaming when the caller cuts in.
+            let stood = turn.report("", false).speculative_stt;
             let confirmed = !speculative
                 && p.turn.id == turn.id
                 && text.as_deref() == Some(p.text.as_str())
-                && !s.generation.is_stale(p.generation);
+                && (!stale || stood);
             if confirmed {
                 // The reply made at the pause stands: it is already on its way to the speaker,
                 // and the lookups it made can be shown now.
                 for event in p.tool_events {
                     s.events.emit(event);
                 }
-                awaiting = Some(turn.id);
+                if stale && turn.marks().first_audio_out.is_none() {
+                    // Cut off before a word was played: the sink drops such a reply without an
+                    // account, so record here that the caller heard nothing of it.
+                    agent.apply_heard(&Heard {
+                        turn_id: turn.id,
+                        text: String::new(),
+                        full_text: String::new(),
+                        interrupted: true,
+                    });
+                } else if last_heard != Some(turn.id) {
+                    awaiting = Some(turn.id);
+                }
                 continue;
             }
             agent.rollback(p.checkpoint);
@@ -129,7 +141,7 @@ pub fn run(
         if let Some(prev) = awaiting.take() {
             while let Ok(h) = heard_rx.recv_timeout(HEARD_WAIT) {
                 agent.apply_heard(&h);
-                note_heard(&h, &mut cut_off);
+                note_heard(&h, &mut cut_off, &mut last_heard);
                 if h.turn_id == prev {
                     break;
                 }
@@ -141,15 +153,14 @@ pub fn run(
                 if speculative {
                     continue; // decide at the final transcript
                 }
-                let rest = remainder(&c.full, &c.heard);
-                if !rest.is_empty() {
+                if let Some(resumed) =
+                    agent.resume_interrupted(c.turn_id, turn.id, &c.heard, &c.full)
+                {
                     log::info!(
                         "turn {}: false interruption, resuming turn {}",
                         turn.id,
                         c.turn_id
                     );
-                    agent.resume_interrupted(c.turn_id, &c.full);
-                    let resumed = format!("As I was saying, {rest}");
                     if resume(&turn, resumed, generation, &tx).is_err() {
                         return;
                     }
