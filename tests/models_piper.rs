@@ -7,12 +7,12 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::thread;
 
+use voice_agent::audio::resample::resample_f32 as resample;
 use voice_agent::models::{self, models_dir, ModelError};
 use voice_agent::stt::whisper::{RunOptions, WhisperModel};
 use voice_agent::tts::espeak::Phonemizer;
 use voice_agent::tts::normalize::normalize;
 use voice_agent::tts::piper::{PiperTts, PiperVoice, VOICE};
-use voice_agent::tts::resample::resample;
 use voice_agent::tts::{TextToSpeech, OUTPUT_RATE};
 use voice_agent::{CancelToken, Generation};
 
@@ -289,6 +289,10 @@ fn whisper_transcribes_piper_back_to_the_text() {
         eprintln!("SKIPPED: Whisper tiny.en missing ({})", models::SETUP_HINT);
         return;
     }
+    // The steady voice (no random variation): the same audio every run, so the check is
+    // reproducible; the varied voice is what `say --vary` and the demo use.
+    let _ = voice;
+    let voice = PiperVoice::load_steady(&models_dir()).expect("steady voice loads");
     let whisper = WhisperModel::shared("tiny.en").expect("Whisper present but failed to load");
     // The full 30 s window: Whisper's reference behaviour, so that this measures Piper.
     let options = RunOptions {

@@ -1,58 +1,22 @@
-//! Sample-rate conversion by windowed-sinc interpolation (good enough for speech, no dependencies).
+//! Sample-rate conversion of whole buffers: the streaming windowed-sinc converter
+//! ([`StreamResampler`]) run over the buffer and flushed, so files, caller audio and the
+//! voice's output all share one kernel.
 
-use std::f64::consts::PI;
+pub use super::device::stream_resample::StreamResampler;
 
-/// Half-width of the interpolation kernel, in input samples at the lower of the two rates.
-const TAPS: usize = 16;
-
-fn sinc(x: f64) -> f64 {
-    if x.abs() < 1e-9 {
-        1.0
-    } else {
-        (PI * x).sin() / (PI * x)
-    }
-}
-
-/// Resample mono `input` from `from` Hz to `to` Hz. The cutoff follows the lower rate, so
-/// downsampling does not alias.
+/// Resample mono `input` from `from` Hz to `to` Hz (`round(len * to / from)` samples). The
+/// cutoff follows the lower rate, so downsampling does not alias.
 pub fn resample_f32(input: &[f32], from: u32, to: u32) -> Vec<f32> {
     if from == to || input.is_empty() || from == 0 || to == 0 {
         return input.to_vec();
     }
-    let ratio = to as f64 / from as f64;
-    let out_len = ((input.len() as f64) * ratio).round() as usize;
-    // Cutoff relative to the input rate; below 1 when downsampling.
-    let cutoff = ratio.min(1.0) * 0.95;
-    let half = (TAPS as f64 / cutoff).ceil() as isize;
-    let mut out = Vec::with_capacity(out_len);
-    for n in 0..out_len {
-        let t = n as f64 / ratio;
-        let center = t.floor() as isize;
-        let mut acc = 0.0;
-        let mut norm = 0.0;
-        for k in (center - half + 1)..=(center + half) {
-            if k < 0 || k as usize >= input.len() {
-                continue;
-            }
-            let x = t - k as f64;
-            // Blackman window over the kernel span.
-            let w = 0.42
-                + 0.5 * (PI * x / half as f64).cos()
-                + 0.08 * (2.0 * PI * x / half as f64).cos();
-            if w <= 0.0 {
-                continue;
-            }
-            let h = cutoff * sinc(cutoff * x) * w;
-            acc += input[k as usize] as f64 * h;
-            norm += h;
-        }
-        // Normalising keeps DC gain at 1 near the edges where the kernel is cut.
-        out.push(if norm.abs() > 1e-9 {
-            (acc / norm) as f32
-        } else {
-            0.0
-        });
-    }
+    let out_len = (input.len() as f64 * f64::from(to) / f64::from(from)).round() as usize;
+    let mut r = StreamResampler::new(from, to);
+    let mut out = Vec::with_capacity(out_len + 1);
+    r.process(input, &mut out);
+    // The converter looks ahead by its delay: silence after the end lets the last samples out.
+    r.process(&vec![0.0; r.delay() + 1], &mut out);
+    out.resize(out_len, 0.0);
     out
 }
 
@@ -67,6 +31,7 @@ pub fn resample_i16(input: &[i16], from: u32, to: u32) -> Vec<i16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::f64::consts::PI;
 
     fn tone(freq: f64, rate: u32, secs: f64) -> Vec<f32> {
         (0..(rate as f64 * secs) as usize)

@@ -35,4 +35,3 @@ pub mod espeak;
 pub mod normalize;
 pub mod openai;
 pub mod piper;
-pub mod resample;

@@ -22,11 +22,11 @@ use ort::value::Tensor;
 use serde::Deserialize;
 
 use crate::audio::device::stream_resample::StreamResampler;
+use crate::audio::f32_to_i16 as to_pcm16;
 use crate::models::{self, ModelError};
 use crate::pipeline::generation::CancelToken;
 use crate::tts::espeak::{Clause, Phonemizer};
 use crate::tts::normalize::normalize;
-use crate::tts::resample::to_pcm16;
 use crate::tts::{TextToSpeech, TtsError, OUTPUT_RATE};
 
 /// The voice shipped by `make setup`.
