@@ -21,8 +21,32 @@ const BACKCHANNELS: &[&str] = &[
     "got it", "go on", "uh", "um",
 ];
 
+/// Of the backchannels, the ones that also answer a question ("Shall I book it?" "Yeah.").
+const ANSWERS: &[&str] = &["yeah", "yep", "okay", "ok", "right", "sure", "got it"];
+
+/// True when `text`, said over the agent after the caller heard `heard`, means "go on": no
+/// words, or only backchannel words, except that a yes-word right after the agent asked a
+/// question is the caller's answer.
+pub fn is_backchannel_after(heard: &str, text: &str) -> bool {
+    if !is_backchannel(text) {
+        return false;
+    }
+    let asked = heard
+        .trim_end()
+        .trim_end_matches(crate::agent::INTERRUPTED_MARK.trim())
+        .trim_end()
+        .ends_with('?');
+    !(asked && ANSWERS.contains(&normalized(text).as_str()))
+}
+
 /// True when a transcript holds no words, or only backchannel words.
 pub fn is_backchannel(text: &str) -> bool {
+    let norm = normalized(text);
+    norm.is_empty() || BACKCHANNELS.contains(&norm.as_str())
+}
+
+/// Lower case, letters, digits and single spaces.
+fn normalized(text: &str) -> String {
     let norm: String = text
         .to_lowercase()
         .chars()
@@ -34,8 +58,7 @@ pub fn is_backchannel(text: &str) -> bool {
             }
         })
         .collect();
-    let norm = norm.split_whitespace().collect::<Vec<_>>().join(" ");
-    norm.is_empty() || BACKCHANNELS.contains(&norm.as_str())
+    norm.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A reply the caller cut off, kept in case the interruption turns out to be nothing.
@@ -149,7 +172,7 @@ pub fn run(
         }
         // A false interruption (noise, "mm-hmm"): pick the cut-off reply up where it stopped.
         if let (Some(c), Some(t)) = (&cut_off, &text) {
-            if is_backchannel(t) {
+            if is_backchannel_after(&c.heard, t) {
                 if speculative {
                     continue; // decide at the final transcript
                 }
@@ -350,4 +373,31 @@ fn reply(
     })
     .map_err(|_| ())?;
     Ok(held_events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backchannels_go_on_unless_they_answer_a_question() {
+        assert!(is_backchannel("Mm-hmm."));
+        assert!(is_backchannel(""));
+        assert!(!is_backchannel("Wait, stop."));
+        let told = "Doctor Patel is free on Monday at 9, 9:30 and";
+        assert!(is_backchannel_after(told, "Yeah."));
+        assert!(is_backchannel_after(told, "uh huh"));
+        let asked = "Shall I book it? I can also";
+        assert!(
+            is_backchannel_after(asked, "Yeah."),
+            "the question was not the end"
+        );
+        let asked = "Just to confirm: Doctor Patel on Monday at 10 AM. Shall I book it?";
+        assert!(!is_backchannel_after(asked, "Yeah."));
+        assert!(!is_backchannel_after(
+            &format!("{asked} [interrupted]"),
+            "Sure"
+        ));
+        assert!(is_backchannel_after(asked, "Mm-hmm."));
+    }
 }
