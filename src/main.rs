@@ -70,7 +70,7 @@ struct RunArgs {
     /// Write the conversation as a stereo WAV (caller left, agent right, aligned in time).
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Append one JSON line per turn (the TurnReport) to this file.
+    /// Write one JSON line per turn (the TurnReport) to this file, replacing its contents.
     #[arg(long)]
     report: Option<PathBuf>,
     /// Feed the caller as fast as possible instead of in real time (the agent still answers

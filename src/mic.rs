@@ -34,7 +34,7 @@ pub struct MicArgs {
     /// (with speakers the agent would then interrupt itself).
     #[arg(long)]
     pub no_echo_gate: bool,
-    /// Append one JSON line per turn (the TurnReport) to this file.
+    /// Write one JSON line per turn (the TurnReport) to this file, replacing its contents.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
     /// Write the conversation as a stereo WAV (caller left, agent right) at the end.

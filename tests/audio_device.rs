@@ -525,3 +525,481 @@ fn a_mic_session_through_the_virtual_device_answers_the_caller_at_the_speaker() 
     assert!(screen.contains("  turn 1: TTFA "), "{screen}");
     assert!(screen.contains("1 turn(s), 0 interrupted"), "{screen}");
 }
+
+// ---- interruptions through the virtual device ----
+//
+// The same scenarios as tests/interruptions.rs (WAV sources), but with the sound card in the
+// loop: the caller's voice enters through capture callbacks, the agent is heard only through
+// playback callbacks, and the agent's own voice can come back into the microphone. The test
+// plays the card in real time (10 ms callbacks, 48 kHz stereo both ways) with the live
+// settings of `voice-agent mic` (`mic_config`: echo gate, 60 ms lookahead, no tail).
+
+/// The card's rate both ways, its callback period, and one 20 ms audio frame, in device frames.
+const CARD_RATE: u32 = 48_000;
+const PERIOD: usize = 480;
+const FRAME_AT_CARD: usize = 960;
+const MS_PER_CHAR: u64 = 25;
+
+/// About four seconds of speech at `MS_PER_CHAR`, plain words only (what TTS is given is what
+/// the sink's spans hold). Its tone level differs from `NEXT`'s.
+const REPLY: &str = "Let me tell you about our clinic. We open at eight every weekday and \
+    close at six. Parking is free behind the building. Bring your insurance card to every visit.";
+const NEXT: &str = "Sure, what else would you like to know?";
+
+/// What the speaker did, callback by callback.
+#[derive(Default)]
+struct Speaker {
+    /// Agent frames each playback callback played (the rest of its buffer was silence).
+    played: Vec<usize>,
+    /// The left channel, every frame the card played.
+    left: Vec<i16>,
+    /// For each move of the generation (a barge-in): the first playback callback that ran
+    /// after the driver saw it move. Frames from there on were played after the cut.
+    cuts: Vec<usize>,
+}
+
+impl Speaker {
+    /// Runs of callbacks playing agent audio, as (first callback, one past the last), merging
+    /// gaps shorter than 200 ms (an underrun on a busy machine is not a new reply).
+    fn bursts(&self) -> Vec<(usize, usize)> {
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for (i, &n) in self.played.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            match runs.last_mut() {
+                Some(last) if i - last.1 < 20 => last.1 = i + 1,
+                _ => runs.push((i, i + 1)),
+            }
+        }
+        runs
+    }
+
+    fn frames(&self, callbacks: std::ops::Range<usize>) -> usize {
+        self.played[callbacks].iter().sum()
+    }
+
+    /// Agent frames played from `cut` to the end of the reply playing then.
+    fn after_cut(&self, cut: usize) -> usize {
+        self.bursts()
+            .into_iter()
+            .find(|&(start, end)| start <= cut && cut < end)
+            .map_or(0, |(_, end)| self.frames(cut..end))
+    }
+}
+
+/// Plays the sound card in real time until the caller's script is over and the agent has been
+/// quiet for 0.6 s (at most 10 s more). `echo`: the speaker's sound comes back into the
+/// microphone one callback later at this gain (a laptop's speaker and microphone).
+fn play_card(
+    dev: &VirtualDevice,
+    caller16k: &[i16],
+    echo: Option<f32>,
+    generation: &voice_agent::Generation,
+) -> Speaker {
+    let caller = resample_f32(
+        &caller16k
+            .iter()
+            .map(|&s| s as f32 / 32_768.0)
+            .collect::<Vec<_>>(),
+        INPUT_RATE,
+        CARD_RATE,
+    );
+    let mut sp = Speaker::default();
+    let mut out = vec![0i16; 2 * PERIOD];
+    let mut mic = vec![0f32; 2 * PERIOD];
+    let mut looped = vec![0f32; PERIOD];
+    let mut seen = generation.current();
+    let mut quiet = 0;
+    let start = Instant::now();
+    for tick in 0usize.. {
+        // The cut is decided when the generation moves (the VAD stage's barge-in).
+        let g = generation.current();
+        if g != seen {
+            sp.cuts.push(tick);
+            seen = g;
+        }
+        for i in 0..PERIOD {
+            let v = caller.get(tick * PERIOD + i).copied().unwrap_or(0.0) + looped[i];
+            mic[2 * i] = v;
+            mic[2 * i + 1] = v;
+        }
+        dev.capture(&mic).expect("input open");
+        let n = dev.play(&mut out).expect("output open");
+        sp.played.push(n);
+        for (i, frame) in out.chunks(2).enumerate() {
+            sp.left.push(frame[0]);
+            looped[i] = echo.map_or(0.0, |gain| frame[0] as f32 / 32_768.0 * gain);
+        }
+        quiet = if n == 0 { quiet + 1 } else { 0 };
+        let past = tick * PERIOD >= caller.len();
+        if past && (quiet >= 60 || tick * PERIOD > caller.len() + 10 * CARD_RATE as usize) {
+            break;
+        }
+        let due = start + Duration::from_millis(10 * (tick as u64 + 1));
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+    }
+    sp
+}
+
+struct CardRun {
+    outcome: voice_agent::pipeline::SessionOutcome,
+    events: Vec<voice_agent::pipeline::Event>,
+    speaker: Speaker,
+    /// What the STT was given (utterance lengths) and what TTS was asked to say, in order.
+    heard: Vec<usize>,
+    spoken: Vec<String>,
+    /// The histories the model was called with.
+    calls: Vec<Vec<voice_agent::llm::ChatMessage>>,
+}
+
+/// One session on the virtual card with the mic settings and scripted fakes.
+fn card_session(
+    caller: Vec<i16>,
+    transcripts: &[&str],
+    replies: &[&str],
+    echo: Option<f32>,
+    echo_gate: bool,
+) -> CardRun {
+    use voice_agent::pipeline::{Events, Pipeline, SessionParts};
+
+    let dev = VirtualDevice::new(
+        spec(CARD_RATE, 2, SampleKind::F32),
+        spec(CARD_RATE, 2, SampleKind::I16),
+    );
+    let input = dev.open_input(None).unwrap();
+    let output = dev.open_output(None).unwrap();
+    let stop = input.stop_handle();
+    let stt = ScriptedStt::new(transcripts);
+    let heard = stt.heard.clone();
+    let chat = ScriptedChat::replies(replies);
+    let calls = chat.calls.clone();
+    let tts = ToneTts {
+        ms_per_char: MS_PER_CHAR,
+        ..ToneTts::default()
+    };
+    let spoken = tts.spoken.clone();
+    let (events, rx) = Events::channel(8_192);
+    let parts = SessionParts {
+        input: Box::new(input),
+        output: Box::new(output),
+        vad: Box::new(EnergyVad::default()),
+        stt: Box::new(stt),
+        chat: Box::new(chat),
+        tools: Box::new(EchoTools::default()),
+        tts: Box::new(tts),
+        events,
+        recorder: None,
+        system_prompt: None,
+    };
+    let args = MicArgs {
+        no_echo_gate: !echo_gate,
+        ..MicArgs::default()
+    };
+    let pipeline = Pipeline::spawn(parts, mic_config(PipelineConfig::default(), &args));
+    let generation = pipeline.generation().clone();
+    let speaker = play_card(&dev, &caller, echo, &generation);
+    // The caller hangs up: the source ends and every stage drains.
+    stop.stop();
+    let (tx, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(pipeline.join());
+    });
+    let outcome = done
+        .recv_timeout(Duration::from_secs(60))
+        .expect("pipeline did not shut down");
+    assert!(
+        outcome.failed_stages.is_empty(),
+        "{:?}",
+        outcome.failed_stages
+    );
+    let run = CardRun {
+        outcome,
+        events: rx.try_iter().collect(),
+        speaker,
+        heard: heard.lock().unwrap().clone(),
+        spoken: spoken.lock().unwrap().clone(),
+        calls: calls.lock().unwrap().clone(),
+    };
+    let clears = run
+        .events
+        .iter()
+        .filter(|e| **e == voice_agent::pipeline::Event::Clear)
+        .count();
+    // Every move of the generation the driver saw was a barge-in.
+    assert_eq!(clears, run.speaker.cuts.len(), "{:?}", run.speaker.cuts);
+    run
+}
+
+/// Device frames of `text` as `ToneTts` speaks it, at the card's rate.
+fn card_frames(text: &str) -> usize {
+    text.chars().count() * MS_PER_CHAR as usize * CARD_RATE as usize / 1000
+}
+
+/// Words of a reply the caller heard after `frames` of it played, by the sink's rule: whole
+/// chunks, then the played share of the chunk cut short.
+fn words_heard(chunks: &[String], frames: usize) -> usize {
+    let mut at = 0;
+    let mut words = 0;
+    for chunk in chunks {
+        let len = card_frames(chunk);
+        let n = chunk.split_whitespace().count();
+        if frames >= at + len {
+            words += n;
+        } else {
+            words += (n as f64 * (frames - at) as f64 / len as f64).floor() as usize;
+            break;
+        }
+        at += len;
+    }
+    words
+}
+
+/// The reply was played whole, uncut, and nothing moved the generation.
+fn assert_played_whole(run: &CardRun, what: &str) {
+    assert!(run.speaker.cuts.is_empty(), "{what} cut the agent off");
+    let r = &run.outcome.reports;
+    assert_eq!(r.len(), 1, "{what} became a turn: {r:#?}");
+    assert!(!r[0].interrupted);
+    assert_eq!(r[0].played_text, REPLY);
+    let bursts = run.speaker.bursts();
+    assert_eq!(bursts.len(), 1, "{bursts:?}");
+    let played = run.speaker.frames(bursts[0].0..bursts[0].1);
+    // TTS speaks the reply chunk by chunk (the spaces between chunks are not spoken).
+    assert_eq!(run.spoken.join(" "), REPLY);
+    let want: usize = run.spoken.iter().map(|c| card_frames(c)).sum();
+    // All of it, less the resampler's lag of under a millisecond.
+    assert!(
+        played <= want && played + 48 > want,
+        "played {played} of {want} frames"
+    );
+}
+
+#[test]
+fn a_caller_cutting_in_mid_sentence_silences_the_speaker_within_a_frame_and_history_keeps_what_played(
+) {
+    // The caller asks, then talks over the answer (0.8 s, past the 0.4 s barge-in minimum).
+    let caller = synthetic_caller(&[
+        (200, false),
+        (600, true),
+        (2_200, false),
+        (800, true),
+        (3_000, false),
+    ]);
+    let run = card_session(
+        caller,
+        &["tell me about the clinic", "stop, what time do you close"],
+        &[REPLY, NEXT],
+        None,
+        true,
+    );
+    let r = &run.outcome.reports;
+    assert_eq!(r.len(), 2, "{r:#?}");
+    assert_eq!(run.speaker.cuts.len(), 1, "one barge-in");
+    let cut = run.speaker.cuts[0];
+    let bursts = run.speaker.bursts();
+    assert_eq!(
+        bursts.len(),
+        2,
+        "the cut reply and the next one: {bursts:?}"
+    );
+    let (first, next) = (bursts[0], bursts[1]);
+    assert!(
+        first.0 < cut && cut <= first.1,
+        "the cut came while the reply played: {bursts:?}, cut at {cut}"
+    );
+
+    // After the cut the card played at most one 20 ms frame of the old reply, plus the
+    // callback period it was in (the sink notices within a slice; the next callback is silent).
+    let after = run.speaker.after_cut(cut);
+    assert!(
+        after <= FRAME_AT_CARD + PERIOD,
+        "{after} frames ({} ms) of agent audio after the cut",
+        after * 1000 / CARD_RATE as usize
+    );
+    // ...and nothing of it later: the next reply plays at its own level.
+    let old = tone_level(REPLY) as i32;
+    let new = tone_level(NEXT) as i32;
+    assert!(old > new + 3_000, "levels {old} vs {new}");
+    let later = &run.speaker.left[first.1 * PERIOD..];
+    let peak = later.iter().map(|&s| (s as i32).abs()).max().unwrap_or(0);
+    assert!(
+        peak < (old + new) / 2,
+        "old audio after the cut: peak {peak}"
+    );
+    assert!(peak > new * 9 / 10, "the next reply played: peak {peak}");
+
+    // The report and the history hold only what the card played before the cut.
+    assert!(r[0].interrupted);
+    assert_eq!(r[0].agent_text, REPLY);
+    let played_frames = run.speaker.frames(first.0..first.1);
+    assert!(
+        played_frames < card_frames(REPLY) * 3 / 4,
+        "cut mid-reply: {played_frames}"
+    );
+    let words: Vec<&str> = r[0].played_text.split_whitespace().collect();
+    let want = words_heard(&run.spoken, played_frames);
+    assert!(
+        words.len().abs_diff(want) <= 1,
+        "report keeps {} words, the card played {want}: {:?}",
+        words.len(),
+        r[0].played_text
+    );
+    assert!(!words.is_empty());
+    let full: Vec<&str> = REPLY.split_whitespace().collect();
+    assert_eq!(words[..], full[..words.len()], "a prefix of the reply");
+    let history = &run.calls[1];
+    let kept: Vec<&str> = history
+        .iter()
+        .filter(|m| m.role == voice_agent::llm::Role::Assistant)
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(
+        kept,
+        [format!(
+            "{}{}",
+            r[0].played_text,
+            voice_agent::agent::INTERRUPTED_MARK
+        )],
+        "the model's history"
+    );
+    assert_eq!(r[1].transcript, "stop, what time do you close");
+    assert_eq!(r[1].agent_text, NEXT);
+    assert!(!r[1].interrupted);
+    let next_frames = run.speaker.frames(next.0..next.1);
+    assert!(
+        next_frames <= card_frames(NEXT) && next_frames + 48 > card_frames(NEXT),
+        "{next_frames}"
+    );
+}
+
+#[test]
+fn a_cough_over_the_agent_at_the_microphone_does_not_interrupt_it() {
+    // 150 ms of noise while the agent speaks: shorter than a word.
+    let caller = synthetic_caller(&[
+        (200, false),
+        (600, true),
+        (1_800, false),
+        (150, true),
+        (4_000, false),
+    ]);
+    let run = card_session(
+        caller,
+        &["tell me about the clinic", "cough"],
+        &[REPLY, "This must not be said."],
+        None,
+        true,
+    );
+    assert_played_whole(&run, "the cough");
+    assert_eq!(
+        run.heard.len(),
+        1,
+        "the cough was transcribed: {:?}",
+        run.heard
+    );
+}
+
+#[test]
+fn a_short_backchannel_at_the_microphone_does_not_interrupt_the_agent() {
+    // "mm-hmm" (300 ms) while the agent speaks: speech, but under the 0.4 s barge-in minimum.
+    let caller = synthetic_caller(&[
+        (200, false),
+        (600, true),
+        (1_800, false),
+        (300, true),
+        (4_000, false),
+    ]);
+    let run = card_session(
+        caller,
+        &["tell me about the clinic", "mm-hmm"],
+        &[REPLY, "This must not be said."],
+        None,
+        true,
+    );
+    assert_played_whole(&run, "the backchannel");
+    assert_eq!(
+        run.calls.len(),
+        1,
+        "the model was asked about the backchannel"
+    );
+}
+
+#[test]
+fn the_agents_own_voice_looping_from_speaker_to_microphone_does_not_interrupt_it() {
+    // The caller asks once and stays silent; the speaker comes back at -20 dB.
+    let caller = synthetic_caller(&[(200, false), (600, true), (5_500, false)]);
+    let run = card_session(
+        caller,
+        &["tell me about the clinic", "", "", ""],
+        &[REPLY, "second", "third"],
+        Some(0.1),
+        true,
+    );
+    assert_played_whole(&run, "the echo");
+    // The loop really carried the agent's voice: the microphone heard it while it played.
+    assert!(run.speaker.left.iter().any(|&s| s != 0));
+}
+
+#[test]
+fn without_the_echo_gate_the_same_loop_would_interrupt_the_agent() {
+    // The control for the test above: the looped voice is loud enough to matter.
+    let caller = synthetic_caller(&[(200, false), (600, true), (5_500, false)]);
+    let run = card_session(
+        caller,
+        &["tell me about the clinic", "", "", ""],
+        &[REPLY, "second", "third"],
+        Some(0.1),
+        false,
+    );
+    assert!(!run.speaker.cuts.is_empty(), "the echo did not cut in");
+    assert!(run.outcome.reports[0].interrupted);
+}
+
+#[test]
+fn a_false_interruption_at_the_microphone_resumes_the_reply_at_the_speaker() {
+    // Noise over the agent, long enough to cut in (0.7 s), that transcribes to nothing.
+    let caller = synthetic_caller(&[
+        (200, false),
+        (600, true),
+        (2_200, false),
+        (700, true),
+        (6_000, false),
+    ]);
+    let run = card_session(
+        caller,
+        &["tell me about the clinic", ""],
+        &[REPLY, "This must not be said."],
+        None,
+        true,
+    );
+    let r = &run.outcome.reports;
+    assert_eq!(r.len(), 2, "{r:#?}");
+    assert_eq!(run.speaker.cuts.len(), 1);
+    assert!(r[0].interrupted);
+    // The second turn picks up where the card stopped, without asking the model again.
+    let rest = r[1]
+        .agent_text
+        .strip_prefix("As I was saying, ")
+        .expect("resumed");
+    let heard_words = r[0].played_text.split_whitespace().count();
+    let expected: Vec<&str> = REPLY.split_whitespace().skip(heard_words).collect();
+    assert_eq!(rest, expected.join(" "));
+    assert!(!r[1].interrupted);
+    assert_eq!(r[1].played_text, r[1].agent_text);
+    assert_eq!(run.calls.len(), 1, "the model was not asked again");
+    // The card played the cut reply, went quiet, then played the resumed rest whole.
+    let bursts = run.speaker.bursts();
+    assert_eq!(bursts.len(), 2, "{bursts:?}");
+    let resumed = run.speaker.frames(bursts[1].0..bursts[1].1);
+    let from = run
+        .spoken
+        .iter()
+        .position(|c| c.starts_with("As I was saying"))
+        .expect("the rest was spoken");
+    assert_eq!(run.spoken[from..].join(" "), r[1].agent_text);
+    let want: usize = run.spoken[from..].iter().map(|c| card_frames(c)).sum();
+    assert!(
+        resumed <= want && resumed + 48 > want,
+        "resumed reply played {resumed} frames, want {want}"
+    );
+}

@@ -1,5 +1,6 @@
 //! The `voice-agent` binary on WAV files: a spoken request in, a stereo conversation and one
-//! JSON report per turn out; a file that is not a WAV exits with code 2.
+//! JSON report per turn out; a file that is not a WAV exits with code 2. Also `mic
+//! --list-devices` (which must answer on a machine without a sound card) and the help text.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -56,6 +57,8 @@ fn run_writes_a_stereo_conversation_and_one_report_per_turn() {
         .unwrap();
     assert!(said.success());
     let (conv, report, db) = (tmp("conv.wav"), tmp("report.jsonl"), tmp("db.sqlite"));
+    // A report left by an earlier run: `--report` replaces it (one file per run).
+    std::fs::write(&report, "{\"stale\": \"an earlier run\"}\n").unwrap();
     let out = bin()
         .args(["--llm", "builtin", "--db"])
         .arg(&db)
@@ -110,5 +113,125 @@ fn run_writes_a_stereo_conversation_and_one_report_per_turn() {
     );
     for p in [caller, conv, report, db] {
         std::fs::remove_file(p).ok();
+    }
+}
+
+/// Output of the binary, with a backtrace asked for should anything panic.
+fn output(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = bin()
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn assert_no_panic(stderr: &str) {
+    for bad in ["panicked", "stack backtrace", "RUST_BACKTRACE"] {
+        assert!(!stderr.contains(bad), "{bad}: {stderr}");
+    }
+}
+
+#[cfg(feature = "mic")]
+#[test]
+fn mic_list_devices_answers_even_without_a_sound_card() {
+    let (code, stdout, stderr) = output(&["mic", "--list-devices"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert_no_panic(&stderr);
+    // ALSA's own complaints about a missing card are kept off the terminal.
+    assert!(!stderr.contains("ALSA lib"), "{stderr}");
+    assert!(
+        stdout.starts_with("host ") || stdout.starts_with("no audio hosts available"),
+        "{stdout}"
+    );
+    let mut hosts = 0;
+    for section in stdout.split("\nhost ").filter(|s| !s.is_empty()) {
+        hosts += 1;
+        if section.contains("cannot list devices:") {
+            continue;
+        }
+        // Each direction lists its devices or says there are none.
+        for what in ["input", "output"] {
+            let head = format!("  {what} devices:\n");
+            let at = section
+                .find(&head)
+                .unwrap_or_else(|| panic!("{head}: {stdout}"));
+            let first = section[at + head.len()..].lines().next().unwrap_or("");
+            assert!(
+                first.starts_with("    ") && !first.trim().is_empty(),
+                "no device line under {head:?}: {stdout}"
+            );
+        }
+    }
+    assert!(hosts > 0 || stdout.contains("no audio hosts"), "{stdout}");
+    // With nothing usable it says what that means for `mic` and `run`.
+    let no_input =
+        !stdout.contains("input devices:\n    ") || stdout.contains("no input devices found");
+    if no_input {
+        assert!(
+            stdout.contains("is usable: `voice-agent mic` needs a microphone and a speaker"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("`voice-agent run` works without"),
+            "{stdout}"
+        );
+    }
+}
+
+#[cfg(feature = "mic")]
+#[test]
+fn mic_without_a_usable_microphone_fails_fast_with_one_clear_line() {
+    let (_, listing, _) = output(&["mic", "--list-devices"]);
+    if !listing.contains("no input device is usable")
+        && !listing.contains("no input and no output device is usable")
+    {
+        eprintln!("SKIPPED: this machine has a microphone");
+        return;
+    }
+    let (code, stdout, stderr) = output(&["mic"]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert_no_panic(&stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with("error: no input device found"),
+        "{stderr}"
+    );
+    assert!(
+        lines[0].contains("voice-agent mic --list-devices"),
+        "{stderr}"
+    );
+}
+
+#[cfg(not(feature = "mic"))]
+#[test]
+fn mic_list_devices_says_this_build_has_no_sound_support() {
+    let (code, _, stderr) = output(&["mic", "--list-devices"]);
+    assert_eq!(code, Some(1));
+    assert_no_panic(&stderr);
+    assert!(stderr.contains("no sound device support"), "{stderr}");
+}
+
+#[test]
+fn report_help_says_the_file_is_replaced_as_the_code_does() {
+    for cmd in ["run", "mic"] {
+        let (code, help, _) = output(&[cmd, "--help"]);
+        assert_eq!(code, Some(0));
+        // The flag's line and its description, up to the next flag.
+        let mut lines = help
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("--report"));
+        let flag = lines.next().expect("a --report flag");
+        let text: String = std::iter::once(flag)
+            .chain(lines.take_while(|l| !l.trim_start().starts_with('-')))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(text.contains("replacing its contents"), "{cmd}: {text}");
+        assert!(!text.to_lowercase().contains("append"), "{cmd}: {text}");
     }
 }
