@@ -477,3 +477,20 @@ impl AudioOutput for EchoOutput {
         }
     }
 }
+
+/// Asserts that `resumed` picks the reply of `cut` up where the caller stopped hearing it: the
+/// resume prefix, then exactly the words of `reply` after those played in `cut`.
+pub fn assert_resumed_where_cut(
+    cut: &crate::pipeline::turn::TurnReport,
+    resumed: &crate::pipeline::turn::TurnReport,
+    reply: &str,
+) {
+    let rest = resumed
+        .agent_text
+        .strip_prefix(crate::agent::RESUME_PREFIX)
+        .and_then(|rest| rest.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("not a resumed reply: {:?}", resumed.agent_text));
+    let heard_words = cut.played_text.split_whitespace().count();
+    let expected: Vec<&str> = reply.split_whitespace().skip(heard_words).collect();
+    assert_eq!(rest, expected.join(" "));
+}

@@ -977,13 +977,7 @@ fn a_false_interruption_at_the_microphone_resumes_the_reply_at_the_speaker() {
     assert_eq!(run.speaker.cuts.len(), 1);
     assert!(r[0].interrupted);
     // The second turn picks up where the card stopped, without asking the model again.
-    let rest = r[1]
-        .agent_text
-        .strip_prefix("As I was saying, ")
-        .expect("resumed");
-    let heard_words = r[0].played_text.split_whitespace().count();
-    let expected: Vec<&str> = REPLY.split_whitespace().skip(heard_words).collect();
-    assert_eq!(rest, expected.join(" "));
+    voice_agent::testing::assert_resumed_where_cut(&r[0], &r[1], REPLY);
     assert!(!r[1].interrupted);
     assert_eq!(r[1].played_text, r[1].agent_text);
     assert_eq!(run.calls.len(), 1, "the model was not asked again");

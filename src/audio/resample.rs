@@ -14,8 +14,7 @@ pub fn resample_f32(input: &[f32], from: u32, to: u32) -> Vec<f32> {
     let mut r = StreamResampler::new(from, to);
     let mut out = Vec::with_capacity(out_len + 1);
     r.process(input, &mut out);
-    // The converter looks ahead by its delay: silence after the end lets the last samples out.
-    r.process(&vec![0.0; r.delay() + 1], &mut out);
+    r.finish(&mut out);
     out.resize(out_len, 0.0);
     out
 }

@@ -372,15 +372,6 @@ impl PiperVoice {
         matches!(self.graphs, Graphs::Split { .. })
     }
 
-    /// Runs the whole model on one chunk's ids: float audio at the voice's sample rate.
-    pub fn infer(&self, ids: &[i64]) -> Result<Vec<f32>, TtsError> {
-        let mut audio = Vec::new();
-        self.infer_streaming(ids, &CancelToken::never(), &mut |piece| {
-            audio.extend_from_slice(piece)
-        })?;
-        Ok(audio)
-    }
-
     /// Runs the model on one chunk's ids, handing on float audio at the voice's sample rate
     /// piece by piece (one piece with the whole graph). Stops between pieces when `cancel`
     /// fires.
@@ -517,9 +508,8 @@ impl PiperVoice {
         if cancel.is_cancelled() {
             return Ok(());
         }
-        // The resampler's look-ahead: silence after the last sample lets its tail out.
         out.clear();
-        resampler.process(&vec![0.0; resampler.delay()], &mut out);
+        resampler.finish(&mut out);
         if !out.is_empty() {
             on_pcm(&to_pcm16(&out));
         }

@@ -122,6 +122,13 @@ impl StreamResampler {
         }
     }
 
+    /// End the stream: silence after the last input lets the kernel's look-ahead out, so `out`
+    /// gets the outputs up to the last input sample. Call [`reset`](Self::reset) before reuse.
+    pub fn finish(&mut self, out: &mut Vec<f32>) {
+        let tail = vec![0.0; self.delay()];
+        self.process(&tail, out);
+    }
+
     /// Convert `input`, appending what can be computed so far to `out`.
     pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) {
         if self.from == self.to {
