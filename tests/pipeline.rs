@@ -51,6 +51,24 @@ fn parts(
     }
 }
 
+/// The history of the turn after a tool turn: the call, its result and the answer, then the
+/// new question.
+fn assert_tool_turn_then_next(h: &[voice_agent::llm::ChatMessage]) {
+    let roles: Vec<Role> = h.iter().map(|m| m.role).collect();
+    assert_eq!(
+        roles,
+        [
+            Role::System,
+            Role::User,
+            Role::Assistant,
+            Role::Tool,
+            Role::Assistant,
+            Role::User
+        ],
+        "{h:#?}"
+    );
+}
+
 #[test]
 fn two_turns_flow_through_every_stage_and_report() {
     let caller = synthetic_caller(&[
@@ -454,19 +472,7 @@ fn tool_results_stay_in_history_after_a_barge_in_and_are_not_run_again() {
     let calls = calls.lock().unwrap();
     assert_eq!(calls.len(), 3, "lookup step, answer, next turn");
     let h = &calls[2];
-    let roles: Vec<Role> = h.iter().map(|m| m.role).collect();
-    assert_eq!(
-        roles,
-        vec![
-            Role::System,
-            Role::User,
-            Role::Assistant,
-            Role::Tool,
-            Role::Assistant,
-            Role::User
-        ],
-        "{h:#?}"
-    );
+    assert_tool_turn_then_next(h);
     assert_eq!(h[2].tool_calls.len(), 1);
     assert_eq!(h[2].tool_calls[0].name, "lookup");
     assert_eq!(
@@ -555,19 +561,7 @@ fn a_tool_running_at_a_barge_in_completes_but_its_answer_is_not_spoken() {
     assert_eq!(calls.len(), 2, "one model call per turn");
     // Its effect is real: the next turn's history holds the result.
     let h = &calls[1];
-    let roles: Vec<Role> = h.iter().map(|m| m.role).collect();
-    assert_eq!(
-        roles,
-        vec![
-            Role::System,
-            Role::User,
-            Role::Assistant,
-            Role::Tool,
-            Role::Assistant,
-            Role::User
-        ],
-        "{h:#?}"
-    );
+    assert_tool_turn_then_next(h);
     assert!(h[3].content.contains("book"), "{}", h[3].content);
     assert_eq!(
         h[4].content,
