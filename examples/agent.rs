@@ -9,12 +9,12 @@
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-use voice_agent::agent::{Agent, AgentConfig, AgentOutput};
-use voice_agent::hospital::{system_prompt, Clock, HospitalTools, Store, SystemClock};
-use voice_agent::llm::builtin::BuiltinReceptionist;
-use voice_agent::llm::openai::{OpenAiChat, OpenAiConfig};
-use voice_agent::llm::ChatModel;
-use voice_agent::CancelToken;
+use voice_agent::domain::brain::BuiltinReceptionist;
+use voice_agent::domain::{system_prompt, Clock, HospitalTools, Store, SystemClock};
+use voice_agent::foundation::cancel::CancelToken;
+use voice_agent::orchestration::agent::{Agent, AgentConfig, AgentOutput};
+use voice_agent::providers::llm::openai::{OpenAiChat, OpenAiConfig};
+use voice_agent::providers::llm::ChatModel;
 
 fn main() -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

@@ -11,8 +11,8 @@
 //! `voice-agent bench` (`make bench`) is the same with the full defaults.
 
 use clap::Parser;
-use voice_agent::bench::{self, BenchArgs};
-use voice_agent::providers::ProviderOptions;
+use voice_agent::apps::bench::{self, BenchArgs};
+use voice_agent::apps::compose::ProviderOptions;
 
 #[derive(Parser)]
 struct Args {

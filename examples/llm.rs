@@ -16,14 +16,14 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use std::sync::Arc;
-use voice_agent::agent::tools::ToolSet;
-use voice_agent::hospital::calendar::SystemClock;
-use voice_agent::hospital::store::Store;
-use voice_agent::hospital::tools::HospitalTools;
-use voice_agent::llm::builtin::BuiltinReceptionist;
-use voice_agent::llm::openai::{OpenAiChat, OpenAiConfig};
-use voice_agent::llm::{ChatEvent, ChatMessage, ChatModel, ToolCall, ToolSpec};
-use voice_agent::CancelToken;
+use voice_agent::domain::brain::BuiltinReceptionist;
+use voice_agent::domain::calendar::SystemClock;
+use voice_agent::domain::store::Store;
+use voice_agent::domain::tools::HospitalTools;
+use voice_agent::foundation::cancel::CancelToken;
+use voice_agent::providers::llm::openai::{OpenAiChat, OpenAiConfig};
+use voice_agent::providers::llm::tools::ToolSet;
+use voice_agent::providers::llm::{ChatEvent, ChatMessage, ChatModel, ToolCall, ToolSpec};
 
 #[derive(Parser)]
 struct Args {

@@ -8,10 +8,13 @@
 
 use std::time::Instant;
 
-use voice_agent::audio::io::NullOutput;
-use voice_agent::audio::wav::WavInput;
-use voice_agent::pipeline::{Event, Events, Pipeline, PipelineConfig, SessionParts};
-use voice_agent::providers::{ProviderOptions, Providers, SessionFactory};
+use voice_agent::apps::compose::{ProviderOptions, Providers};
+use voice_agent::foundation::audio::wav::WavInput;
+use voice_agent::foundation::audio::OUTPUT_RATE;
+use voice_agent::orchestration::pipeline::{
+    output, Event, Output, Pipeline, PipelineConfig, SessionParts,
+};
+use voice_agent::providers::session::SessionFactory;
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
@@ -29,20 +32,24 @@ fn main() -> anyhow::Result<()> {
         println!("{line}");
     }
 
-    // One session: the WAV at real-time pace in, audio discarded, events to this thread.
-    let (events, rx) = Events::channel(1024);
+    // One session: the WAV at real-time pace in; its one ordered output (agent audio and events)
+    // to this thread.
+    let (out, rx) = output::channel();
     let input = WavInput::open(std::path::Path::new(&path), true)?;
-    let parts = SessionParts::new(
-        providers.session()?,
-        Box::new(input),
-        Box::new(NullOutput),
-        events,
-    );
+    let parts = SessionParts::new(providers.session()?, Box::new(input), Box::new(out));
     let pipeline = Pipeline::spawn(parts, PipelineConfig::default());
 
     let start = Instant::now();
-    for event in rx.iter() {
+    let mut audio_ms = 0;
+    for item in rx.iter() {
         let t = start.elapsed().as_secs_f64();
+        let event = match item {
+            Output::Audio(pcm) => {
+                audio_ms += pcm.len() * 1000 / OUTPUT_RATE as usize;
+                continue;
+            }
+            Output::Event(e) => e,
+        };
         match event {
             Event::Transcript { text, is_final, .. } => {
                 println!(
@@ -61,7 +68,10 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let outcome = pipeline.join();
-    println!("{} turns", outcome.reports.len());
+    println!(
+        "{} turns, {audio_ms} ms of agent audio",
+        outcome.reports.len()
+    );
     let _ = std::fs::remove_file(db);
     Ok(())
 }

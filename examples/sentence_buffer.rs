@@ -9,7 +9,7 @@
 
 use std::io::{self, Read, Write};
 
-use voice_agent::text::{SentenceBuffer, SentenceConfig};
+use voice_agent::foundation::text::{SentenceBuffer, SentenceConfig};
 
 fn main() -> io::Result<()> {
     let mut buffer = SentenceBuffer::new(SentenceConfig::default());

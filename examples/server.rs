@@ -13,11 +13,11 @@ use std::sync::Arc;
 use clap::Parser;
 use serde_json::json;
 
-use voice_agent::pipeline::PipelineConfig;
-use voice_agent::providers::{ProviderError, SessionFactory, SessionProviders};
-use voice_agent::server::{self, ServeArgs};
-use voice_agent::testing::{EchoTools, ScriptStep, ScriptedChat, ScriptedStt, ToneTts};
-use voice_agent::vad::energy::EnergyVad;
+use voice_agent::apps::server::{self, ServeArgs};
+use voice_agent::orchestration::pipeline::PipelineConfig;
+use voice_agent::providers::session::{ProviderError, SessionFactory, SessionProviders};
+use voice_agent::providers::testing::{EchoTools, ScriptStep, ScriptedChat, ScriptedStt, ToneTts};
+use voice_agent::providers::vad::energy::EnergyVad;
 
 #[derive(Parser)]
 #[command(about = "The voice server with scripted providers (no models)")]
@@ -90,7 +90,11 @@ fn main() -> anyhow::Result<()> {
     };
     let handle = server::start(args.serve.config(pipeline), Arc::new(Scripted))?;
     // Scripts wait for this line to learn the port.
-    println!("listening on http://{}", handle.local_addr());
+    println!(
+        "listening on http://{} (sessions on ws://{}/ws)",
+        handle.local_addr(),
+        handle.ws_addr()
+    );
     std::io::stdout().flush()?;
     handle.wait();
     Ok(())

@@ -14,14 +14,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-use voice_agent::audio::wav::read_wav_mono;
-use voice_agent::cloud;
-use voice_agent::models::models_dir;
-use voice_agent::stt::deepgram::{DeepgramConfig, DeepgramStt};
-use voice_agent::stt::openai::{OpenAiStt, OpenAiSttConfig};
-use voice_agent::stt::whisper::{RunOptions, WhisperModel};
-use voice_agent::stt::SpeechToText;
-use voice_agent::CancelToken;
+use voice_agent::foundation::audio::wav::read_wav_mono;
+use voice_agent::foundation::cancel::CancelToken;
+use voice_agent::providers::cloud;
+use voice_agent::providers::models::models_dir;
+use voice_agent::providers::stt::deepgram::{DeepgramConfig, DeepgramStt};
+use voice_agent::providers::stt::openai::{OpenAiStt, OpenAiSttConfig};
+use voice_agent::providers::stt::whisper::{RunOptions, WhisperModel};
+use voice_agent::providers::stt::SpeechToText;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Provider {

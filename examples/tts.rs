@@ -11,13 +11,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use voice_agent::cloud;
-use voice_agent::models::models_dir;
-use voice_agent::tts::elevenlabs::{ElevenLabsConfig, ElevenLabsTts};
-use voice_agent::tts::openai::{OpenAiTts, OpenAiTtsConfig};
-use voice_agent::tts::piper::{PiperTts, PiperVoice};
-use voice_agent::tts::{TextToSpeech, OUTPUT_RATE};
-use voice_agent::CancelToken;
+use voice_agent::foundation::audio::OUTPUT_RATE;
+use voice_agent::foundation::cancel::CancelToken;
+use voice_agent::providers::cloud;
+use voice_agent::providers::models::models_dir;
+use voice_agent::providers::tts::elevenlabs::{ElevenLabsConfig, ElevenLabsTts};
+use voice_agent::providers::tts::openai::{OpenAiTts, OpenAiTtsConfig};
+use voice_agent::providers::tts::piper::{PiperTts, PiperVoice};
+use voice_agent::providers::tts::TextToSpeech;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Provider {

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use voice_agent::audio::wav::read_wav_mono;
-use voice_agent::vad::silero::SileroVad;
-use voice_agent::vad::{Vad, VAD_CHUNK};
+use voice_agent::foundation::audio::wav::read_wav_mono;
+use voice_agent::providers::vad::silero::SileroVad;
+use voice_agent::providers::vad::{Vad, VAD_CHUNK};
 
 #[derive(Parser)]
 struct Args {

@@ -120,11 +120,11 @@ LOG="$OUT/browser-server.log"
 if [ "$SERVER" = serve ]; then
     cargo build --release --quiet
     rm -f "$OUT/browser.sqlite"
-    "${CARGO_TARGET_DIR:-target}/release/voice-agent" --db "$OUT/browser.sqlite" serve --bind "$ADDR" >"$LOG" 2>&1 &
+    "${CARGO_TARGET_DIR:-target}/release/voice-agent" --db "$OUT/browser.sqlite" serve --bind "$ADDR" --ws-bind 127.0.0.1:0 >"$LOG" 2>&1 &
 else
     # Release, like `make test`: the library is already built there.
     cargo build --release --example server --quiet
-    "${CARGO_TARGET_DIR:-target}/release/examples/server" --bind "$ADDR" >"$LOG" 2>&1 &
+    "${CARGO_TARGET_DIR:-target}/release/examples/server" --bind "$ADDR" --ws-bind 127.0.0.1:0 >"$LOG" 2>&1 &
 fi
 SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true' EXIT

@@ -5,7 +5,7 @@
                -> VOICE.vocoder.onnx  latent f32 [1, C, T] -> audio f32 [1, 1, T * hop]
 
 The vocoder (HiFi-GAN, `/dec/...` in the export) is convolutional with a receptive field of about
-a dozen frames, so src/tts/piper.rs can run it on short overlapping windows of the latent frames
+a dozen frames, so src/providers/tts/piper.rs can run it on short overlapping windows of the latent frames
 and hand on the first fraction of a second of audio while the rest is still being made. The cut
 points are found from the graph (the one non-weight input of the `/dec/` nodes and the last
 `/dec/` output), checked, and the two parts are verified to give the whole model's audio.

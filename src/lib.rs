@@ -4,27 +4,23 @@
 //! capture -> VAD -> STT -> LLM agent (tools) -> sentence buffer -> TTS -> playback
 //! ```
 //!
-//! Each stage is one OS thread joined to the next by a `crossbeam_channel`; see [`pipeline`].
-//! Providers sit behind the seams [`vad::Vad`], [`stt::SpeechToText`], [`llm::ChatModel`] and
-//! [`tts::TextToSpeech`], so tests run the real pipeline with scripted fakes ([`testing`]).
+//! The crate is five layers, each a folder, each importing only the ones below it
+//! (`tests/layers.rs` keeps it so):
+//!
+//! ```text
+//! apps           CLI, console, mic, server, bench, and the composition root
+//! orchestration  the agent loop and the pipeline stages
+//! domain         the hospital: store, tools, prompt, built-in receptionist
+//! providers      the seams (Vad, SpeechToText, ChatModel, TextToSpeech) and their providers
+//! foundation     audio, text, cancellation, the dialogue's records
+//! ```
+//!
+//! Each pipeline stage is one OS thread joined to the next by a `crossbeam_channel`; see
+//! [`orchestration::pipeline`]. Providers sit behind the seams, so tests run the real pipeline
+//! with scripted fakes ([`providers::testing`]).
 
-pub mod agent;
-pub mod audio;
-pub mod bench;
-pub mod cloud;
-pub mod console;
-pub mod fallback;
-pub mod hospital;
-pub mod llm;
-pub mod mic;
-pub mod models;
-pub mod pipeline;
+pub mod apps;
+pub mod domain;
+pub mod foundation;
+pub mod orchestration;
 pub mod providers;
-pub mod server;
-pub mod stt;
-pub mod testing;
-pub mod text;
-pub mod tts;
-pub mod vad;
-
-pub use pipeline::generation::{CancelToken, Generation};

@@ -10,10 +10,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use voice_agent::audio::io::NullOutput;
-use voice_agent::audio::wav::{ConversationRecorder, WavError, WavInput};
-use voice_agent::pipeline::{Event, Events, Pipeline, PipelineConfig, SessionParts, TurnReport};
-use voice_agent::providers::{ProviderOptions, Providers, SessionFactory};
+use voice_agent::apps::compose::{ProviderOptions, Providers};
+use voice_agent::foundation::audio::wav::{ConversationRecorder, WavError, WavInput};
+use voice_agent::orchestration::pipeline::{
+    output, Event, Output, Pipeline, PipelineConfig, SessionParts, TurnReport,
+};
+use voice_agent::providers::session::SessionFactory;
 
 #[derive(Parser)]
 #[command(
@@ -36,13 +38,13 @@ enum Command {
     /// Play a caller WAV into the agent and record the conversation.
     Run(RunArgs),
     /// Serve the browser demo: a page and one WebSocket session per caller.
-    Serve(voice_agent::server::ServeArgs),
+    Serve(voice_agent::apps::server::ServeArgs),
     /// Speak text with the local voice into a WAV file (handy for making caller audio).
     Say(SayArgs),
     /// Measure it like the paper: per-stage latency, streaming vs turn-based, capacity.
-    Bench(voice_agent::bench::BenchArgs),
+    Bench(voice_agent::apps::bench::BenchArgs),
     /// Talk to the agent through this machine's microphone and speaker (Ctrl-C ends).
-    Mic(voice_agent::mic::MicArgs),
+    Mic(voice_agent::apps::mic::MicArgs),
 }
 
 #[derive(clap::Args)]
@@ -123,13 +125,9 @@ fn run(opts: &ProviderOptions, args: RunArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
     let providers = load_providers(opts)?;
-    let (events, rx) = Events::channel(4096);
-    let mut parts = SessionParts::new(
-        providers.session()?,
-        Box::new(input),
-        Box::new(NullOutput),
-        events,
-    );
+    // The agent's audio goes to the recording; the events come here.
+    let (out, rx) = output::channel();
+    let mut parts = SessionParts::new(providers.session()?, Box::new(input), Box::new(out));
     let recorder = args.output.as_ref().map(|_| ConversationRecorder::new());
     parts.recorder = recorder.clone();
     let mut report_file = match &args.report {
@@ -140,7 +138,8 @@ fn run(opts: &ProviderOptions, args: RunArgs) -> anyhow::Result<ExitCode> {
     };
 
     let pipeline = Pipeline::spawn(parts, PipelineConfig::default());
-    for event in rx.iter() {
+    for item in rx.iter() {
+        let Output::Event(event) = item else { continue };
         match event {
             Event::Metrics(report) => {
                 print_turn(&report);
@@ -186,52 +185,71 @@ fn print_turn(r: &TurnReport) {
 }
 
 fn say(args: SayArgs) -> anyhow::Result<ExitCode> {
-    use voice_agent::tts::TextToSpeech;
-    let dir = voice_agent::models::models_dir();
+    use voice_agent::providers::tts::TextToSpeech;
+    let dir = voice_agent::providers::models::models_dir();
     let voice = if args.vary {
-        voice_agent::tts::piper::PiperVoice::load(&dir)?
+        voice_agent::providers::tts::piper::PiperVoice::load(&dir)?
     } else {
-        voice_agent::tts::piper::PiperVoice::load_steady(&dir)?
+        voice_agent::providers::tts::piper::PiperVoice::load_steady(&dir)?
     };
-    let mut tts = voice_agent::tts::piper::PiperTts::new(voice);
+    let mut tts = voice_agent::providers::tts::piper::PiperTts::new(voice);
     let mut pcm = Vec::new();
     tts.synthesize(
         &args.text.join(" "),
-        &voice_agent::CancelToken::never(),
+        &voice_agent::foundation::cancel::CancelToken::never(),
         &mut |chunk| pcm.extend_from_slice(chunk),
     )?;
-    let pcm =
-        voice_agent::audio::resample::resample_i16(&pcm, voice_agent::tts::OUTPUT_RATE, args.rate);
-    voice_agent::audio::wav::write_wav_mono(&args.output, &pcm, args.rate)?;
+    let pcm = voice_agent::foundation::audio::resample::resample_i16(
+        &pcm,
+        voice_agent::foundation::audio::OUTPUT_RATE,
+        args.rate,
+    );
+    voice_agent::foundation::audio::wav::write_wav_mono(&args.output, &pcm, args.rate)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve(opts: &ProviderOptions, args: voice_agent::server::ServeArgs) -> anyhow::Result<ExitCode> {
+fn serve(
+    opts: &ProviderOptions,
+    args: voice_agent::apps::server::ServeArgs,
+) -> anyhow::Result<ExitCode> {
     let providers = load_providers(opts)?;
     let config = args.config(PipelineConfig::default());
-    let handle = voice_agent::server::start(config, providers)?;
-    eprintln!("serving on http://{} (Ctrl-C to stop)", handle.local_addr());
+    let handle = voice_agent::apps::server::start(config, providers)?;
+    eprintln!(
+        "serving on http://{} (sessions on ws://{}/ws; Ctrl-C to stop)",
+        handle.local_addr(),
+        handle.ws_addr()
+    );
     handle.wait();
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench(opts: &ProviderOptions, args: voice_agent::bench::BenchArgs) -> anyhow::Result<ExitCode> {
-    let report = voice_agent::bench::run(opts, &args, &mut |line| eprintln!("{line}"))?;
+fn bench(
+    opts: &ProviderOptions,
+    args: voice_agent::apps::bench::BenchArgs,
+) -> anyhow::Result<ExitCode> {
+    let report = voice_agent::apps::bench::run(opts, &args, &mut |line| eprintln!("{line}"))?;
     println!("{}", report.to_markdown());
-    for path in voice_agent::bench::save(&report, &args)? {
+    for path in voice_agent::apps::bench::save(&report, &args)? {
         println!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn mic(opts: &ProviderOptions, args: voice_agent::mic::MicArgs) -> anyhow::Result<ExitCode> {
+fn mic(opts: &ProviderOptions, args: voice_agent::apps::mic::MicArgs) -> anyhow::Result<ExitCode> {
     if args.list_devices {
-        voice_agent::mic::list_devices(&mut std::io::stdout().lock())?;
+        voice_agent::apps::mic::list_devices(&mut std::io::stdout().lock())?;
         return Ok(ExitCode::SUCCESS);
     }
     // Devices first: a machine without a microphone fails fast, before the models load.
-    let (input, output) = voice_agent::mic::open_devices(&args)?;
+    let (input, output) = voice_agent::apps::mic::open_devices(&args)?;
     let providers = load_providers(opts)?;
-    voice_agent::mic::run_opened(&args, &*providers, input, output, PipelineConfig::default())?;
+    voice_agent::apps::mic::run_opened(
+        &args,
+        &*providers,
+        input,
+        output,
+        PipelineConfig::default(),
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -307,8 +307,10 @@ async function start() {
     session.player = player;
     await ctx.resume();
 
+    // The page is served by tiny_http; the sessions are answered on the WebSocket's own port.
+    const where = await (await fetch('/config.json', { cache: 'no-store' })).json();
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const ws = new WebSocket(`${scheme}://${location.host}/ws`);
+    const ws = new WebSocket(`${scheme}://${location.hostname}:${where.websocket.port}${where.websocket.path}`);
     ws.binaryType = 'arraybuffer';
     session.ws = ws;
     ws.onopen = () => {

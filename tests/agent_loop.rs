@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use voice_agent::agent::tools::ToolSet;
-use voice_agent::agent::{Agent, AgentConfig, AgentOutput};
-use voice_agent::llm::{
+use voice_agent::foundation::cancel::CancelToken;
+use voice_agent::orchestration::agent::{Agent, AgentConfig, AgentOutput};
+use voice_agent::providers::llm::tools::ToolSet;
+use voice_agent::providers::llm::{
     ChatEvent, ChatMessage, ChatModel, FinishReason, LlmError, Role, ToolCall, ToolSpec,
 };
-use voice_agent::testing::{EchoTools, ScriptStep, ScriptedChat};
-use voice_agent::CancelToken;
+use voice_agent::providers::testing::{EchoTools, ScriptStep, ScriptedChat};
 
 /// Runs one reply; returns the outputs in order as readable lines, and the reply text.
 fn reply(first: Vec<ScriptStep>) -> (Vec<String>, String) {
@@ -283,7 +283,7 @@ impl ChatModel for DeafModel {
 
 #[test]
 fn after_a_cancel_the_agent_forwards_no_more_text_and_runs_no_tools() {
-    let generation = voice_agent::Generation::new();
+    let generation = voice_agent::foundation::cancel::Generation::new();
     let token = generation.token();
     let tools = EchoTools::default();
     let runs = tools.calls.clone();

@@ -7,12 +7,12 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
-use voice_agent::agent::{Agent, AgentConfig, AgentOutput};
-use voice_agent::hospital::model::Status;
-use voice_agent::hospital::{Date, FixedClock, HospitalTools, Store};
-use voice_agent::llm::openai::{OpenAiChat, OpenAiConfig};
-use voice_agent::llm::Role;
-use voice_agent::CancelToken;
+use voice_agent::domain::model::Status;
+use voice_agent::domain::{Date, FixedClock, HospitalTools, Store};
+use voice_agent::foundation::cancel::CancelToken;
+use voice_agent::orchestration::agent::{Agent, AgentConfig, AgentOutput};
+use voice_agent::providers::llm::openai::{OpenAiChat, OpenAiConfig};
+use voice_agent::providers::llm::Role;
 
 /// SSE body of one streamed tool call.
 fn tool_call_stream(id: &str, name: &str, args: &Value) -> String {

@@ -4,6 +4,8 @@
 //! underruns, `clear()`, the played counter, a callback side that neither allocates nor blocks,
 //! and a whole `mic` session.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::f64::consts::PI;
@@ -11,20 +13,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use voice_agent::audio::device::{
+use crossbeam_channel::unbounded;
+use voice_agent::apps::console::Style;
+use voice_agent::apps::device::{
     AudioBackend, DeviceInput, RawSample, SampleKind, StreamSpec, VirtualDevice,
 };
-use voice_agent::audio::resample::resample_f32;
-use voice_agent::audio::{AudioInput, AudioOutput, FRAME_SAMPLES, INPUT_RATE};
-use voice_agent::console::Style;
-use voice_agent::mic::{mic_config, run_session, MicArgs};
-use voice_agent::pipeline::PipelineConfig;
-use voice_agent::providers::{ProviderError, SessionFactory, SessionProviders};
-use voice_agent::testing::{
+use voice_agent::apps::mic::{mic_config, run_session, MicArgs};
+use voice_agent::foundation::audio::resample::resample_f32;
+use voice_agent::foundation::audio::OUTPUT_RATE;
+use voice_agent::foundation::audio::{AudioInput, AudioOutput, FRAME_SAMPLES, INPUT_RATE};
+use voice_agent::orchestration::pipeline::output;
+use voice_agent::orchestration::pipeline::PipelineConfig;
+use voice_agent::providers::session::{ProviderError, SessionFactory, SessionProviders};
+use voice_agent::providers::testing::{
     synthetic_caller, tone_level, EchoTools, ScriptedChat, ScriptedStt, ToneTts,
 };
-use voice_agent::tts::OUTPUT_RATE;
-use voice_agent::vad::energy::EnergyVad;
+use voice_agent::providers::vad::energy::EnergyVad;
 
 // ---- an allocator that counts what a marked thread allocates ----
 
@@ -595,7 +599,7 @@ fn play_card(
     dev: &VirtualDevice,
     caller16k: &[i16],
     echo: Option<f32>,
-    generation: &voice_agent::Generation,
+    generation: &voice_agent::foundation::cancel::Generation,
 ) -> Speaker {
     let caller = resample_f32(
         &caller16k
@@ -643,14 +647,14 @@ fn play_card(
 }
 
 struct CardRun {
-    outcome: voice_agent::pipeline::SessionOutcome,
-    events: Vec<voice_agent::pipeline::Event>,
+    outcome: voice_agent::orchestration::pipeline::SessionOutcome,
+    events: Vec<voice_agent::orchestration::pipeline::Event>,
     speaker: Speaker,
     /// What the STT was given (utterance lengths) and what TTS was asked to say, in order.
     heard: Vec<usize>,
     spoken: Vec<String>,
     /// The histories the model was called with.
-    calls: Vec<Vec<voice_agent::llm::ChatMessage>>,
+    calls: Vec<Vec<voice_agent::providers::llm::ChatMessage>>,
 }
 
 /// One session on the virtual card with the mic settings and scripted fakes.
@@ -661,7 +665,7 @@ fn card_session(
     echo: Option<f32>,
     echo_gate: bool,
 ) -> CardRun {
-    use voice_agent::pipeline::{Events, Pipeline, SessionParts};
+    use voice_agent::orchestration::pipeline::{Pipeline, SessionParts};
 
     let dev = VirtualDevice::new(
         spec(CARD_RATE, 2, SampleKind::F32),
@@ -679,16 +683,15 @@ fn card_session(
         ..ToneTts::default()
     };
     let spoken = tts.spoken.clone();
-    let (events, rx) = Events::channel(8_192);
+    let (events, rx) = unbounded();
     let parts = SessionParts {
         input: Box::new(input),
-        output: Box::new(output),
+        output: Box::new(output::Speaker::new(output, events)),
         vad: Box::new(EnergyVad::default()),
         stt: Box::new(stt),
         chat: Box::new(chat),
         tools: Box::new(EchoTools::default()),
         tts: Box::new(tts),
-        events,
         recorder: None,
         system_prompt: None,
     };
@@ -724,7 +727,7 @@ fn card_session(
     let clears = run
         .events
         .iter()
-        .filter(|e| **e == voice_agent::pipeline::Event::Clear)
+        .filter(|e| **e == voice_agent::orchestration::pipeline::Event::Clear)
         .count();
     // Every move of the generation the driver saw was a barge-in.
     assert_eq!(clears, run.speaker.cuts.len(), "{:?}", run.speaker.cuts);
@@ -851,7 +854,7 @@ fn a_caller_cutting_in_mid_sentence_silences_the_speaker_within_a_frame_and_hist
     let history = &run.calls[1];
     let kept: Vec<&str> = history
         .iter()
-        .filter(|m| m.role == voice_agent::llm::Role::Assistant)
+        .filter(|m| m.role == voice_agent::providers::llm::Role::Assistant)
         .map(|m| m.content.as_str())
         .collect();
     assert_eq!(
@@ -859,7 +862,7 @@ fn a_caller_cutting_in_mid_sentence_silences_the_speaker_within_a_frame_and_hist
         [format!(
             "{}{}",
             r[0].played_text,
-            voice_agent::agent::INTERRUPTED_MARK
+            voice_agent::orchestration::agent::INTERRUPTED_MARK
         )],
         "the model's history"
     );
@@ -977,7 +980,7 @@ fn a_false_interruption_at_the_microphone_resumes_the_reply_at_the_speaker() {
     assert_eq!(run.speaker.cuts.len(), 1);
     assert!(r[0].interrupted);
     // The second turn picks up where the card stopped, without asking the model again.
-    voice_agent::testing::assert_resumed_where_cut(&r[0], &r[1], REPLY);
+    common::assert_resumed_where_cut(&r[0], &r[1], REPLY);
     assert!(!r[1].interrupted);
     assert_eq!(r[1].played_text, r[1].agent_text);
     assert_eq!(run.calls.len(), 1, "the model was not asked again");

@@ -5,14 +5,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use voice_agent::bench::capacity::{self, CapacityReport};
-use voice_agent::bench::report::{self, BenchReport, Mode, PipelineRun};
-use voice_agent::bench::utterances::Utterance;
-use voice_agent::bench::{pipeline, save, svg, BenchArgs, Summary};
-use voice_agent::llm::delay::{DelayedSessions, LlmLatency};
-use voice_agent::providers::{ProviderError, SessionFactory, SessionProviders};
-use voice_agent::testing::{synthetic_caller, EchoTools, ScriptedChat, ScriptedStt, ToneTts};
-use voice_agent::vad::energy::EnergyVad;
+use voice_agent::apps::bench::capacity::{self, CapacityReport};
+use voice_agent::apps::bench::delayed::DelayedSessions;
+use voice_agent::apps::bench::report::{self, BenchReport, Mode, PipelineRun};
+use voice_agent::apps::bench::utterances::Utterance;
+use voice_agent::apps::bench::{pipeline, save, svg, BenchArgs, Summary};
+use voice_agent::providers::llm::delay::LlmLatency;
+use voice_agent::providers::session::{ProviderError, SessionFactory, SessionProviders};
+use voice_agent::providers::testing::{
+    synthetic_caller, EchoTools, ScriptedChat, ScriptedStt, ToneTts,
+};
+use voice_agent::providers::vad::energy::EnergyVad;
 
 const LINES: [&str; 3] = [
     "book me in with doctor patel",

@@ -5,13 +5,11 @@
 
 use std::sync::Arc;
 
-use voice_agent::agent::tools::ToolSet;
-use voice_agent::hospital::{
-    system_prompt, Clock, Date, DateTime, FixedClock, HospitalTools, Store,
-};
-use voice_agent::llm::builtin::BuiltinReceptionist;
-use voice_agent::llm::{ChatEvent, ChatMessage, ChatModel, FinishReason};
-use voice_agent::{CancelToken, Generation};
+use voice_agent::domain::brain::BuiltinReceptionist;
+use voice_agent::domain::{system_prompt, Clock, Date, DateTime, FixedClock, HospitalTools, Store};
+use voice_agent::foundation::cancel::{CancelToken, Generation};
+use voice_agent::providers::llm::tools::ToolSet;
+use voice_agent::providers::llm::{ChatEvent, ChatMessage, ChatModel, FinishReason};
 
 /// Wednesday, March 4, 2026, 8 AM.
 fn clock() -> Arc<FixedClock> {

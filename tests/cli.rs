@@ -14,7 +14,7 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn models_ready() -> bool {
-    let dir = voice_agent::models::models_dir();
+    let dir = voice_agent::providers::models::models_dir();
     let ok = dir.join("whisper-tiny.en/encoder.onnx").exists()
         && dir.join("piper/en_US-joe-medium.onnx").exists();
     if !ok {

@@ -12,19 +12,23 @@ use common_cloud::{
     closed_port, said, spoken, wait_until, Body, DeepgramMock, DgOptions, HttpMock, HttpRequest,
     Reply,
 };
+use crossbeam_channel::unbounded;
 use serde_json::json;
-use voice_agent::audio::io::AudioInput;
-use voice_agent::audio::wav::WavInput;
-use voice_agent::pipeline::{
-    AgentState, Event, Events, Pipeline, PipelineConfig, SessionOutcome, SessionParts,
+use voice_agent::foundation::audio::io::AudioInput;
+use voice_agent::foundation::audio::wav::WavInput;
+use voice_agent::foundation::cancel::CancelToken;
+use voice_agent::orchestration::pipeline::output::Speaker;
+use voice_agent::orchestration::pipeline::{
+    AgentState, Event, Pipeline, PipelineConfig, SessionOutcome, SessionParts,
 };
-use voice_agent::stt::deepgram::{DeepgramConfig, DeepgramStt};
-use voice_agent::stt::openai::{OpenAiStt, OpenAiSttConfig};
-use voice_agent::stt::{SpeechToText, SttError};
-use voice_agent::testing::{synthetic_caller, EchoTools, RecordingOutput, ScriptedChat, ToneTts};
-use voice_agent::vad::energy::EnergyVad;
-use voice_agent::vad::VadConfig;
-use voice_agent::CancelToken;
+use voice_agent::providers::stt::deepgram::{DeepgramConfig, DeepgramStt};
+use voice_agent::providers::stt::openai::{OpenAiStt, OpenAiSttConfig};
+use voice_agent::providers::stt::{SpeechToText, SttError};
+use voice_agent::providers::testing::{
+    synthetic_caller, EchoTools, RecordingOutput, ScriptedChat, ToneTts,
+};
+use voice_agent::providers::vad::energy::EnergyVad;
+use voice_agent::providers::vad::VadConfig;
 
 const KEY: &str = "dg-test-key-0123456789";
 
@@ -415,19 +419,18 @@ fn call(mock: &DeepgramMock, caller: Vec<i16>, config: PipelineConfig) -> CallRe
     let out = RecordingOutput::default();
     let writes = out.writes.clone();
     let ended = Arc::new(Mutex::new(None));
-    let (events, rx) = Events::channel(8192);
+    let (events, rx) = unbounded();
     let parts = SessionParts {
         input: Box::new(TimedInput {
             inner: WavInput::from_samples(caller, true),
             ended: ended.clone(),
         }),
-        output: Box::new(out),
+        output: Box::new(Speaker::new(out, events)),
         vad: Box::new(EnergyVad::default()),
         stt: Box::new(stt),
         chat: Box::new(chat),
         tools: Box::new(EchoTools::default()),
         tts: Box::new(ToneTts::default()),
-        events,
         recorder: None,
         system_prompt: None,
     };

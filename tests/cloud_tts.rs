@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use common_cloud::{closed_port, pcm_bytes, wait_until, Body, HttpMock, Reply};
 use serde_json::json;
-use voice_agent::tts::elevenlabs::{ElevenLabsConfig, ElevenLabsTts, DEFAULT_MODEL};
-use voice_agent::tts::openai::{OpenAiTts, OpenAiTtsConfig};
-use voice_agent::tts::{TextToSpeech, TtsError};
-use voice_agent::{CancelToken, Generation};
+use voice_agent::foundation::cancel::{CancelToken, Generation};
+use voice_agent::providers::tts::elevenlabs::{ElevenLabsConfig, ElevenLabsTts, DEFAULT_MODEL};
+use voice_agent::providers::tts::openai::{OpenAiTts, OpenAiTtsConfig};
+use voice_agent::providers::tts::{TextToSpeech, TtsError};
 
 const KEY: &str = "xi-test-key-0123456789";
 
@@ -77,7 +77,7 @@ fn elevenlabs_streams_pcm_in_pieces_across_odd_chunks() {
         req.target,
         format!(
             "/v1/text-to-speech/{}/stream?output_format=pcm_24000",
-            voice_agent::tts::elevenlabs::DEFAULT_VOICE_ID
+            voice_agent::providers::tts::elevenlabs::DEFAULT_VOICE_ID
         )
     );
     assert_eq!(req.header("xi-api-key"), Some(KEY));

@@ -4,20 +4,21 @@
 
 use std::sync::Arc;
 
-use voice_agent::audio::io::NullOutput;
-use voice_agent::audio::resample::resample_i16;
-use voice_agent::audio::wav::{ConversationRecorder, WavInput};
-use voice_agent::bench::wer::wer;
-use voice_agent::hospital::{Date, FixedClock, Store};
-use voice_agent::pipeline::{Events, Pipeline, PipelineConfig, SessionParts};
-use voice_agent::providers::{ProviderOptions, Providers, SessionFactory};
-use voice_agent::stt::whisper::{RunOptions, WhisperModel};
-use voice_agent::tts::piper::{PiperTts, PiperVoice};
-use voice_agent::tts::{TextToSpeech, OUTPUT_RATE};
-use voice_agent::CancelToken;
+use voice_agent::apps::bench::wer::wer;
+use voice_agent::apps::compose::{ProviderOptions, Providers};
+use voice_agent::domain::{Date, FixedClock, Store};
+use voice_agent::foundation::audio::resample::resample_i16;
+use voice_agent::foundation::audio::wav::{ConversationRecorder, WavInput};
+use voice_agent::foundation::audio::OUTPUT_RATE;
+use voice_agent::foundation::cancel::CancelToken;
+use voice_agent::orchestration::pipeline::{output, Pipeline, PipelineConfig, SessionParts};
+use voice_agent::providers::session::SessionFactory;
+use voice_agent::providers::stt::whisper::{RunOptions, WhisperModel};
+use voice_agent::providers::tts::piper::{PiperTts, PiperVoice};
+use voice_agent::providers::tts::TextToSpeech;
 
 fn models_ready() -> bool {
-    let dir = voice_agent::models::models_dir();
+    let dir = voice_agent::providers::models::models_dir();
     let ok = dir.join("whisper-tiny.en/encoder.onnx").exists()
         && dir.join("piper/en_US-joe-medium.onnx").exists()
         && dir.join("silero/silero_vad.onnx").exists();
@@ -32,7 +33,8 @@ fn models_ready() -> bool {
 
 /// Caller lines spoken by Piper at 16 kHz, each followed by `gap_ms` of silence.
 fn caller_audio(lines: &[&str], gap_ms: usize) -> Vec<i16> {
-    let voice = PiperVoice::load_steady(&voice_agent::models::models_dir()).expect("piper");
+    let voice =
+        PiperVoice::load_steady(&voice_agent::providers::models::models_dir()).expect("piper");
     let mut tts = PiperTts::new(voice);
     let mut out = vec![0i16; 8_000];
     for line in lines {
@@ -96,8 +98,7 @@ fn a_whole_call_books_an_appointment_with_the_real_models() {
     let mut parts = SessionParts::new(
         providers.session().expect("session"),
         Box::new(WavInput::from_samples(caller, false)),
-        Box::new(NullOutput),
-        Events::none(),
+        Box::new(output::channel().0),
     );
     parts.recorder = Some(recorder.clone());
     let outcome = Pipeline::spawn(parts, PipelineConfig::default()).join();
@@ -138,9 +139,9 @@ fn a_whole_call_books_an_appointment_with_the_real_models() {
         .find_patient("John Smith", Date::from_ymd(1985, 3, 4).expect("date"))
         .expect("query")
         .expect("John Smith exists");
-    let from = voice_agent::hospital::DateTime::new(
+    let from = voice_agent::domain::DateTime::new(
         Date::from_ymd(2026, 11, 23).expect("date"),
-        voice_agent::hospital::Time::from_hm(0, 0).expect("time"),
+        voice_agent::domain::Time::from_hm(0, 0).expect("time"),
     );
     let appts = store
         .upcoming_appointments(john.id, from)

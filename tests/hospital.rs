@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 
 use serde_json::{json, Value};
-use voice_agent::agent::tools::ToolSet;
-use voice_agent::hospital::store::{NewPatient, StoreError};
-use voice_agent::hospital::tools::MAX_FAILED_VERIFICATIONS;
-use voice_agent::hospital::{Clock, Date, DateTime, FixedClock, HospitalTools, Store, Time};
+use voice_agent::domain::store::{NewPatient, StoreError};
+use voice_agent::domain::tools::MAX_FAILED_VERIFICATIONS;
+use voice_agent::domain::{Clock, Date, DateTime, FixedClock, HospitalTools, Store, Time};
+use voice_agent::providers::llm::tools::ToolSet;
 
 /// Wednesday, March 4, 2026, 8 AM.
 fn clock() -> FixedClock {

@@ -1,19 +1,23 @@
 //! Interruption behaviour, the same for every transport: backchannels and coughs do not cut the
 //! agent off, its own echo does not either, and a false interruption picks the reply up again.
 
+mod common;
+
 use std::sync::mpsc;
 use std::time::Duration;
 
-use voice_agent::agent::{INTERRUPTED_MARK, RESUME_PREFIX};
-use voice_agent::audio::wav::WavInput;
-use voice_agent::llm::Role;
-use voice_agent::pipeline::{
-    Event, Events, Pipeline, PipelineConfig, SessionOutcome, SessionParts,
+use crossbeam_channel::{unbounded, Sender};
+use voice_agent::foundation::audio::wav::WavInput;
+use voice_agent::orchestration::agent::{INTERRUPTED_MARK, RESUME_PREFIX};
+use voice_agent::orchestration::pipeline::output::Speaker;
+use voice_agent::orchestration::pipeline::{
+    Event, Pipeline, PipelineConfig, SessionOutcome, SessionParts,
 };
-use voice_agent::testing::{
+use voice_agent::providers::llm::Role;
+use voice_agent::providers::testing::{
     echo_room, synthetic_caller, EchoTools, RecordingOutput, ScriptedChat, ScriptedStt, ToneTts,
 };
-use voice_agent::vad::energy::EnergyVad;
+use voice_agent::providers::vad::energy::EnergyVad;
 
 fn join(p: Pipeline) -> SessionOutcome {
     let (tx, rx) = mpsc::channel();
@@ -29,15 +33,15 @@ const LONG: &str = "Let me tell you about our clinic. We open at eight every wee
     The pharmacy is on the ground floor next to the cafe.";
 
 fn session(
-    input: Box<dyn voice_agent::audio::AudioInput>,
-    output: Box<dyn voice_agent::audio::AudioOutput>,
+    input: Box<dyn voice_agent::foundation::audio::AudioInput>,
+    output: Box<dyn voice_agent::foundation::audio::AudioOutput>,
     stt: &[&str],
     chat: ScriptedChat,
-    events: Events,
+    events: Sender<Event>,
 ) -> SessionParts {
     SessionParts {
         input,
-        output,
+        output: Box::new(Speaker::new(output, events)),
         vad: Box::new(EnergyVad::default()),
         stt: Box::new(ScriptedStt::new(stt)),
         chat: Box::new(chat),
@@ -46,7 +50,6 @@ fn session(
             ms_per_char: 40,
             ..ToneTts::default()
         }),
-        events,
         recorder: None,
         system_prompt: None,
     }
@@ -69,14 +72,14 @@ fn a_backchannel_long_enough_to_cut_in_resumes_the_reply() {
         Box::new(RecordingOutput::default()),
         &["tell me about the clinic", "uh-huh"],
         chat,
-        Events::none(),
+        unbounded().0,
     );
     let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
     let r = &outcome.reports;
     assert_eq!(r.len(), 2, "{r:#?}");
     assert!(r[0].interrupted);
     // The second turn picks up exactly where the caller heard up to, without asking the model.
-    voice_agent::testing::assert_resumed_where_cut(&r[0], &r[1], LONG);
+    common::assert_resumed_where_cut(&r[0], &r[1], LONG);
     assert!(!r[1].interrupted);
     assert_eq!(
         calls.lock().unwrap().len(),
@@ -100,7 +103,7 @@ fn a_false_interruption_with_no_words_resumes_the_reply() {
         Box::new(RecordingOutput::default()),
         &["tell me about the clinic", ""],
         chat,
-        Events::none(),
+        unbounded().0,
     );
     let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
     let r = &outcome.reports;
@@ -134,7 +137,7 @@ fn a_resumed_reply_cut_off_for_real_keeps_only_what_was_heard() {
         Box::new(RecordingOutput::default()),
         &["tell me about the clinic", "uh-huh", "wait, stop"],
         chat,
-        Events::none(),
+        unbounded().0,
     );
     let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
     let r = &outcome.reports;
@@ -190,7 +193,7 @@ fn a_resumed_reply_cut_off_for_real_keeps_only_what_was_heard() {
 fn echo_run(echo_gate: bool) -> (SessionOutcome, Vec<Event>) {
     let caller = synthetic_caller(&[(200, false), (600, true), (14_000, false)]);
     let (input, output) = echo_room(caller, 0.1);
-    let (events, rx) = Events::channel(8192);
+    let (events, rx) = unbounded();
     let p = session(
         Box::new(input),
         Box::new(output),

@@ -12,9 +12,11 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use voice_agent::llm::openai::{OpenAiChat, OpenAiConfig};
-use voice_agent::llm::{ChatEvent, ChatMessage, ChatModel, FinishReason, ToolCall, ToolSpec};
-use voice_agent::{CancelToken, Generation};
+use voice_agent::foundation::cancel::{CancelToken, Generation};
+use voice_agent::providers::llm::openai::{OpenAiChat, OpenAiConfig};
+use voice_agent::providers::llm::{
+    ChatEvent, ChatMessage, ChatModel, FinishReason, ToolCall, ToolSpec,
+};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -7,14 +7,15 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::thread;
 
-use voice_agent::audio::resample::resample_f32 as resample;
-use voice_agent::models::{self, models_dir, ModelError};
-use voice_agent::stt::whisper::{RunOptions, WhisperModel};
-use voice_agent::tts::espeak::Phonemizer;
-use voice_agent::tts::normalize::normalize;
-use voice_agent::tts::piper::{PiperTts, PiperVoice, VOICE};
-use voice_agent::tts::{TextToSpeech, OUTPUT_RATE};
-use voice_agent::{CancelToken, Generation};
+use voice_agent::foundation::audio::resample::resample_f32 as resample;
+use voice_agent::foundation::audio::OUTPUT_RATE;
+use voice_agent::foundation::cancel::{CancelToken, Generation};
+use voice_agent::providers::models::{self, models_dir, ModelError};
+use voice_agent::providers::stt::whisper::{RunOptions, WhisperModel};
+use voice_agent::providers::tts::espeak::Phonemizer;
+use voice_agent::providers::tts::normalize::normalize;
+use voice_agent::providers::tts::piper::{PiperTts, PiperVoice, VOICE};
+use voice_agent::providers::tts::TextToSpeech;
 
 const SENTENCE: &str = "Your appointment with the cardiologist is confirmed for Tuesday morning.";
 
@@ -317,16 +318,19 @@ fn whisper_transcribes_piper_back_to_the_text() {
             .expect("not cancelled");
         heard.push(transcript.text);
     }
-    let wer = voice_agent::bench::wer::wer(&texts.join(" "), &heard.join(" "));
+    let wer = voice_agent::apps::bench::wer::wer(&texts.join(" "), &heard.join(" "));
     assert!(wer < 0.1, "WER {wer:.2}: said {texts:?}, heard {heard:?}");
 }
 
 #[test]
 fn word_error_rate_counts_edits() {
-    assert_eq!(voice_agent::bench::wer::wer("a b c d", "a b c d"), 0.0);
-    assert_eq!(voice_agent::bench::wer::wer("a b c d", "a x c"), 0.5);
     assert_eq!(
-        voice_agent::bench::wer::wer("Hello, world.", "hello world"),
+        voice_agent::apps::bench::wer::wer("a b c d", "a b c d"),
+        0.0
+    );
+    assert_eq!(voice_agent::apps::bench::wer::wer("a b c d", "a x c"), 0.5);
+    assert_eq!(
+        voice_agent::apps::bench::wer::wer("Hello, world.", "hello world"),
         0.0
     );
 }

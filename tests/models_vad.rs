@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use voice_agent::models::{self, models_dir};
-use voice_agent::vad::silero::{SileroModel, SileroVad};
-use voice_agent::vad::{Vad, VAD_CHUNK};
+use voice_agent::providers::models::{self, models_dir};
+use voice_agent::providers::vad::silero::{SileroModel, SileroVad};
+use voice_agent::providers::vad::{Vad, VAD_CHUNK};
 
 const RATE: usize = 16_000;
 const CHUNK_MS: f64 = VAD_CHUNK as f64 * 1000.0 / RATE as f64;
@@ -38,7 +38,7 @@ fn speak(text: &str) -> Option<Vec<f32>> {
         );
         return None;
     }
-    let pcm = voice_agent::audio::wav::read_wav_mono(&path, RATE as u32)
+    let pcm = voice_agent::foundation::audio::wav::read_wav_mono(&path, RATE as u32)
         .expect("espeak-ng wrote a readable WAV");
     let _ = std::fs::remove_file(&path);
     Some(pcm.iter().map(|&s| s as f32 / 32768.0).collect())

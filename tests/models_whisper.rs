@@ -7,11 +7,11 @@ use std::process::Command;
 use std::sync::Arc;
 
 use ort::value::TensorRef;
-use voice_agent::bench::wer::{wer, words};
-use voice_agent::models::{self, models_dir};
-use voice_agent::stt::whisper::{RunOptions, WhisperModel, WhisperStt};
-use voice_agent::stt::SpeechToText;
-use voice_agent::{CancelToken, Generation};
+use voice_agent::apps::bench::wer::{wer, words};
+use voice_agent::foundation::cancel::{CancelToken, Generation};
+use voice_agent::providers::models::{self, models_dir};
+use voice_agent::providers::stt::whisper::{RunOptions, WhisperModel, WhisperStt};
+use voice_agent::providers::stt::SpeechToText;
 
 const SENTENCE: &str =
     "Hello, I would like to book an appointment with the cardiologist next Tuesday morning.";
@@ -45,7 +45,7 @@ fn speak(text: &str, tag: &str) -> Option<Vec<i16>> {
         );
         return None;
     }
-    let pcm = voice_agent::audio::wav::read_wav_mono(&path, 16_000)
+    let pcm = voice_agent::foundation::audio::wav::read_wav_mono(&path, 16_000)
         .expect("espeak-ng wrote a readable WAV");
     let _ = std::fs::remove_file(&path);
     Some(pcm)

@@ -7,11 +7,11 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use voice_agent::llm::openai::{KeyHeader, OpenAiChat, OpenAiConfig};
-use voice_agent::llm::{
+use voice_agent::foundation::cancel::{CancelToken, Generation};
+use voice_agent::providers::llm::openai::{KeyHeader, OpenAiChat, OpenAiConfig};
+use voice_agent::providers::llm::{
     ChatEvent, ChatMessage, ChatModel, FinishReason, LlmError, ToolCall, ToolSpec,
 };
-use voice_agent::{CancelToken, Generation};
 
 // ---------------------------------------------------------------------------------------------
 // The scripted server

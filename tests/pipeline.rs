@@ -4,19 +4,21 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use voice_agent::agent::{AgentConfig, INTERRUPTED_MARK};
-use voice_agent::audio::wav::{ConversationRecorder, WavInput};
-use voice_agent::llm::Role;
-use voice_agent::pipeline::{
-    Event, Events, Pipeline, PipelineConfig, SessionOutcome, SessionParts,
+use crossbeam_channel::{unbounded, Sender};
+use voice_agent::foundation::audio::wav::{ConversationRecorder, WavInput};
+use voice_agent::foundation::cancel::CancelToken;
+use voice_agent::orchestration::agent::{AgentConfig, INTERRUPTED_MARK};
+use voice_agent::orchestration::pipeline::output::Speaker;
+use voice_agent::orchestration::pipeline::{
+    Event, Pipeline, PipelineConfig, SessionOutcome, SessionParts,
 };
-use voice_agent::testing::{
+use voice_agent::providers::llm::Role;
+use voice_agent::providers::testing::{
     synthetic_caller, tone_level, EchoTools, RecordingOutput, ScriptStep, ScriptedChat,
     ScriptedStt, ToneTts,
 };
-use voice_agent::tts::{TextToSpeech, TtsError};
-use voice_agent::vad::energy::EnergyVad;
-use voice_agent::CancelToken;
+use voice_agent::providers::tts::{TextToSpeech, TtsError};
+use voice_agent::providers::vad::energy::EnergyVad;
 
 /// Join with a deadline, so a hung stage fails the test instead of hanging it.
 fn join(p: Pipeline) -> SessionOutcome {
@@ -35,17 +37,16 @@ fn parts(
     chat: ScriptedChat,
     tts: Box<dyn TextToSpeech>,
     out: RecordingOutput,
-    events: Events,
+    events: Sender<Event>,
 ) -> SessionParts {
     SessionParts {
         input: Box::new(WavInput::from_samples(caller, realtime)),
-        output: Box::new(out),
+        output: Box::new(Speaker::new(out, events)),
         vad: Box::new(EnergyVad::default()),
         stt: Box::new(stt),
         chat: Box::new(chat),
         tools: Box::new(EchoTools::default()),
         tts,
-        events,
         recorder: None,
         system_prompt: None,
     }
@@ -53,7 +54,7 @@ fn parts(
 
 /// The history of the turn after a tool turn: the call, its result and the answer, then the
 /// new question.
-fn assert_tool_turn_then_next(h: &[voice_agent::llm::ChatMessage]) {
+fn assert_tool_turn_then_next(h: &[voice_agent::providers::llm::ChatMessage]) {
     let roles: Vec<Role> = h.iter().map(|m| m.role).collect();
     assert_eq!(
         roles,
@@ -95,7 +96,7 @@ fn two_turns_flow_through_every_stage_and_report() {
     let tts = ToneTts::default();
     let spoken = tts.spoken.clone();
     let out = RecordingOutput::default();
-    let (events, ev_rx) = Events::channel(4096);
+    let (events, ev_rx) = unbounded();
     let recorder = ConversationRecorder::new();
     let mut p = parts(caller, false, stt, chat, Box::new(tts), out.clone(), events);
     p.recorder = Some(recorder.clone());
@@ -113,7 +114,7 @@ fn two_turns_flow_through_every_stage_and_report() {
         r[0].agent_text,
         "Hello! How can I help you today? I can book appointments."
     );
-    assert_eq!(r[0].played_text, r[0].agent_text);
+    assert_eq!(r[0].played_text, r[0].agent_text, "{r:#?}");
     assert!(!r[0].interrupted);
     assert_eq!(r[1].tool_calls.len(), 1);
     assert_eq!(r[1].tool_calls[0].name, "lookup");
@@ -190,7 +191,7 @@ fn barge_in_stops_old_generation_audio_and_history_keeps_only_what_was_heard() {
         ..ToneTts::default()
     };
     let out = RecordingOutput::default();
-    let (events, ev_rx) = Events::channel(4096);
+    let (events, ev_rx) = unbounded();
     let p = parts(
         caller,
         true,
@@ -263,7 +264,7 @@ fn ask_then_cut_in() -> Vec<i16> {
 /// The history the model saw when it answered the caller's second turn: the kept part of the
 /// first reply must be exactly what was played, marked as interrupted.
 fn assert_second_call_keeps_only_the_played_text(
-    calls: &[Vec<voice_agent::llm::ChatMessage>],
+    calls: &[Vec<voice_agent::providers::llm::ChatMessage>],
     played: &str,
 ) {
     assert_eq!(calls.len(), 2, "the model answered each turn once");
@@ -300,7 +301,7 @@ fn barge_in_aborts_the_model_stream_and_nothing_after_the_cut_is_spoken() {
         chat,
         Box::new(tts),
         out.clone(),
-        Events::none(),
+        unbounded().0,
     );
     let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
     assert!(outcome.failed_stages.is_empty());
@@ -387,7 +388,7 @@ fn barge_in_stops_synthesis_and_drops_the_queued_sentences() {
         chat,
         Box::new(tts),
         out.clone(),
-        Events::none(),
+        unbounded().0,
     );
     let mut config = PipelineConfig::default();
     // One chunk per sentence, so the queue holds whole sentences.
@@ -450,7 +451,7 @@ fn tool_results_stay_in_history_after_a_barge_in_and_are_not_run_again() {
         chat,
         Box::new(tts),
         RecordingOutput::default(),
-        Events::none(),
+        unbounded().0,
     );
     p.tools = Box::new(tools);
     let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
@@ -520,7 +521,7 @@ fn a_tool_running_at_a_barge_in_completes_but_its_answer_is_not_spoken() {
         ..ToneTts::default()
     };
     let spoken = tts.spoken.clone();
-    let (events, ev_rx) = Events::channel(4096);
+    let (events, ev_rx) = unbounded();
     let mut p = parts(
         caller,
         true,
@@ -589,7 +590,7 @@ impl TextToSpeech for PanickingTts {
 fn a_panicking_stage_ends_the_session_without_hanging() {
     // Long caller audio at real-time pace: the source must notice the broken pipe and stop early.
     let caller = synthetic_caller(&[(200, false), (500, true), (20_000, false)]);
-    let (events, ev_rx) = Events::channel(4096);
+    let (events, ev_rx) = unbounded();
     let p = parts(
         caller,
         true,
@@ -629,7 +630,7 @@ fn a_failed_model_becomes_a_spoken_apology_and_the_session_goes_on() {
     ]);
     let tts = ToneTts::default();
     let spoken = tts.spoken.clone();
-    let (events, ev_rx) = Events::channel(4096);
+    let (events, ev_rx) = unbounded();
     let p = parts(
         caller,
         false,
@@ -670,7 +671,7 @@ fn a_short_blip_while_the_agent_speaks_does_not_interrupt() {
         ..ToneTts::default()
     };
     let stt = ScriptedStt::new(&["hello", "cough"]);
-    let (events, ev_rx) = Events::channel(4096);
+    let (events, ev_rx) = unbounded();
     let p = parts(
         caller,
         true,

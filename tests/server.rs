@@ -10,9 +10,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use common::{http_get, http_request, wait_for, Client, Received, ScriptedFactory};
-use voice_agent::llm::Role;
-use voice_agent::server::{self, ServerConfig, ServerHandle};
-use voice_agent::testing::{synthetic_caller, tone_level, ScriptStep};
+use voice_agent::apps::server::{self, ServerConfig, ServerHandle};
+use voice_agent::providers::llm::Role;
+use voice_agent::providers::testing::{synthetic_caller, tone_level, ScriptStep};
 
 const TURN_TIMEOUT: Duration = Duration::from_secs(40);
 
@@ -55,7 +55,7 @@ fn a_session_over_the_wire_transcribes_calls_a_tool_and_speaks() {
     );
     let spies = factory.spies.clone();
     let server = start(factory, 4, &[]);
-    let mut c = Client::connect(server.local_addr()).expect("connect");
+    let mut c = Client::connect(server.ws_addr()).expect("connect");
     assert!(
         c.talk_until(&utterance(900), TURN_TIMEOUT, |c| c.has("metrics")),
         "no metrics: {:#?}",
@@ -130,7 +130,7 @@ fn a_session_over_the_wire_transcribes_calls_a_tool_and_speaks() {
 fn bad_input_is_answered_and_other_sessions_are_unaffected() {
     let factory = ScriptedFactory::new(&["hello"], vec![text("Hi, how can I help you?")], 10);
     let server = start(factory, 8, &[]);
-    let addr = server.local_addr();
+    let addr = server.ws_addr();
 
     // A well-behaved caller talks at the same time.
     let good = std::thread::spawn(move || {
@@ -240,9 +240,11 @@ fn bad_input_is_answered_and_other_sessions_are_unaffected() {
     assert_eq!(code, 1008);
     assert!(reason.contains("faster than real time"), "{reason}");
 
-    // Garbage instead of HTTP.
-    assert_eq!(http_request(addr, "HELLO THERE", &[]).0, 400);
-    assert_eq!(http_get(addr, "/healthz").0, 200);
+    // Garbage instead of HTTP: the page's server says so; the WebSocket's drops it.
+    let page = server.local_addr();
+    assert_eq!(http_request(page, "HELLO THERE", &[]).0, 400);
+    assert_eq!(http_request(addr, "HELLO THERE", &[]).0, 0);
+    assert_eq!(http_get(page, "/healthz").0, 200);
     a.close();
     b.close();
     assert!(wait_for(Duration::from_secs(10), || server
@@ -255,12 +257,12 @@ fn bad_input_is_answered_and_other_sessions_are_unaffected() {
 fn the_session_limit_refuses_the_next_caller_with_1013() {
     let factory = ScriptedFactory::new(&[], Vec::new(), 10);
     let server = start(factory, 1, &[]);
-    let addr = server.local_addr();
-    let mut a = Client::connect(addr).expect("connect");
+    let (addr, ws) = (server.local_addr(), server.ws_addr());
+    let mut a = Client::connect(ws).expect("connect");
     a.poll(Duration::from_millis(200));
     assert!(a.has("ready"));
 
-    let mut b = Client::connect(addr).expect("the upgrade itself succeeds");
+    let mut b = Client::connect(ws).expect("the upgrade itself succeeds");
     b.poll(Duration::from_secs(2));
     let (code, reason) = b.closed.clone().expect("refused with a close frame");
     assert_eq!(code, 1013);
@@ -278,7 +280,7 @@ fn the_session_limit_refuses_the_next_caller_with_1013() {
     assert!(wait_for(Duration::from_secs(10), || server
         .active_sessions()
         == 0));
-    let mut c = Client::connect(addr).expect("connect");
+    let mut c = Client::connect(ws).expect("connect");
     c.poll(Duration::from_millis(200));
     assert!(c.has("ready"), "{:?}", c.closed);
     c.close();
@@ -289,15 +291,26 @@ fn the_session_limit_refuses_the_next_caller_with_1013() {
 fn foreign_origins_and_path_traversal_are_refused() {
     let factory = ScriptedFactory::new(&[], Vec::new(), 10);
     let server = start(factory, 4, &["https://demo.example"]);
-    let addr = server.local_addr();
+    let (addr, ws) = (server.local_addr(), server.ws_addr());
 
-    match Client::connect_with_origin(addr, Some("http://evil.example")) {
-        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
-        Err(e) => panic!("unexpected error {e}"),
-        Ok(_) => panic!("a foreign origin got a session"),
+    for evil in [
+        "http://evil.example".to_string(),
+        format!("http://evil.example:{}", addr.port()),
+    ] {
+        match Client::connect_with_origin(ws, Some(&evil)) {
+            Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("a foreign origin got a session"),
+        }
     }
+    // The page tells where the sessions are; a page of this server may open one.
+    let (status, body) = http_get(addr, "/config.json");
+    assert_eq!(status, 200);
+    let config: Value = serde_json::from_str(&body).expect("config JSON");
+    assert_eq!(config["websocket"]["port"], ws.port());
+    assert_eq!(config["websocket"]["path"], "/ws");
     for origin in [format!("http://{addr}"), "https://demo.example".to_string()] {
-        let mut c = Client::connect_with_origin(addr, Some(&origin)).expect("allowed origin");
+        let mut c = Client::connect_with_origin(ws, Some(&origin)).expect("allowed origin");
         c.poll(Duration::from_millis(200));
         assert!(c.has("ready"), "{origin}");
         c.close();
@@ -322,7 +335,9 @@ fn foreign_origins_and_path_traversal_are_refused() {
         http_request(addr, "POST / HTTP/1.1", &[("Content-Length", "0")]).0,
         405
     );
-    assert_eq!(http_get(addr, "/ws").0, 426);
+    let (status, body) = http_get(addr, "/ws");
+    assert_eq!(status, 426);
+    assert!(body.contains(&ws.port().to_string()), "{body}");
     // A loopback server answers only to loopback names (DNS rebinding).
     assert_eq!(
         http_request(addr, "GET / HTTP/1.1", &[("Host", "evil.example")]).0,
@@ -332,6 +347,24 @@ fn foreign_origins_and_path_traversal_are_refused() {
         http_request(addr, "GET / HTTP/1.1", &[("Host", "localhost")]).0,
         200
     );
+    // The WebSocket side too, and only on its own path.
+    let rebound = http_request(
+        ws,
+        "GET /ws HTTP/1.1",
+        &[
+            ("Host", "evil.example"),
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ],
+    );
+    assert_eq!(rebound.0, 403);
+    match Client::connect_with_path(ws, "/elsewhere") {
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 404),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a session on the wrong path"),
+    }
     server.shutdown();
 }
 
@@ -351,7 +384,7 @@ fn barge_in_over_the_wire_clears_and_keeps_only_what_was_played() {
     let factory = barge_in_factory();
     let spies = factory.spies.clone();
     let server = start(factory, 4, &[]);
-    let mut c = Client::connect(server.local_addr()).expect("connect");
+    let mut c = Client::connect(server.ws_addr()).expect("connect");
     c.playback = true;
     // Ask, then listen to 1.5 s of the answer.
     assert!(
@@ -433,7 +466,7 @@ fn the_clients_played_reports_decide_what_was_heard() {
     // A client whose audio never starts playing (reports 0 throughout) heard nothing, however
     // much audio it was sent before it cut in.
     let server = start(barge_in_factory(), 4, &[]);
-    let mut c = Client::connect(server.local_addr()).expect("connect");
+    let mut c = Client::connect(server.ws_addr()).expect("connect");
     c.report_fixed = Some(0);
     assert!(c.talk_until(&utterance(600), TURN_TIMEOUT, |c| c.audio().len() >= 36_000));
     assert!(
@@ -456,7 +489,7 @@ fn failing_sessions_tell_the_client_why_and_close_with_1011() {
         ScriptedFactory::new(&["hello"], vec![text("Hello there, nice to meet you.")], 10);
     factory.fail_session = true;
     let server = start(factory, 4, &[]);
-    let mut c = Client::connect(server.local_addr()).expect("connect");
+    let mut c = Client::connect(server.ws_addr()).expect("connect");
     c.poll(Duration::from_secs(2));
     assert_eq!(c.closed.as_ref().map(|c| c.0), Some(1011), "{:?}", c.closed);
     let errors = c.messages("error");
@@ -477,7 +510,7 @@ fn failing_sessions_tell_the_client_why_and_close_with_1011() {
         ScriptedFactory::new(&["hello"], vec![text("Hello there, nice to meet you.")], 10);
     factory.panicking_tts = true;
     let server = start(factory, 4, &[]);
-    let mut c = Client::connect(server.local_addr()).expect("connect");
+    let mut c = Client::connect(server.ws_addr()).expect("connect");
     assert!(c.talk_until(&utterance(700), TURN_TIMEOUT, |c| c.closed.is_some()));
     let (code, reason) = c.closed.clone().unwrap();
     assert_eq!(code, 1011);

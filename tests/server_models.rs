@@ -8,19 +8,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Client;
-use voice_agent::audio::resample::resample_i16;
-use voice_agent::bench::wer::wer;
-use voice_agent::hospital::FixedClock;
-use voice_agent::providers::{ProviderOptions, Providers};
-use voice_agent::server::{self, ServerConfig};
-use voice_agent::stt::whisper::{RunOptions, WhisperModel};
-use voice_agent::tts::piper::{PiperTts, PiperVoice};
-use voice_agent::tts::{TextToSpeech, OUTPUT_RATE};
-use voice_agent::CancelToken;
+use voice_agent::apps::bench::wer::wer;
+use voice_agent::apps::compose::{ProviderOptions, Providers};
+use voice_agent::apps::server::{self, ServerConfig};
+use voice_agent::domain::FixedClock;
+use voice_agent::foundation::audio::resample::resample_i16;
+use voice_agent::foundation::audio::OUTPUT_RATE;
+use voice_agent::foundation::cancel::CancelToken;
+use voice_agent::providers::stt::whisper::{RunOptions, WhisperModel};
+use voice_agent::providers::tts::piper::{PiperTts, PiperVoice};
+use voice_agent::providers::tts::TextToSpeech;
 
 #[test]
 fn a_spoken_request_over_the_socket_is_answered_in_words_whisper_understands() {
-    let dir = voice_agent::models::models_dir();
+    let dir = voice_agent::providers::models::models_dir();
     if !dir.join("whisper-tiny.en/encoder.onnx").exists()
         || !dir.join("piper/en_US-joe-medium.onnx").exists()
     {
@@ -61,7 +62,7 @@ fn a_spoken_request_over_the_socket_is_answered_in_words_whisper_understands() {
     let mut caller = vec![0i16; 8_000];
     caller.extend(resample_i16(&pcm, OUTPUT_RATE, 16_000));
 
-    let mut client = Client::connect(handle.local_addr()).expect("connect");
+    let mut client = Client::connect(handle.ws_addr()).expect("connect");
     client.playback = true;
     let done = client.talk_until(&caller, Duration::from_secs(60), |c| c.has("metrics"));
     assert!(done, "no metrics within a minute");

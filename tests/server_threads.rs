@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{http_get, wait_for, Client, ScriptedFactory};
-use voice_agent::server::{self, ServerConfig};
-use voice_agent::testing::{synthetic_caller, ScriptStep};
+use voice_agent::apps::server::{self, ServerConfig};
+use voice_agent::providers::testing::{synthetic_caller, ScriptStep};
 
 fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
@@ -34,7 +34,7 @@ fn sessions_and_the_server_end_without_leaving_threads() {
         ..ServerConfig::default()
     };
     let server = server::start(config, Arc::new(factory)).expect("server starts");
-    let addr = server.local_addr();
+    let (page, addr) = (server.local_addr(), server.ws_addr());
     let caller = synthetic_caller(&[(300, false), (700, true)]);
 
     // Two callers at once, each hearing the start of a long reply; a third is connected.
@@ -66,7 +66,7 @@ fn sessions_and_the_server_end_without_leaving_threads() {
     let mut refused = Client::connect(addr).expect("connect");
     refused.poll(Duration::from_secs(1));
     assert_eq!(refused.closed.as_ref().map(|c| c.0), Some(1013));
-    assert_eq!(http_get(addr, "/").0, 200);
+    assert_eq!(http_get(page, "/").0, 200);
     assert!(
         threads() > baseline + 3 * 7,
         "each session runs its pipeline threads"

@@ -5,14 +5,16 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use voice_agent::agent::{Agent, AgentConfig, AgentOutput};
-use voice_agent::audio::wav::WavInput;
-use voice_agent::hospital::{Date, FixedClock, HospitalTools, Store};
-use voice_agent::pipeline::{Event, Events, Pipeline, PipelineConfig, SessionParts};
-use voice_agent::testing::{
+use crossbeam_channel::unbounded;
+use voice_agent::domain::{Date, FixedClock, HospitalTools, Store};
+use voice_agent::foundation::audio::wav::WavInput;
+use voice_agent::foundation::cancel::CancelToken;
+use voice_agent::orchestration::agent::{Agent, AgentConfig, AgentOutput};
+use voice_agent::orchestration::pipeline::output::Speaker;
+use voice_agent::orchestration::pipeline::{Event, Pipeline, PipelineConfig, SessionParts};
+use voice_agent::providers::testing::{
     synthetic_caller, EchoTools, RecordingOutput, ScriptStep, ScriptedChat, ScriptedStt, ToneTts,
 };
-use voice_agent::CancelToken;
 
 fn call(name: &str, arguments: serde_json::Value) -> ScriptStep {
     ScriptStep::Call {
@@ -25,7 +27,11 @@ fn call(name: &str, arguments: serde_json::Value) -> ScriptStep {
 fn guess(
     first: ScriptStep,
     store: &Store,
-) -> (voice_agent::agent::ReplyOutcome, usize, Vec<String>) {
+) -> (
+    voice_agent::orchestration::agent::ReplyOutcome,
+    usize,
+    Vec<String>,
+) {
     let clock = FixedClock::at("2026-11-23 09:00").unwrap();
     let tools = HospitalTools::new(store.clone(), std::sync::Arc::new(clock));
     let chat = ScriptedChat::new(vec![
@@ -127,16 +133,15 @@ fn a_guess_the_caller_talks_over_shows_no_lookup() {
         ..EchoTools::default()
     };
     let calls = tools.calls.clone();
-    let (events, ev_rx) = Events::channel(4096);
+    let (events, ev_rx) = unbounded();
     let parts = SessionParts {
         input: Box::new(WavInput::from_samples(caller, true)),
-        output: Box::new(RecordingOutput::default()),
-        vad: Box::new(voice_agent::vad::energy::EnergyVad::default()),
+        output: Box::new(Speaker::new(RecordingOutput::default(), events)),
+        vad: Box::new(voice_agent::providers::vad::energy::EnergyVad::default()),
         stt: Box::new(stt),
         chat: Box::new(chat),
         tools: Box::new(tools),
         tts: Box::new(ToneTts::default()),
-        events,
         recorder: None,
         system_prompt: None,
     };

@@ -14,12 +14,14 @@ use tungstenite::http::HeaderValue;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
-use voice_agent::llm::ChatMessage;
-use voice_agent::providers::{ProviderError, SessionFactory, SessionProviders};
-use voice_agent::testing::{EchoTools, ScriptStep, ScriptedChat, ScriptedStt, ToneTts};
-use voice_agent::tts::{TextToSpeech, TtsError};
-use voice_agent::vad::energy::EnergyVad;
-use voice_agent::CancelToken;
+use voice_agent::foundation::cancel::CancelToken;
+use voice_agent::orchestration::agent::RESUME_PREFIX;
+use voice_agent::orchestration::pipeline::TurnReport;
+use voice_agent::providers::llm::ChatMessage;
+use voice_agent::providers::session::{ProviderError, SessionFactory, SessionProviders};
+use voice_agent::providers::testing::{EchoTools, ScriptStep, ScriptedChat, ScriptedStt, ToneTts};
+use voice_agent::providers::tts::{TextToSpeech, TtsError};
+use voice_agent::providers::vad::energy::EnergyVad;
 
 /// Agent audio arrives at 24 kHz.
 pub const AGENT_RATE: u64 = 24_000;
@@ -58,7 +60,19 @@ impl Client {
         addr: SocketAddr,
         origin: Option<&str>,
     ) -> Result<Self, tungstenite::Error> {
-        let mut req = format!("ws://{addr}/ws").into_client_request()?;
+        Self::open(addr, "/ws", origin)
+    }
+
+    pub fn connect_with_path(addr: SocketAddr, path: &str) -> Result<Self, tungstenite::Error> {
+        Self::open(addr, path, None)
+    }
+
+    fn open(
+        addr: SocketAddr,
+        path: &str,
+        origin: Option<&str>,
+    ) -> Result<Self, tungstenite::Error> {
+        let mut req = format!("ws://{addr}{path}").into_client_request()?;
         if let Some(o) = origin {
             req.headers_mut().insert(
                 "Origin",
@@ -290,7 +304,8 @@ pub fn http_request(
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
-    req.push_str("\r\n");
+    // One request per connection: the server closes it after the answer.
+    req.push_str("Connection: close\r\n\r\n");
     s.write_all(req.as_bytes()).expect("write");
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
@@ -405,4 +420,17 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     cond()
+}
+
+/// Asserts that `resumed` picks the reply of `cut` up where the caller stopped hearing it: the
+/// resume prefix, then exactly the words of `reply` after those played in `cut`.
+pub fn assert_resumed_where_cut(cut: &TurnReport, resumed: &TurnReport, reply: &str) {
+    let rest = resumed
+        .agent_text
+        .strip_prefix(RESUME_PREFIX)
+        .and_then(|rest| rest.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("not a resumed reply: {:?}", resumed.agent_text));
+    let heard_words = cut.played_text.split_whitespace().count();
+    let expected: Vec<&str> = reply.split_whitespace().skip(heard_words).collect();
+    assert_eq!(rest, expected.join(" "));
 }

@@ -1,0 +1,11 @@
+//! Layer 5, the apps: what a user runs. [`compose`] picks the providers from flags and the
+//! environment (the composition root); [`console`] shows a session in the terminal; [`mic`]
+//! talks through the sound card ([`device`]); [`server`] serves the browser page; [`bench`]
+//! measures it all. Nothing below imports from here.
+
+pub mod bench;
+pub mod compose;
+pub mod console;
+pub mod device;
+pub mod mic;
+pub mod server;

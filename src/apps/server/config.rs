@@ -1,0 +1,77 @@
+//! How the server runs: addresses, limits, who may connect, and each session's pipeline.
+
+use std::path::PathBuf;
+
+use crate::orchestration::pipeline::PipelineConfig;
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where the page is served (tiny_http), e.g. `127.0.0.1:8080` (port 0 picks a free one).
+    pub bind: String,
+    /// Where the WebSocket sessions are answered (tungstenite). `None`: the same host, the page's
+    /// port + 1 (a free one when the page's port is 0). The page learns it from `/config.json`.
+    pub ws_bind: Option<String>,
+    /// Sessions at once; the next is refused with close code 1013.
+    pub max_sessions: usize,
+    /// Origins besides the server's own that may open sessions (`*` for any).
+    pub allowed_origins: Vec<String>,
+    /// Serve the page from this directory instead of the copy built into the binary.
+    pub static_dir: Option<PathBuf>,
+    /// The pipeline of each session.
+    pub pipeline: PipelineConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            ws_bind: None,
+            max_sessions: 8,
+            allowed_origins: Vec::new(),
+            static_dir: None,
+            pipeline: socket_pipeline(PipelineConfig::default()),
+        }
+    }
+}
+
+/// A pipeline configuration made fit for a socket: the session ends as soon as the caller hangs
+/// up, and the sink runs a little ahead of playback to absorb network jitter.
+pub fn socket_pipeline(mut config: PipelineConfig) -> PipelineConfig {
+    config.drain_tail = false;
+    config.lookahead_ms = 150;
+    config
+}
+
+/// The `serve` command's options.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Address the page is served on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Address the WebSocket sessions are answered on [default: the page's host, its port + 1].
+    #[arg(long)]
+    pub ws_bind: Option<String>,
+    /// Simultaneous sessions; the next caller is refused (close code 1013).
+    #[arg(long, default_value_t = 8)]
+    pub max_sessions: usize,
+    /// Another origin allowed to open sessions, e.g. https://demo.example (repeatable; `*` for any).
+    #[arg(long = "allow-origin")]
+    pub allow_origin: Vec<String>,
+    /// Serve the page from this directory instead of the built-in copy (page development).
+    #[arg(long)]
+    pub static_dir: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    pub fn config(&self, pipeline: PipelineConfig) -> ServerConfig {
+        ServerConfig {
+            bind: self.bind.clone(),
+            ws_bind: self.ws_bind.clone(),
+            max_sessions: self.max_sessions,
+            allowed_origins: self.allow_origin.clone(),
+            static_dir: self.static_dir.clone(),
+            pipeline: socket_pipeline(pipeline),
+        }
+    }
+}

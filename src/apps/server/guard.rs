@@ -1,0 +1,179 @@
+//! Who may talk to the server: the `Host` and `Origin` checks, on URLs parsed by the `url`
+//! crate rather than split by hand.
+
+use url::{Host, Url};
+
+/// The host and port of a `Host` header (`name`, `name:port`, `[v6]:port`).
+fn host_and_port(host: &str) -> Option<(Host<String>, u16)> {
+    let url = Url::parse(&format!("http://{}/", host.trim())).ok()?;
+    Some((url.host()?.to_owned(), url.port_or_known_default()?))
+}
+
+/// Is `host` (a `Host` header) a name of this machine's loopback interface? A server listening
+/// on loopback answers only to those, so a web page whose domain an attacker re-points at
+/// 127.0.0.1 (DNS rebinding) cannot use it. No `Host` at all is not a browser: let through.
+pub fn is_loopback_host(host: Option<&str>) -> bool {
+    let Some(host) = host else { return true };
+    match host_and_port(host) {
+        Some((Host::Domain(d), _)) => d == "localhost",
+        Some((Host::Ipv4(ip), _)) => ip.is_loopback(),
+        Some((Host::Ipv6(ip), _)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// May a page from `origin` open a session? Yes when it is listed in `allowed` (exact origins,
+/// or `*` for any), or when it is one of this server's own pages: the same host the browser
+/// connected to (`host`), on the page's port (`page_port`) or the WebSocket's own. A request
+/// without an Origin is not from a browser page (a CLI client, a test) and is let through: the
+/// check exists to stop other web sites from using a visitor's browser.
+pub fn origin_allowed(
+    origin: Option<&str>,
+    host: Option<&str>,
+    page_port: u16,
+    allowed: &[String],
+) -> bool {
+    let Some(origin) = origin else { return true };
+    if allowed.iter().any(|a| a == "*") {
+        return true;
+    }
+    // "null" (sandboxed frames, file://) and anything unparsable is nobody's page.
+    let Some(origin) = Url::parse(origin)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+    else {
+        return false;
+    };
+    let same = |o: &Url| {
+        (
+            o.scheme().to_string(),
+            o.host().map(|h| h.to_owned()),
+            o.port_or_known_default(),
+        )
+    };
+    if allowed
+        .iter()
+        .filter_map(|a| Url::parse(a).ok())
+        .any(|a| same(&a) == same(&origin))
+    {
+        return true;
+    }
+    let Some((host, port)) = host.and_then(host_and_port) else {
+        return false;
+    };
+    origin.host().map(|h| h.to_owned()) == Some(host)
+        && origin
+            .port_or_known_default()
+            .is_some_and(|p| p == page_port || p == port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_must_be_this_servers_pages_or_on_the_allow_list() {
+        // The page is served on 8080, the WebSocket answers on 8081.
+        let host = Some("127.0.0.1:8081");
+        assert!(origin_allowed(None, host, 8080, &[]));
+        assert!(origin_allowed(
+            Some("http://127.0.0.1:8080"),
+            host,
+            8080,
+            &[]
+        ));
+        assert!(origin_allowed(
+            Some("http://127.0.0.1:8081"),
+            host,
+            8080,
+            &[]
+        ));
+        assert!(origin_allowed(
+            Some("HTTP://LOCALHOST"),
+            Some("localhost:80"),
+            8080,
+            &[]
+        ));
+        assert!(origin_allowed(
+            Some("https://example.com"),
+            Some("example.com"),
+            443,
+            &[]
+        ));
+        assert!(!origin_allowed(
+            Some("http://evil.example"),
+            host,
+            8080,
+            &[]
+        ));
+        assert!(!origin_allowed(
+            Some("http://evil.example:8080"),
+            host,
+            8080,
+            &[]
+        ));
+        assert!(!origin_allowed(
+            Some("http://127.0.0.1:9999"),
+            host,
+            8080,
+            &[]
+        ));
+        assert!(!origin_allowed(Some("null"), host, 8080, &[]));
+        assert!(!origin_allowed(
+            Some("file:///tmp/page.html"),
+            host,
+            8080,
+            &[]
+        ));
+        assert!(!origin_allowed(
+            Some("http://127.0.0.1:8080"),
+            None,
+            8080,
+            &[]
+        ));
+        let allow = vec!["https://app.example:8443".to_string()];
+        assert!(origin_allowed(
+            Some("https://app.example:8443"),
+            host,
+            8080,
+            &allow
+        ));
+        assert!(!origin_allowed(
+            Some("http://app.example:8443"),
+            host,
+            8080,
+            &allow
+        ));
+        assert!(origin_allowed(
+            Some("http://anything"),
+            host,
+            8080,
+            &["*".to_string()]
+        ));
+    }
+
+    #[test]
+    fn only_loopback_names_pass_the_host_check() {
+        for ok in [
+            None,
+            Some("localhost"),
+            Some("localhost:8080"),
+            Some("127.0.0.1:8080"),
+            Some("127.0.0.2"),
+            Some("[::1]:8080"),
+            Some("LOCALHOST"),
+        ] {
+            assert!(is_loopback_host(ok), "{ok:?}");
+        }
+        for bad in [
+            Some("evil.example"),
+            Some("evil.example:8080"),
+            Some("10.0.0.1:8080"),
+            Some("localhost.evil.example"),
+            Some("[::2]:80"),
+            Some(""),
+        ] {
+            assert!(!is_loopback_host(bad), "{bad:?}");
+        }
+    }
+}

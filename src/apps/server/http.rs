@@ -1,0 +1,86 @@
+//! The plain HTTP side, on tiny_http: the page and its files, `/healthz`, and `/config.json`
+//! (where the page finds the WebSocket). One thread answers every request; each is small.
+
+use std::io::Cursor;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tiny_http::{Header, Method, Request, Response};
+
+use super::guard::is_loopback_host;
+use super::shared::Shared;
+
+type Reply = Response<Cursor<Vec<u8>>>;
+
+fn reply(status: u16, content_type: &str, body: Vec<u8>) -> Reply {
+    let mut r = Response::from_data(body).with_status_code(status);
+    // Both are plain ASCII constants: a header cannot fail to build from them.
+    if let Ok(h) = Header::from_bytes(&b"Content-Type"[..], content_type.as_bytes()) {
+        r.add_header(h);
+    }
+    r
+}
+
+fn text(status: u16, body: impl Into<String>) -> Reply {
+    let mut body = body.into();
+    body.push('\n');
+    reply(status, "text/plain; charset=utf-8", body.into_bytes())
+}
+
+fn json(value: serde_json::Value) -> Reply {
+    reply(200, "application/json", value.to_string().into_bytes())
+}
+
+fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .iter()
+        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
+}
+
+/// The answer to one request.
+fn answer(req: &Request, shared: &Shared) -> Reply {
+    if shared.loopback && !is_loopback_host(header(req, "Host")) {
+        log::warn!(
+            "Host {:?} refused on a loopback server",
+            header(req, "Host")
+        );
+        return text(403, "host not allowed");
+    }
+    if !matches!(req.method(), Method::Get | Method::Head) {
+        return text(405, "only GET and HEAD are served");
+    }
+    let path = req.url().split(['?', '#']).next().unwrap_or("/");
+    match path {
+        "/healthz" => json(serde_json::json!({
+            "status": "ok",
+            "sessions": shared.sessions.load(Ordering::Acquire),
+            "max_sessions": shared.config.max_sessions,
+        })),
+        "/config.json" => json(serde_json::json!({
+            "websocket": {"port": shared.ws_port, "path": "/ws"},
+        })),
+        "/ws" => text(
+            426,
+            format!(
+                "WebSocket sessions are answered on port {}, path /ws",
+                shared.ws_port
+            ),
+        ),
+        _ => match shared.files.get(path) {
+            Some((body, ct)) => reply(200, ct, body.into_owned()),
+            None => text(404, "not found"),
+        },
+    }
+}
+
+/// Answer requests until the server is unblocked (shutdown).
+pub fn run(server: Arc<tiny_http::Server>, shared: Arc<Shared>) {
+    for req in server.incoming_requests() {
+        log::debug!("{} {}", req.method(), req.url());
+        let response = answer(&req, &shared);
+        if let Err(e) = req.respond(response) {
+            log::debug!("http: {e}");
+        }
+    }
+}

@@ -1,0 +1,534 @@
+//! What one caller utterance says, as speech-to-text writes it (lowercase, little
+//! punctuation, numbers often as words): the task asked for, yes or no, and the details it
+//! carries (doctor, day, time, name, date of birth, reason).
+
+use super::names::Roster;
+use super::words::*;
+use crate::domain::calendar::{month_from_word, Date, Time, Weekday};
+use crate::domain::dates::{self, DateExpr, PartOfDay};
+use crate::domain::directory;
+use crate::domain::numbers::{parse_ordinal, tokens};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Intent {
+    Availability,
+    Book,
+    Cancel,
+    PatientInfo,
+    DoctorInfo,
+}
+
+/// Everything found in one utterance.
+#[derive(Clone, Debug, Default)]
+pub struct Heard {
+    pub tokens: Vec<String>,
+    pub intent: Option<Intent>,
+    pub yes: bool,
+    pub no: bool,
+    pub greeting: bool,
+    /// "reschedule", "move my appointment": cancel, then book anew.
+    pub reschedule: bool,
+    pub thanks: bool,
+    pub bye: bool,
+    pub repeat: bool,
+    pub reset: bool,
+    /// "as soon as possible", "earliest".
+    pub asap: bool,
+    /// A doctor query for the tools: a name ("patel"), a speciality, or "any".
+    pub doctor: Option<String>,
+    /// Days that can be appointment days (birth dates are left out).
+    pub dates: Vec<DateExpr>,
+    pub time: Option<Time>,
+    /// The utterance read as nothing but a time ("make it 3 instead", "eleven fifteen").
+    pub bare_time: Option<Time>,
+    pub part: Option<PartOfDay>,
+    /// A name given with a cue ("my name is ...").
+    pub name: Option<String>,
+    pub dob: Option<Date>,
+    /// A month and day without a year (a birth date said in two parts).
+    pub partial_dob: Option<(u32, u32)>,
+    /// A four-digit year on its own ("nineteen eighty five").
+    pub year: Option<i32>,
+    pub reason: Option<String>,
+    /// A language asked about ("which doctors speak spanish").
+    pub language: Option<String>,
+    /// "the first one" (0), "the second" (1), "the last one" (usize::MAX).
+    pub ordinal: Option<usize>,
+    /// About a doctor in general ("tell me about", "what does ... do"), not their hours.
+    pub about: bool,
+    /// About the caller's record (phone, insurance, notes), not their appointments.
+    pub details: bool,
+    /// When the clinic is open ("what are your hours"), no doctor named.
+    pub clinic_hours: bool,
+    /// A question about "him" or "her": the doctor just talked about.
+    pub about_them: bool,
+}
+
+impl Heard {
+    pub fn has(&self, word: &str) -> bool {
+        self.tokens.iter().any(|t| t == word)
+    }
+
+    /// A phrase of whole tokens.
+    pub fn has_phrase(&self, phrase: &str) -> bool {
+        let p: Vec<&str> = phrase.split(' ').collect();
+        self.tokens
+            .windows(p.len())
+            .any(|w| w.iter().zip(&p).all(|(a, b)| a == b))
+    }
+
+    fn any(&self, words: &[&str]) -> bool {
+        words.iter().any(|w| {
+            if w.contains(' ') {
+                self.has_phrase(w)
+            } else {
+                self.has(w)
+            }
+        })
+    }
+
+    /// True when the utterance carries a task or any detail.
+    pub fn has_details(&self) -> bool {
+        !self.only_courtesy() || self.bare_time.is_some() || self.part.is_some() || self.asap
+    }
+
+    /// True when the utterance carries nothing but courtesy (hello, thanks, bye).
+    pub fn only_courtesy(&self) -> bool {
+        self.intent.is_none()
+            && self.doctor.is_none()
+            && self.dates.is_empty()
+            && self.time.is_none()
+            && self.name.is_none()
+            && self.dob.is_none()
+    }
+}
+
+/// Understand one utterance. `doctor_names` are full names ("Priya Patel") to recognise
+/// bare surnames; `today` separates birth dates from appointment days.
+pub fn understand(text: &str, doctor_names: &[String], today: Date) -> Heard {
+    let toks = tokens(text);
+    let mut h = Heard {
+        tokens: toks.clone(),
+        ..Heard::default()
+    };
+    h.no = h.any(NO);
+    h.yes = !h.no && h.any(YES);
+    h.greeting = h.any(&[
+        "hello",
+        "hi",
+        "hey",
+        "good morning",
+        "good afternoon",
+        "good evening",
+    ]);
+    h.thanks = h.any(&["thanks", "thank", "cheers", "appreciate"]);
+    h.bye = h.any(&[
+        "bye",
+        "goodbye",
+        "that's all",
+        "that's it",
+        "nothing else",
+        "have a good day",
+    ]);
+    h.reschedule = h.any(RESCHEDULE);
+    let alone = |w: &[&str]| toks.len() == 1 && w.contains(&toks[0].as_str());
+    h.repeat = alone(&["what", "huh", "sorry", "pardon", "eh"])
+        || h.any(&[
+            "repeat",
+            "say that again",
+            "come again",
+            "pardon",
+            "what did you say",
+            "didn't catch",
+            "one more time",
+            "say again",
+        ]);
+    h.reset = h.any(&[
+        "never mind",
+        "nevermind",
+        "forget it",
+        "start over",
+        "start again",
+        "scratch that",
+    ]);
+    // Number words are digits by now: "first available" reads "1st available".
+    h.asap = h.any(&[
+        "as soon as possible",
+        "asap",
+        "earliest",
+        "soonest",
+        "1st available",
+        "next available",
+    ]);
+
+    let (name, name_span) = find_name(&toks);
+    h.name = name;
+    let outside_name: Vec<String> = toks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !name_span.contains(i))
+        .map(|(_, t)| t.clone())
+        .collect();
+    let rest = outside_name.join(" ");
+
+    let when = dates::extract(&rest);
+    for expr in &when.dates {
+        match (expr.exact(), expr) {
+            (Some(d), _) if d < today => h.dob = h.dob.or(Some(d)),
+            (
+                None,
+                DateExpr::MonthDay {
+                    month,
+                    day,
+                    year: None,
+                },
+            ) if h.any(&["born", "birth", "birthday", "dob"]) => {
+                h.partial_dob = Some((*month, *day));
+            }
+            _ => h.dates.push(*expr),
+        }
+    }
+    h.time = when.time;
+    h.bare_time = dates::parse_time(&toks.join(" ")).ok();
+    h.part = when.part;
+    h.year = find_year(&toks, today);
+    h.doctor = find_doctor(&outside_name, &Roster::new(doctor_names));
+    h.reason = find_reason(&toks);
+    h.language = LANGUAGES
+        .iter()
+        .find(|l| toks.iter().any(|t| t == *l))
+        .map(|l| capitalise(l));
+    h.ordinal = find_ordinal(&h);
+    h.about = h.any(ABOUT_DOCTOR);
+    h.details = h.any(RECORD_DETAILS);
+    h.clinic_hours = h.doctor.is_none() && h.dates.is_empty() && h.any(CLINIC_HOURS);
+    h.intent = find_intent(&h);
+    h.about_them = h.doctor.is_none()
+        && !h.clinic_hours
+        && matches!(h.intent, None | Some(Intent::DoctorInfo))
+        && starts_with_question(&h)
+        && h.any(&["he", "she", "him", "her", "his", "they", "their"])
+        && (h.about || h.language.is_some() || h.any(DOCTOR_INFO));
+    h
+}
+
+fn find_intent(h: &Heard) -> Option<Intent> {
+    if h.any(CANCEL) || h.reschedule {
+        return Some(Intent::Cancel);
+    }
+    if h.any(PATIENT_INFO) {
+        return Some(Intent::PatientInfo);
+    }
+    if asks_about_a_doctor(h) || h.clinic_hours {
+        return Some(Intent::DoctorInfo);
+    }
+    if h.any(AVAILABILITY) || h.asap {
+        return Some(Intent::Availability);
+    }
+    if h.any(BOOK) || h.has_phrase("like to see") || h.has_phrase("want to see") {
+        return Some(Intent::Book);
+    }
+    let asks_about_doctors = h.any(DOCTOR_INFO)
+        && (h.doctor.is_some()
+            || h.language.is_some()
+            || h.any(&[
+                "doctors",
+                "specialities",
+                "specialties",
+                "hours",
+                "who works",
+                "who's working",
+                "who is working",
+            ]));
+    if asks_about_doctors {
+        return Some(Intent::DoctorInfo);
+    }
+    None
+}
+
+/// The first word after any lead-in ("and", "sorry") asks a question.
+fn starts_with_question(h: &Heard) -> bool {
+    let first = h
+        .tokens
+        .iter()
+        .map(String::as_str)
+        .find(|t| !QUESTION_LEAD_IN.contains(t))
+        .unwrap_or("");
+    QUESTION_WORDS.contains(&first)
+}
+
+/// A question naming a doctor, with no day, time or booking words: "what are doctor chen's
+/// hours", "what does doctor chen do", and misheard ones like "what are doctor chen zowers".
+fn asks_about_a_doctor(h: &Heard) -> bool {
+    let named = h.doctor.as_deref().is_some_and(|d| d != "any");
+    // "what about doctor chen" / "how about" offers another doctor for the same booking.
+    let switching = h.has_phrase("what about") || h.has_phrase("how about");
+    named
+        && starts_with_question(h)
+        && !switching
+        && h.dates.is_empty()
+        && h.time.is_none()
+        && h.part.is_none()
+        && !h.asap
+        && !h.any(AVAILABILITY)
+        && !h.any(BOOK)
+}
+
+fn is_wordlike(t: &str) -> bool {
+    !t.is_empty()
+        && t.chars()
+            .all(|c| c.is_alphabetic() || c == '\'' || c == '-')
+}
+
+/// A name after "my name is", "name's", "this is", "i'm"/"i am", "it's": the name and the
+/// token positions it took.
+fn find_name(toks: &[String]) -> (Option<String>, Vec<usize>) {
+    let w = |k: usize| toks.get(k).map(String::as_str).unwrap_or("");
+    for i in 0..toks.len() {
+        let start = match (w(i), w(i + 1), w(i + 2)) {
+            ("name", "is", _) | ("name's", _, _) | ("names", _, _) => {
+                if w(i) == "name" {
+                    i + 2
+                } else {
+                    i + 1
+                }
+            }
+            ("this", "is", _) => i + 2,
+            ("i", "am", _) => i + 2,
+            ("i'm", _, _) | ("im", _, _) => i + 1,
+            _ => continue,
+        };
+        if NOT_NAMES.contains(&w(start)) || w(start) == "doctor" || w(start) == "dr" {
+            continue;
+        }
+        let (name, span) = name_at(toks, start);
+        // "i'm worried", "this is urgent": only "my name is" may give a single word.
+        let strong = matches!(w(i), "name" | "name's" | "names");
+        if name.is_some() && (strong || span.len() >= 2) {
+            return (name, span);
+        }
+    }
+    (None, Vec::new())
+}
+
+/// Up to four name-like tokens from `start`.
+pub fn name_at(toks: &[String], start: usize) -> (Option<String>, Vec<usize>) {
+    let mut span = Vec::new();
+    for (k, t) in toks.iter().enumerate().skip(start) {
+        let next = toks.get(k + 1).map(String::as_str).unwrap_or("");
+        let starts_date = Weekday::from_word(t).is_some()
+            || (month_from_word(t).is_some() && next.starts_with(|c: char| c.is_ascii_digit()));
+        if COMMON.contains(&t.as_str()) && span.is_empty() {
+            return (None, span);
+        }
+        if span.len() == 4
+            || STOP.contains(&t.as_str())
+            || COMMON.contains(&t.as_str())
+            || !is_wordlike(t)
+            || starts_date
+        {
+            break;
+        }
+        span.push(k);
+    }
+    if span.is_empty() {
+        return (None, span);
+    }
+    let name = span
+        .iter()
+        .map(|&k| capitalise(&toks[k]))
+        .collect::<Vec<_>>()
+        .join(" ");
+    (Some(name), span)
+}
+
+pub fn capitalise(word: &str) -> String {
+    let mut c = word.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// A year said alone: "1985", "19 85", "two thousand and five".
+fn find_year(toks: &[String], today: Date) -> Option<i32> {
+    let num = |t: &str| -> Option<i32> {
+        (t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty()).then(|| t.parse().ok())?
+    };
+    for (i, t) in toks.iter().enumerate() {
+        let Some(n) = num(t) else { continue };
+        let year = if t.len() == 4 {
+            Some(n)
+        } else if t.len() == 2 && (19..=20).contains(&n) {
+            toks.get(i + 1)
+                .and_then(|x| if x.len() == 2 { num(x) } else { None })
+                .map(|low| n * 100 + low)
+        } else {
+            None
+        };
+        if let Some(y) = year.filter(|y| (1900..=today.year()).contains(y)) {
+            return Some(y);
+        }
+    }
+    None
+}
+
+/// A doctor named after "doctor"/"dr", a known surname, a speciality, or "any".
+fn find_doctor(toks: &[String], roster: &Roster) -> Option<String> {
+    for (i, t) in toks.iter().enumerate() {
+        if t != "doctor" && t != "dr" {
+            continue;
+        }
+        let mut words = Vec::new();
+        for w in toks.iter().skip(i + 1).take(2) {
+            let w = w.trim_end_matches("'s");
+            if NOT_DOCTOR_WORDS.contains(&w)
+                || !is_wordlike(w)
+                || dates::extract(w).dates.len() == 1
+            {
+                break;
+            }
+            words.push(w.to_string());
+        }
+        // Keep the words that name a doctor on the roster (as the roster spells them, so
+        // a trailing misheard word or a near miss still finds them); an unknown name goes
+        // to the tools as said, which answer with who we have.
+        let known: Vec<String> = words.iter().filter_map(|w| roster.word(w)).collect();
+        if !known.is_empty() {
+            return Some(known.join(" "));
+        }
+        if !words.is_empty() {
+            return Some(words.join(" "));
+        }
+    }
+    // A bare surname from the roster ("i'd like to see patel").
+    if let Some(s) = toks.iter().find_map(|t| roster.surname(t)) {
+        return Some(s);
+    }
+    if let Some(s) = directory::speciality_in(&toks.join(" ")) {
+        return Some(s.to_string());
+    }
+    let joined = toks.join(" ");
+    let any = [
+        "any doctor",
+        "anyone",
+        "anybody",
+        "doesn't matter",
+        "does not matter",
+        "no preference",
+        "whoever",
+    ];
+    any.iter()
+        .any(|a| joined.contains(a))
+        .then(|| "any".to_string())
+}
+
+/// Why the caller wants to come in, when they say it with a cue.
+fn find_reason(toks: &[String]) -> Option<String> {
+    let joined = toks.join(" ");
+    if joined.contains("check up") || joined.contains("checkup") || joined.contains("check-up") {
+        return Some("check-up".into());
+    }
+    let w = |k: usize| toks.get(k).map(String::as_str).unwrap_or("");
+    for i in 0..toks.len() {
+        let start = match (w(i), w(i + 1)) {
+            ("reason", "is") => i + 2,
+            ("because", "of") => i + 2,
+            ("because", _) | ("about", _) | ("regarding", _) => i + 1,
+            ("for", "a" | "an" | "my" | "some") => i + 1,
+            ("i", "have") | ("i've", "got") | ("i've", "been") => i + 2,
+            _ => continue,
+        };
+        if let Some(r) = reason_from(toks, start) {
+            return Some(r);
+        }
+    }
+    None
+}
+
+/// The words of a reason starting at `start`, cut where a date, time or doctor begins.
+pub fn reason_from(toks: &[String], start: usize) -> Option<String> {
+    // Always the end of a reason; "on"/"at"/"in"/"for" only when a day or time follows.
+    let hard = [
+        "with", "doctor", "dr", "please", "name", "born", "tomorrow", "today", "next",
+    ];
+    let soft = ["on", "at", "in", "for", "this"];
+    let dateish = |t: &str| {
+        Weekday::from_word(t).is_some()
+            || month_from_word(t).is_some()
+            || t.starts_with(|c: char| c.is_ascii_digit())
+            || [
+                "today",
+                "tomorrow",
+                "next",
+                "this",
+                "the",
+                "noon",
+                "morning",
+                "afternoon",
+                "evening",
+            ]
+            .contains(&t)
+    };
+    let mut words: Vec<&str> = Vec::new();
+    for (k, t) in toks.iter().enumerate().skip(start) {
+        let next = toks.get(k + 1).map(String::as_str).unwrap_or("");
+        let ends = !words.is_empty()
+            && (hard.contains(&t.as_str())
+                || (soft.contains(&t.as_str()) && dateish(next))
+                || (t == "and" && ["my", "i", "i'm", "it's"].contains(&next)));
+        let digits = !words.is_empty() && t.chars().any(|c| c.is_ascii_digit());
+        if ends || Weekday::from_word(t).is_some() || digits {
+            break;
+        }
+        words.push(t);
+    }
+    while let Some(first) = words.first() {
+        if [
+            "a", "an", "my", "some", "the", "just", "it's", "its", "for", "um", "uh", "well",
+            "been", "having", "got",
+        ]
+        .contains(first)
+        {
+            words.remove(0);
+        } else {
+            break;
+        }
+    }
+    if words.is_empty() || words.iter().all(|w| FAMILY.contains(w)) || !plausible_reason(&words) {
+        return None;
+    }
+    Some(words.join(" "))
+}
+
+fn find_ordinal(h: &Heard) -> Option<usize> {
+    if h.any(&[
+        "earliest",
+        "any time",
+        "anytime",
+        "whatever",
+        "doesn't matter",
+        "any of them",
+        "either",
+    ]) {
+        return Some(0);
+    }
+    if h.any(&["last", "last one", "latest", "later one"]) {
+        return Some(usize::MAX);
+    }
+    h.tokens.iter().enumerate().find_map(|(i, t)| {
+        let n = parse_ordinal(t)?;
+        // "the 2nd one" / "the second" but not "the 2nd of may".
+        let next = h.tokens.get(i + 1).map(String::as_str).unwrap_or("");
+        (n <= 5 && !matches!(next, "of")).then(|| n as usize - 1)
+    })
+}
+
+/// False for answers that carry no reason at all ("yes please book it", "no", "just book
+/// it"): a yes or a filler must never be stored as why the caller is coming in.
+pub fn plausible_reason(words: &[&str]) -> bool {
+    words.iter().any(|w| !NOT_REASON.contains(w))
+}
+
+#[cfg(test)]
+mod tests;

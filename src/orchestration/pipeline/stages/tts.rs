@@ -1,0 +1,105 @@
+//! TTS stage: speaks each chunk as it comes; a chunk of a stale generation never gets here (the
+//! runner drops it), and one that goes stale mid-synthesis is cut short by its cancel token.
+
+use crossbeam_channel::Sender;
+
+use super::super::messages::{SentenceMsg, TtsMsg};
+use super::super::runner::{Flow, Stage};
+use super::super::shared::Shared;
+use super::super::turn::Mark;
+use crate::providers::tts::TextToSpeech;
+
+pub struct TtsStage {
+    tts: Box<dyn TextToSpeech>,
+    /// Hand each chunk's audio on only once it is complete (the turn-based baseline).
+    sequential: bool,
+    tx: Sender<TtsMsg>,
+    s: Shared,
+}
+
+impl TtsStage {
+    pub fn new(
+        tts: Box<dyn TextToSpeech>,
+        sequential: bool,
+        tx: Sender<TtsMsg>,
+        s: Shared,
+    ) -> Self {
+        Self {
+            tts,
+            sequential,
+            tx,
+            s,
+        }
+    }
+}
+
+impl Stage for TtsStage {
+    type In = SentenceMsg;
+    type Control = ();
+    type Out = ();
+
+    fn handle(&mut self, msg: SentenceMsg) -> Flow {
+        let (turn, generation, text) = match msg {
+            SentenceMsg::Sentence {
+                turn,
+                generation,
+                text,
+            } => (turn, generation, text),
+            SentenceMsg::End { turn, generation } => {
+                return Flow::sent(self.tx.send(TtsMsg::End { turn, generation }));
+            }
+        };
+        let token = self.s.generation.token_for(generation);
+        if self
+            .tx
+            .send(TtsMsg::SentenceStart {
+                turn: turn.clone(),
+                generation,
+                text: text.clone(),
+            })
+            .is_err()
+        {
+            return Flow::Stop;
+        }
+        let (tx, sequential) = (&self.tx, self.sequential);
+        let mut closed = false;
+        let mut whole: Vec<i16> = Vec::new();
+        let result = self.tts.synthesize(&text, &token, &mut |pcm: &[i16]| {
+            if closed || pcm.is_empty() || token.is_cancelled() {
+                return;
+            }
+            if sequential {
+                whole.extend_from_slice(pcm);
+                return;
+            }
+            turn.mark(Mark::TtsFirstAudio);
+            closed = tx
+                .send(TtsMsg::Audio {
+                    turn: turn.clone(),
+                    generation,
+                    pcm: pcm.to_vec(),
+                })
+                .is_err();
+        });
+        if sequential && !whole.is_empty() && !token.is_cancelled() {
+            turn.mark(Mark::TtsFirstAudio);
+            closed = tx
+                .send(TtsMsg::Audio {
+                    turn: turn.clone(),
+                    generation,
+                    pcm: whole,
+                })
+                .is_err();
+        }
+        if closed {
+            return Flow::Stop;
+        }
+        if let Err(e) = result {
+            self.s.events.error("tts", e.to_string());
+            turn.push_error(e.to_string());
+        }
+        Flow::Continue
+    }
+
+    fn finish(self) {}
+}

@@ -1,0 +1,274 @@
+//! VAD stage: speech probabilities per 32 ms chunk, the turn detector, pre-roll padding and
+//! barge-in detection. It tells the STT about the caller's turn, and the sink (the owner of the
+//! agent's state) what the caller is doing; the sink's state updates come back on its control
+//! channel.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+
+use super::super::messages::{Frame, SinkControl, SourceControl, VadControl, VadMsg};
+use super::super::runner::{Flow, Stage};
+use super::super::shared::Shared;
+use super::super::state::AgentState;
+use super::super::turn::{Mark, Turn};
+use crate::foundation::audio::{i16_to_f32, FRAME_MS, INPUT_RATE};
+use crate::providers::vad::{TurnDetector, TurnEvent, Vad, VadConfig, VAD_CHUNK};
+
+const CHUNK_MS: u32 = (VAD_CHUNK as u32 * 1000) / INPUT_RATE;
+
+/// The turn being heard.
+struct Current {
+    turn: Arc<Turn>,
+    /// The agent was busy (thinking or speaking) when this turn began.
+    over_agent: bool,
+    /// This turn already cut the agent off.
+    barged_in: bool,
+}
+
+pub struct VadStage {
+    vad: Box<dyn Vad>,
+    config: VadConfig,
+    speculative_reply: bool,
+    det: TurnDetector,
+    preroll: VecDeque<Vec<i16>>,
+    preroll_frames: usize,
+    pending: Vec<f32>,
+    cur: Option<Current>,
+    next_turn: u64,
+    last_voiced: Option<Instant>,
+    failed: bool,
+    /// The agent's state as the sink last announced it, ahead of the announcement for what this
+    /// stage itself just reported (the sink applies the same rules).
+    agent: AgentState,
+    /// Requests sent to the sink; an announcement older than the last one is overtaken.
+    seq: u64,
+    tx: Sender<VadMsg>,
+    s: Shared,
+}
+
+impl VadStage {
+    pub fn new(
+        vad: Box<dyn Vad>,
+        config: VadConfig,
+        speculative_reply: bool,
+        tx: Sender<VadMsg>,
+        s: Shared,
+    ) -> Self {
+        let preroll_frames =
+            ((config.pre_padding_ms + config.min_speech_ms) as u64 / FRAME_MS) as usize + 2;
+        Self {
+            vad,
+            det: TurnDetector::new(config.clone(), CHUNK_MS),
+            config,
+            speculative_reply,
+            preroll: VecDeque::with_capacity(preroll_frames + 1),
+            preroll_frames,
+            pending: Vec::with_capacity(VAD_CHUNK * 2),
+            cur: None,
+            next_turn: 1,
+            last_voiced: None,
+            failed: false,
+            agent: AgentState::Idle,
+            seq: 0,
+            tx,
+            s,
+        }
+    }
+
+    fn send(&self, m: VadMsg) -> Flow {
+        Flow::sent(self.tx.send(m))
+    }
+
+    /// Tell the sink what the caller did; `expect` is the state the sink will announce.
+    fn report(&mut self, msg: impl FnOnce(u64) -> SinkControl, expect: Option<AgentState>) {
+        self.seq += 1;
+        self.s.events.control(msg(self.seq));
+        if let Some(st) = expect {
+            self.agent = st;
+        }
+    }
+
+    /// The turn is over (the caller fell silent, or a streaming provider said so first).
+    fn end_turn(&mut self, c: Current) -> Flow {
+        c.turn.mark_at(
+            Mark::SpeechEnd,
+            self.last_voiced.unwrap_or_else(Instant::now),
+        );
+        c.turn.mark(Mark::Endpoint);
+        if c.over_agent && !c.barged_in && self.agent == AgentState::Speaking {
+            // Too short to interrupt (a cough, a "mm-hmm", the agent's own echo).
+            log::debug!("vad: turn {} ignored while the agent speaks", c.turn.id);
+            self.report(|seq| SinkControl::CallerStopped { seq }, None);
+            return self.send(VadMsg::Discard);
+        }
+        // A caller that waits for answers waits for this one, told before the sink can answer.
+        let _ = self
+            .s
+            .source
+            .send(SourceControl::Hold { seq: self.seq + 1 });
+        self.report(
+            |seq| SinkControl::TurnEnded { seq },
+            Some(AgentState::Processing),
+        );
+        self.send(VadMsg::End)
+    }
+
+    fn on_event(&mut self, event: TurnEvent) -> Flow {
+        match event {
+            TurnEvent::SpeechStart { lead_ms } => {
+                let turn = Arc::new(Turn::new(self.next_turn));
+                self.next_turn += 1;
+                turn.mark_at(
+                    Mark::SpeechStart,
+                    Instant::now() - Duration::from_millis(lead_ms as u64),
+                );
+                let over_agent = self.agent.agent_busy();
+                let expect = (self.agent == AgentState::Idle).then_some(AgentState::Listening);
+                self.report(|seq| SinkControl::CallerStarted { seq }, expect);
+                if self.send(VadMsg::Start {
+                    turn: turn.clone(),
+                    over_agent,
+                }) == Flow::Stop
+                {
+                    return Flow::Stop;
+                }
+                while let Some(pcm) = self.preroll.pop_front() {
+                    if self.send(VadMsg::Audio { pcm }) == Flow::Stop {
+                        return Flow::Stop;
+                    }
+                }
+                self.cur = Some(Current {
+                    turn,
+                    over_agent,
+                    barged_in: false,
+                });
+            }
+            TurnEvent::Speaking { speech_ms } => {
+                let cut = self.cur.as_ref().is_some_and(|c| {
+                    c.over_agent
+                        && !c.barged_in
+                        && speech_ms >= self.config.barge_in_min_ms
+                        && self.agent.agent_busy()
+                });
+                if cut {
+                    // Cut the agent off: everything of the current generation becomes stale
+                    // (the bump aborts what is in flight; the sink stops the audio at once).
+                    let generation = self.s.generation.bump();
+                    log::info!("barge-in: generation {generation}");
+                    self.report(
+                        |seq| SinkControl::BargeIn { seq, generation },
+                        Some(AgentState::Listening),
+                    );
+                    if let Some(c) = self.cur.as_mut() {
+                        c.barged_in = true;
+                    }
+                    return self.send(VadMsg::BargedIn);
+                }
+            }
+            TurnEvent::Pause { .. } => {
+                if let Some(c) = &self.cur {
+                    // A reply may start early only for a turn that will surely be answered: not
+                    // a possible blip over the agent's own speech.
+                    let reply = self.speculative_reply && (!c.over_agent || c.barged_in);
+                    return self.send(VadMsg::Pause { reply });
+                }
+            }
+            TurnEvent::Resume => {
+                if self.cur.is_some() {
+                    // The STT stage voids any reply started at the pause, in its own order.
+                    return self.send(VadMsg::Resume);
+                }
+            }
+            TurnEvent::SpeechEnd { .. } => {
+                if let Some(c) = self.cur.take() {
+                    return self.end_turn(c);
+                }
+            }
+        }
+        Flow::Continue
+    }
+}
+
+impl Stage for VadStage {
+    type In = Frame;
+    type Control = VadControl;
+    type Out = ();
+
+    fn handle(&mut self, frame: Frame) -> Flow {
+        // Frames go out before the chunk verdict: in speech they belong to the turn,
+        // otherwise they wait in the pre-roll in case speech starts.
+        if self.cur.is_some() {
+            if self.send(VadMsg::Audio {
+                pcm: frame.pcm.clone(),
+            }) == Flow::Stop
+            {
+                return Flow::Stop;
+            }
+        } else {
+            self.preroll.push_back(frame.pcm.clone());
+            while self.preroll.len() > self.preroll_frames {
+                self.preroll.pop_front();
+            }
+        }
+        self.pending.extend(i16_to_f32(&frame.pcm));
+        while self.pending.len() >= VAD_CHUNK {
+            let mut chunk: Vec<f32> = self.pending.drain(..VAD_CHUNK).collect();
+            self.det.set_echo_gate(self.agent == AgentState::Speaking);
+            if self.det.echo_gated() {
+                // Duck the microphone while the agent talks: its echo falls under the threshold.
+                chunk
+                    .iter_mut()
+                    .for_each(|x| *x *= self.config.echo_gate_gain);
+            }
+            let p = match self.vad.probability(&chunk) {
+                Ok(p) => p,
+                Err(e) => {
+                    if !self.failed {
+                        self.s.events.error("vad", e.to_string());
+                        self.failed = true;
+                    }
+                    0.0
+                }
+            };
+            if p >= self.config.threshold {
+                self.last_voiced = Some(frame.at + Duration::from_millis(FRAME_MS));
+            }
+            if let Some(event) = self.det.push(p) {
+                if self.on_event(event) == Flow::Stop {
+                    return Flow::Stop;
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    fn control(&mut self, msg: VadControl) -> Flow {
+        match msg {
+            // An announcement made before the sink saw our last request is out of date.
+            VadControl::State(u) if u.vad_seq >= self.seq => self.agent = u.state,
+            VadControl::State(_) => {}
+            VadControl::ProviderEnded { turn_id } => {
+                if let Some(c) = self.cur.take_if(|c| c.turn.id == turn_id) {
+                    self.det.reset();
+                    return self.end_turn(c);
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    fn finish(mut self) {
+        // The stream ended mid-turn: finish it so its words are not lost.
+        if let Some(c) = self.cur.take() {
+            c.turn.mark_at(
+                Mark::SpeechEnd,
+                self.last_voiced.unwrap_or_else(Instant::now),
+            );
+            c.turn.mark(Mark::Endpoint);
+            let _ = self.tx.send(VadMsg::End);
+        }
+    }
+}
