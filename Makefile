@@ -15,7 +15,7 @@ build:
 ## Set up, then run the receptionist on a generated caller WAV and show the conversation.
 ## The demo books into its own fresh database, so every run starts from the same schedule.
 demo: setup build
-	@bash scripts/make_caller.sh $(OUT)/caller.wav
+	@bash scripts/make_caller.sh $(OUT)/caller.wav "" 12
 	@rm -f $(OUT)/demo.sqlite $(OUT)/demo.sqlite-wal $(OUT)/demo.sqlite-shm
 	./target/release/voice-agent run --db $(OUT)/demo.sqlite --input $(OUT)/caller.wav --output $(OUT)/conversation.wav --report $(OUT)/report.jsonl
 	@echo "conversation written to $(OUT)/conversation.wav (caller left, agent right); reports in $(OUT)/report.jsonl"

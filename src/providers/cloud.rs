@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 use serde_json::Value;
+use url::Url;
 
 use crate::foundation::cancel::CancelToken;
 
@@ -244,43 +245,36 @@ const SECRET_PARAMS: &[&str] = &[
 ];
 
 /// `url` fit for a log or a message: `user:password@` and secret query values become
-/// `<redacted>`. Everything else (scheme, host, path, other parameters) stays readable.
-pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((s, r)) => (format!("{s}://"), r),
-        None => (String::new(), url),
+/// `<redacted>`. Everything else (scheme, host, path, other parameters) stays readable; a URL
+/// with nothing secret (or that does not parse) comes back as it was.
+pub fn redact_url(text: &str) -> String {
+    let Ok(mut url) = Url::parse(text) else {
+        return text.to_string();
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let authority = match authority.rsplit_once('@') {
-        Some((_, host)) => format!("<redacted>@{host}"),
-        None => authority.to_string(),
+    let credentials = !url.username().is_empty() || url.password().is_some();
+    let secret = |k: &str| SECRET_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(k));
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let secret_query = pairs.iter().any(|(k, _)| secret(k));
+    if !credentials && !secret_query {
+        return text.to_string();
+    }
+    // Placeholders the URL serialiser leaves alone, swapped for the readable mark afterwards.
+    const MARK: &str = "REDACTED-7f3a";
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    if secret_query {
+        let kept = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), if secret(k) { MARK } else { v.as_str() }));
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    let shown = if credentials {
+        let host_at = &url[..url::Position::BeforeHost];
+        format!("{host_at}{MARK}@{}", &url[url::Position::BeforeHost..])
+    } else {
+        url.to_string()
     };
-    let (before_query, query_and_fragment) = match tail.split_once('?') {
-        Some((path, q)) => (path, Some(q)),
-        None => (tail, None),
-    };
-    let Some(qf) = query_and_fragment else {
-        return format!("{scheme}{authority}{tail}");
-    };
-    let (query, fragment) = match qf.split_once('#') {
-        Some((q, f)) => (q, Some(f)),
-        None => (qf, None),
-    };
-    let query: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if SECRET_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(k)) => {
-                format!("{k}=<redacted>")
-            }
-            _ => pair.to_string(),
-        })
-        .collect();
-    let fragment = fragment.map(|f| format!("#{f}")).unwrap_or_default();
-    format!(
-        "{scheme}{authority}{before_query}?{}{fragment}",
-        query.join("&")
-    )
+    shown.replace(MARK, "<redacted>")
 }
 
 /// `get`, except that the settings in `overrides` that hold a value (command-line flags)
@@ -300,11 +294,15 @@ pub fn overlay<'a>(
 }
 
 /// The host (and port) of a URL, for names and messages; credentials in the URL are never shown.
-pub fn host_of(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    authority.rsplit_once('@').map_or(authority, |(_, h)| h)
+pub fn host_of(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            (None, _) => "(a URL without a host)".into(),
+        },
+        Err(_) => "(an invalid URL)".into(),
+    }
 }
 
 /// The OpenAI API, the default for every OpenAI-compatible provider.
@@ -349,12 +347,21 @@ pub fn is_openai(base_url: &str) -> bool {
 }
 
 /// `{base}/{path}`, with any query string of the base (Azure's `?api-version=...`) kept at the end.
+/// A base that does not parse is joined as text, and the request will say what is wrong with it.
 pub fn endpoint(base: &str, path: &str) -> String {
-    let path = path.trim_start_matches('/');
-    match base.split_once('?') {
-        Some((b, query)) => format!("{}/{path}?{query}", b.trim_end_matches('/')),
-        None => format!("{}/{path}", base.trim_end_matches('/')),
+    let Ok(mut url) = Url::parse(base) else {
+        return format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+    };
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments
+            .pop_if_empty()
+            .extend(path.split('/').filter(|s| !s.is_empty()));
     }
+    url.to_string()
 }
 
 /// A blocking HTTP client with the providers' timeouts.
@@ -605,6 +612,8 @@ mod tests {
             "api.x.com:8443"
         );
         assert_eq!(host_of("ws://127.0.0.1:9/v1/listen"), "127.0.0.1:9");
+        assert_eq!(host_of("https://api.openai.com/v1"), "api.openai.com");
+        assert_eq!(host_of("not a url"), "(an invalid URL)");
         assert_eq!(
             endpoint("http://h/v1/", "/audio/speech"),
             "http://h/v1/audio/speech"
@@ -627,7 +636,7 @@ mod tests {
         );
         assert_eq!(
             redact_url("wss://tok@x.example?Token=abc"),
-            "wss://<redacted>@x.example?Token=<redacted>"
+            "wss://<redacted>@x.example/?Token=<redacted>"
         );
         // Nothing secret: unchanged.
         for plain in [

@@ -193,8 +193,10 @@ pub enum SinkControl {
     CallerStopped { seq: u64 },
     /// vad or stt: the caller's turn is over; the agent works on it.
     TurnEnded { seq: u64 },
-    /// stt: the end of this turn is certain: a reply made for it may be played.
-    Committed { turn_id: u64 },
+    /// stt: the end of this turn is certain: a reply made for it in `generation` or later may
+    /// be played. (A reply of an older generation was made at a pause the caller talked
+    /// through: it is void.)
+    Committed { turn_id: u64, generation: u64 },
     /// vad: the caller cut the agent off; the generation was bumped to `generation`.
     BargeIn { seq: u64, generation: u64 },
     /// The caller hung up: drop every reply unplayed and let the session end.

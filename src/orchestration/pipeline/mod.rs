@@ -172,95 +172,58 @@ impl Pipeline {
         let (vad_ctl_tx, vad_ctl_rx) = unbounded();
         let (heard_tx, heard_rx) = unbounded();
 
-        let mut handles: Vec<(&'static str, JoinHandle<Option<()>>)> = Vec::new();
-        // Stages are spawned in pipeline order.
-        {
-            let (own, input, drain) = (s.clone(), parts.input, config.drain_tail);
-            handles.push((
-                "source",
-                runner::spawn("source", &s, move || {
-                    stages::source::run(input, frame_tx, source_rx, own, drain)
-                }),
-            ));
+        // Stages start in pipeline order; each runs on its own thread until its input closes.
+        let input = parts.input;
+        let (own, drain) = (s.clone(), config.drain_tail);
+        let source = runner::spawn("source", &s, move || {
+            stages::source::run(input, frame_tx, source_rx, own, drain)
+        });
+        let vad = VadStage::new(
+            parts.vad,
+            config.vad.clone(),
+            config.speculative_reply,
+            vad_tx,
+            s.clone(),
+        );
+        let vad = runner::start("vad", &s, vad, frame_rx, vad_ctl_rx);
+        let stt = SttStage::new(
+            parts.stt,
+            config.speculative_stt,
+            vad_rx.clone(),
+            stt_tx,
+            vad_ctl_tx.clone(),
+            s.clone(),
+        );
+        let stt = runner::start("stt", &s, stt, vad_rx, never());
+        let mut agent_config = config.agent.clone();
+        if let Some(prompt) = parts.system_prompt {
+            agent_config.system_prompt = prompt;
         }
-        {
-            let stage = VadStage::new(
-                parts.vad,
-                config.vad.clone(),
-                config.speculative_reply,
-                vad_tx,
-                s.clone(),
-            );
-            let g = s.generation.clone();
-            handles.push((
-                "vad",
-                runner::spawn("vad", &s, move || {
-                    runner::run(stage, frame_rx, vad_ctl_rx, &g)
-                }),
-            ));
-        }
-        let stt = {
-            let stage = SttStage::new(
-                parts.stt,
-                config.speculative_stt,
-                vad_rx.clone(),
-                stt_tx,
-                vad_ctl_tx.clone(),
-                s.clone(),
-            );
-            let g = s.generation.clone();
-            runner::spawn("stt", &s, move || runner::run(stage, vad_rx, never(), &g))
+        let agent = Agent::new(agent_config, parts.chat, parts.tools);
+        let agent = AgentStage::new(agent, stt_rx.clone(), heard_rx.clone(), agent_tx, s.clone());
+        let agent = runner::start("agent", &s, agent, stt_rx, heard_rx);
+        let sentences = SentenceStage::new(
+            config.sentences.clone(),
+            config.sequential,
+            sent_tx,
+            s.clone(),
+        );
+        let sentences = runner::start("sentences", &s, sentences, agent_rx, never());
+        let tts = TtsStage::new(parts.tts, config.sequential, tts_tx, s.clone());
+        let tts = runner::start("tts", &s, tts, sent_rx, never());
+        let listeners = Listeners {
+            heard: heard_tx,
+            vad: vad_ctl_tx,
         };
-        {
-            let mut agent_config = config.agent.clone();
-            if let Some(prompt) = parts.system_prompt {
-                agent_config.system_prompt = prompt;
-            }
-            let agent = Agent::new(agent_config, parts.chat, parts.tools);
-            let stage =
-                AgentStage::new(agent, stt_rx.clone(), heard_rx.clone(), agent_tx, s.clone());
-            let g = s.generation.clone();
-            handles.push((
-                "agent",
-                runner::spawn("agent", &s, move || {
-                    runner::run(stage, stt_rx, heard_rx, &g)
-                }),
-            ));
-        }
-        {
-            let stage = SentenceStage::new(
-                config.sentences.clone(),
-                config.sequential,
-                sent_tx,
-                s.clone(),
-            );
-            let g = s.generation.clone();
-            handles.push((
-                "sentences",
-                runner::spawn("sentences", &s, move || {
-                    runner::run(stage, agent_rx, never(), &g)
-                }),
-            ));
-        }
-        {
-            let stage = TtsStage::new(parts.tts, config.sequential, tts_tx, s.clone());
-            let g = s.generation.clone();
-            handles.push((
-                "tts",
-                runner::spawn("tts", &s, move || runner::run(stage, sent_rx, never(), &g)),
-            ));
-        }
-        let sink = {
-            let listeners = Listeners {
-                heard: heard_tx,
-                vad: vad_ctl_tx,
-            };
-            let stage = Sink::new(parts.output, config.lookahead_ms, listeners, s.clone());
-            let g = s.generation.clone();
-            runner::spawn("sink", &s, move || {
-                runner::run(stage, tts_rx, sink_control, &g)
-            })
-        };
+        let sink = Sink::new(parts.output, config.lookahead_ms, listeners, s.clone());
+        let sink = runner::start("sink", &s, sink, tts_rx, sink_control);
+        let handles = vec![
+            ("source", source),
+            ("vad", vad),
+            ("agent", agent),
+            ("sentences", sentences),
+            ("tts", tts),
+        ];
         Self {
             handles,
             stt,

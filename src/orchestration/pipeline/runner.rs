@@ -133,6 +133,24 @@ pub fn run<S: Stage>(
     stage.finish()
 }
 
+/// Run a stage on its own thread (see [`run`] and [`spawn`]).
+pub fn start<S>(
+    name: &'static str,
+    s: &Shared,
+    stage: S,
+    data: Receiver<S::In>,
+    control: Receiver<S::Control>,
+) -> JoinHandle<Option<S::Out>>
+where
+    S: Stage + Send + 'static,
+    S::In: Send + 'static,
+    S::Control: Send + 'static,
+    S::Out: Send + 'static,
+{
+    let generation = s.generation.clone();
+    spawn(name, s, move || run(stage, data, control, &generation))
+}
+
 /// Run `f` on a thread named after the stage. A panic is caught and reported (an error event
 /// for the transport), and the source is told to stop, so the session winds down; the thread
 /// then returns `None`.

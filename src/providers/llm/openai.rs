@@ -116,16 +116,9 @@ impl OpenAiConfig {
         }
     }
 
-    /// The host (and port) of the base URL, for names and messages.
-    pub fn host(&self) -> &str {
-        let rest = self
-            .base_url
-            .split_once("://")
-            .map_or(self.base_url.as_str(), |(_, r)| r);
-        let end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let authority = &rest[..end];
-        // Never show credentials embedded in the URL (user:pass@host).
-        authority.rsplit_once('@').map_or(authority, |(_, h)| h)
+    /// The host (and port) of the base URL, for names and messages (never its credentials).
+    pub fn host(&self) -> String {
+        crate::providers::cloud::host_of(&self.base_url)
     }
 }
 

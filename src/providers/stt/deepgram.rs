@@ -23,8 +23,10 @@ use tungstenite::handshake::HandshakeError;
 use tungstenite::http::HeaderValue;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
+use url::Url;
 
 use super::{SpeechToText, SttError};
+
 use crate::foundation::audio::INPUT_RATE;
 use crate::foundation::cancel::CancelToken;
 use crate::providers::cloud::{self, Lookup, Service};
@@ -158,53 +160,48 @@ impl DeepgramConfig {
     /// The `/v1/listen` URL with the query that describes the audio and the options.
     pub fn listen_url(&self) -> String {
         let base = self.base_url.trim_end_matches('/');
-        let path = if base.ends_with("/v1/listen") {
-            String::new()
-        } else {
-            "/v1/listen".into()
+        let Ok(mut url) = Url::parse(base) else {
+            // Refused by the WebSocket client with a message that names it.
+            return base.to_string();
         };
-        let mut query = vec![
-            "encoding=linear16".to_string(),
-            format!("sample_rate={INPUT_RATE}"),
-            "channels=1".into(),
-            "interim_results=true".into(),
-            match self.endpointing_ms {
-                Some(ms) => format!("endpointing={ms}"),
-                None => "endpointing=false".into(),
-            },
-            format!("model={}", query_value(&self.model)),
-        ];
-        if self.smart_format {
-            query.push("smart_format=true".into());
+        if !url.path().ends_with("/v1/listen") {
+            if let Ok(mut segments) = url.path_segments_mut() {
+                segments.pop_if_empty().extend(["v1", "listen"]);
+            }
         }
-        if let Some(ms) = self.utterance_end_ms {
-            query.push(format!("utterance_end_ms={ms}"));
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("encoding", "linear16")
+                .append_pair("sample_rate", &INPUT_RATE.to_string())
+                .append_pair("channels", "1")
+                .append_pair("interim_results", "true")
+                .append_pair(
+                    "endpointing",
+                    &self
+                        .endpointing_ms
+                        .map_or("false".to_string(), |ms| ms.to_string()),
+                )
+                .append_pair("model", &self.model);
+            if self.smart_format {
+                q.append_pair("smart_format", "true");
+            }
+            if let Some(ms) = self.utterance_end_ms {
+                q.append_pair("utterance_end_ms", &ms.to_string());
+            }
+            if let Some(lang) = &self.language {
+                q.append_pair("language", lang);
+            }
         }
-        if let Some(lang) = &self.language {
-            query.push(format!("language={}", query_value(lang)));
-        }
-        format!("{base}{path}?{}", query.join("&"))
+        url.to_string()
     }
 
-    pub fn host(&self) -> &str {
+    pub fn host(&self) -> String {
         cloud::host_of(&self.base_url)
     }
 }
 
 fn service() -> Service {
     Service::new("Deepgram", "DEEPGRAM_API_KEY")
-}
-
-/// Percent-encode a query value (model names and languages are normally plain already).
-fn query_value(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -999,7 +996,7 @@ mod tests {
         c.language = Some("en US".into());
         assert_eq!(
             c.listen_url(),
-            "wss://x.example/v1/listen?encoding=linear16&sample_rate=16000&channels=1&interim_results=true&endpointing=false&model=nova-3&language=en%20US"
+            "wss://x.example/v1/listen?encoding=linear16&sample_rate=16000&channels=1&interim_results=true&endpointing=false&model=nova-3&language=en+US"
         );
     }
 

@@ -91,7 +91,7 @@ impl OpenAiSttConfig {
         Ok(())
     }
 
-    pub fn host(&self) -> &str {
+    pub fn host(&self) -> String {
         cloud::host_of(&self.base_url)
     }
 
@@ -167,13 +167,13 @@ impl SpeechToText for OpenAiStt {
         );
         let service = self.config.service();
         let response = request.send_bytes(&form.body).map_err(|e| {
-            self.error(service.ureq_message(self.config.host(), e, self.config.read_timeout))
+            self.error(service.ureq_message(&self.config.host(), e, self.config.read_timeout))
         })?;
         let body = response.into_string().map_err(|e| {
             self.error(if cloud::is_timeout(&e) {
                 service.timeout_message(self.config.read_timeout)
             } else {
-                service.transport_message(self.config.host(), &e.to_string())
+                service.transport_message(&self.config.host(), &e.to_string())
             })
         })?;
         let text = serde_json::from_str::<Value>(&body)

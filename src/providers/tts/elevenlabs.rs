@@ -129,7 +129,7 @@ impl ElevenLabsConfig {
         })
     }
 
-    pub fn host(&self) -> &str {
+    pub fn host(&self) -> String {
         cloud::host_of(&self.base_url)
     }
 }

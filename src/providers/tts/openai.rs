@@ -122,7 +122,7 @@ impl OpenAiTtsConfig {
         body
     }
 
-    pub fn host(&self) -> &str {
+    pub fn host(&self) -> String {
         cloud::host_of(&self.base_url)
     }
 

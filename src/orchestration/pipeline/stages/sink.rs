@@ -17,7 +17,7 @@ use super::super::output::{Output, SessionOutput};
 use super::super::runner::{Flow, Stage};
 use super::super::shared::Shared;
 use super::super::state::{AgentState, TurnTaking};
-use super::super::turn::{Mark, Turn, TurnReport};
+use super::super::turn::{Mark, TurnReport};
 use super::playout::{Reply, Span};
 use crate::foundation::audio::OUTPUT_RATE;
 use crate::foundation::dialogue::Heard;
@@ -44,8 +44,9 @@ pub struct Sink {
     state: TurnTaking,
     /// The last VAD request applied (echoed in state updates).
     vad_seq: u64,
-    /// Turns up to this id are committed: their replies may be played.
-    committed_upto: u64,
+    /// The last turn committed, and the generation its replies must have: replies of earlier
+    /// turns, and of this one from that generation on, may be played.
+    committed: (u64, u64),
     /// The caller hung up: nothing is played any more.
     hung_up: bool,
     input_closed: bool,
@@ -74,7 +75,7 @@ impl Sink {
             cur: None,
             state: TurnTaking::default(),
             vad_seq: 0,
-            committed_upto: 0,
+            committed: (0, 0),
             hung_up: false,
             input_closed: false,
             next_play: Instant::now(),
@@ -105,8 +106,9 @@ impl Sink {
         let _ = self.s.source.send(SourceControl::State(u));
     }
 
-    fn committed(&self, turn: &Turn) -> bool {
-        turn.id <= self.committed_upto
+    fn playable(&self, r: &Reply) -> bool {
+        let (turn, generation) = self.committed;
+        r.turn.id < turn || (r.turn.id == turn && r.generation >= generation)
     }
 
     fn accept(&mut self, msg: TtsMsg) {
@@ -171,7 +173,7 @@ impl Sink {
             self.cut(r);
             return;
         }
-        if self.input_closed && !self.committed(&r.turn) {
+        if self.input_closed && !self.playable(&r) {
             // Made at a pause that never became a turn: nobody will play it now.
             self.cut(r);
             return;
@@ -187,7 +189,7 @@ impl Sink {
 
     /// Hand due slices to the output. A speculative reply waits until its turn is committed.
     fn release(&mut self, r: &mut Reply) {
-        if !self.committed(&r.turn) {
+        if !self.playable(r) {
             return;
         }
         loop {
@@ -228,10 +230,10 @@ impl Sink {
         }
     }
 
-    /// A reply that will not play on: vanish if nobody heard a word of a turn that was never
-    /// committed (the caller went on after the pause), else report it as cut off.
+    /// A reply that will not play on: vanish if nobody heard a word of it and it was never
+    /// playable (made at a pause the caller talked through), else report it as cut off.
     fn cut(&mut self, r: Reply) {
-        if r.released == 0 && !self.committed(&r.turn) {
+        if r.released == 0 && !self.playable(&r) {
             log::debug!("sink: dropped the speculative reply of turn {}", r.turn.id);
             return;
         }
@@ -329,8 +331,13 @@ impl Stage for Sink {
                 let entered = self.state.turn_ended();
                 self.publish(entered);
             }
-            SinkControl::Committed { turn_id } => {
-                self.committed_upto = self.committed_upto.max(turn_id);
+            SinkControl::Committed {
+                turn_id,
+                generation,
+            } => {
+                if turn_id >= self.committed.0 {
+                    self.committed = (turn_id, generation);
+                }
             }
             SinkControl::BargeIn { seq, generation } => {
                 self.vad_seq = seq;
@@ -355,7 +362,7 @@ impl Stage for Sink {
 
     fn wake_at(&self) -> Option<Instant> {
         let r = self.cur.as_ref()?;
-        if !self.realtime || !self.committed(&r.turn) {
+        if !self.realtime || !self.playable(r) {
             return None;
         }
         if !r.queued.is_empty() {
@@ -395,5 +402,179 @@ impl Stage for Sink {
             self.end_reply(r);
         }
         self.reports
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crossbeam_channel::{unbounded, Receiver};
+
+    use super::*;
+    use crate::foundation::cancel::Generation;
+    use crate::orchestration::pipeline::clock::MediaClock;
+    use crate::orchestration::pipeline::messages::Events;
+    use crate::orchestration::pipeline::output;
+    use crate::orchestration::pipeline::turn::Turn;
+
+    struct Rig {
+        sink: Sink,
+        out: Receiver<Output>,
+        heard: Receiver<Heard>,
+        generation: Generation,
+    }
+
+    fn rig() -> Rig {
+        let (events, _sink_control) = Events::channel();
+        let (source, _) = unbounded();
+        let generation = Generation::new();
+        let s = Shared {
+            generation: generation.clone(),
+            events,
+            source,
+            // Not real time: audio is handed out as soon as it may be played.
+            clock: Arc::new(MediaClock::new(false)),
+            recorder: None,
+        };
+        let (out, rx) = output::channel();
+        let (heard_tx, heard) = unbounded();
+        let listeners = Listeners {
+            heard: heard_tx,
+            vad: unbounded().0,
+        };
+        Rig {
+            sink: Sink::new(Box::new(out), 0, listeners, s),
+            out: rx,
+            heard,
+            generation,
+        }
+    }
+
+    fn reply(sink: &mut Sink, turn: &Arc<Turn>, generation: u64, text: &str) {
+        for msg in [
+            TtsMsg::SentenceStart {
+                turn: turn.clone(),
+                generation,
+                text: text.into(),
+            },
+            TtsMsg::Audio {
+                turn: turn.clone(),
+                generation,
+                pcm: vec![100; 4_800],
+            },
+            TtsMsg::End {
+                turn: turn.clone(),
+                generation,
+            },
+        ] {
+            sink.handle(msg);
+        }
+    }
+
+    fn audio_out(rx: &Receiver<Output>) -> usize {
+        rx.try_iter()
+            .map(|o| match o {
+                Output::Audio(pcm) => pcm.len(),
+                Output::Event(_) => 0,
+            })
+            .sum()
+    }
+
+    #[test]
+    fn a_reply_made_at_a_pause_waits_for_the_commit() {
+        let mut r = rig();
+        let turn = Arc::new(Turn::new(1));
+        turn.set_transcript("what are doctor chen's hours", true);
+        reply(&mut r.sink, &turn, 0, "Doctor Chen works on Mondays.");
+        assert_eq!(audio_out(&r.out), 0, "held until the turn is committed");
+        r.sink.control(SinkControl::Committed {
+            turn_id: 1,
+            generation: 0,
+        });
+        assert_eq!(audio_out(&r.out), 4_800);
+        let h = r.heard.try_recv().expect("the reply is accounted for");
+        assert_eq!(h.text, "Doctor Chen works on Mondays.");
+        assert!(!h.interrupted);
+    }
+
+    #[test]
+    fn a_reply_the_caller_talked_through_vanishes_even_once_its_turn_is_committed() {
+        let mut r = rig();
+        let turn = Arc::new(Turn::new(1));
+        turn.set_transcript("what are doctor chen's hours", true);
+        reply(&mut r.sink, &turn, 0, "A guess.");
+        // The caller went on after the pause (the STT bumps the generation), then ended the
+        // turn: the commit is for the replies made from now on.
+        let g = r.generation.bump();
+        r.sink.control(SinkControl::Committed {
+            turn_id: 1,
+            generation: g,
+        });
+        assert_eq!(audio_out(&r.out), 0, "the guess is never played");
+        assert!(r.heard.try_recv().is_err(), "and never accounted for");
+        reply(&mut r.sink, &turn, g, "The real answer.");
+        assert_eq!(audio_out(&r.out), 4_800);
+        let h = r.heard.try_recv().expect("the real reply is accounted for");
+        assert_eq!(h.text, "The real answer.");
+        assert_eq!(r.sink.finish().len(), 1, "one report for the turn");
+    }
+
+    #[test]
+    fn a_barge_in_cuts_the_reply_once_and_says_so_first() {
+        let mut r = rig();
+        let turn = Arc::new(Turn::new(1));
+        turn.set_transcript("what are doctor chen's hours", true);
+        r.sink.control(SinkControl::Committed {
+            turn_id: 1,
+            generation: 0,
+        });
+        r.sink.handle(TtsMsg::SentenceStart {
+            turn: turn.clone(),
+            generation: 0,
+            text: "A long answer.".into(),
+        });
+        r.sink.handle(TtsMsg::Audio {
+            turn: turn.clone(),
+            generation: 0,
+            pcm: vec![100; 4_800],
+        });
+        let g = r.generation.bump();
+        r.sink.control(SinkControl::BargeIn {
+            seq: 1,
+            generation: g,
+        });
+        // The end of the cut reply arrives later: it closes nothing a second time.
+        r.sink.handle(TtsMsg::End {
+            turn: turn.clone(),
+            generation: 0,
+        });
+        let events: Vec<Event> = r
+            .out
+            .try_iter()
+            .filter_map(|o| match o {
+                Output::Event(e) => Some(e),
+                Output::Audio(_) => None,
+            })
+            .collect();
+        let clear = events
+            .iter()
+            .position(|e| *e == Event::Clear)
+            .expect("clear");
+        let done = events
+            .iter()
+            .position(|e| {
+                matches!(
+                    e,
+                    Event::AgentDone {
+                        interrupted: true,
+                        ..
+                    }
+                )
+            })
+            .expect("agent_done");
+        assert!(clear < done, "{events:?}");
+        assert_eq!(r.heard.try_iter().count(), 1);
+        assert_eq!(r.sink.finish().len(), 1);
     }
 }

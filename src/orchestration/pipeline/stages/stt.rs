@@ -235,9 +235,10 @@ impl SttStage {
         u.turn.mark(Mark::SttFinal);
         // From here the reply may be played: the sink hears it before the agent does, and after
         // the transcript is in the turn's record (a held reply may be reported at once).
-        self.s
-            .events
-            .control(SinkControl::Committed { turn_id: u.turn.id });
+        self.s.events.control(SinkControl::Committed {
+            turn_id: u.turn.id,
+            generation: self.s.generation.current(),
+        });
         let turn = u.turn.clone();
         if !early {
             self.cur = None;
