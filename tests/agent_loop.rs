@@ -314,3 +314,101 @@ fn after_a_cancel_the_agent_forwards_no_more_text_and_runs_no_tools() {
     assert_eq!(last.content, "one ");
     assert!(last.tool_calls.is_empty());
 }
+
+/// Tools where only `book` changes something.
+struct BookAndLookup;
+
+impl ToolSet for BookAndLookup {
+    fn specs(&self) -> Vec<ToolSpec> {
+        ["lookup", "book"]
+            .iter()
+            .map(|n| ToolSpec {
+                name: n.to_string(),
+                description: n.to_string(),
+                parameters: json!({"type": "object"}),
+            })
+            .collect()
+    }
+    fn call(&mut self, name: &str, _arguments: &str) -> Value {
+        json!({"done": name, "detail": "x".repeat(400)})
+    }
+    fn is_read_only(&self, name: &str) -> bool {
+        name == "lookup"
+    }
+}
+
+#[test]
+fn a_long_call_keeps_its_prompt_within_budget_and_its_booking_in_mind() {
+    // Twelve turns, each a tool call and a long answer; the third books.
+    let mut script = Vec::new();
+    for n in 0..12 {
+        let name = if n == 2 { "book" } else { "lookup" };
+        script.push(vec![ScriptStep::Call {
+            name: name.into(),
+            arguments: json!({"turn": n}),
+        }]);
+        script.push(vec![ScriptStep::Text(format!(
+            "Answer {n}: {}",
+            "a fairly long spoken sentence ".repeat(12)
+        ))]);
+    }
+    let chat = ScriptedChat::new(script);
+    let calls = chat.calls.clone();
+    let config = AgentConfig {
+        history_budget_chars: 6_000,
+        ..AgentConfig::default()
+    };
+    let mut agent = Agent::new(config, Box::new(chat), Box::new(BookAndLookup));
+    for n in 0..12 {
+        agent
+            .respond(
+                n + 1,
+                &format!("question {n}"),
+                &CancelToken::never(),
+                &mut |_| {},
+            )
+            .expect("scripted model");
+    }
+    let calls = calls.lock().unwrap();
+    let last = calls.last().expect("the model was called");
+    let chars: usize = last
+        .iter()
+        .map(|m| {
+            m.content.len()
+                + m.tool_calls
+                    .iter()
+                    .map(|c| c.arguments.len())
+                    .sum::<usize>()
+        })
+        .sum();
+    // Without a budget the twelfth call would carry all twelve turns (about 12 * 900 chars).
+    assert!(chars < 7_500, "{chars} chars sent");
+    let first = calls.first().unwrap();
+    assert_eq!(last[0], first[0], "the system prompt stays first");
+    // The booking of turn 3 is still there, its call and result together; the old lookups are not.
+    let booked = last
+        .iter()
+        .position(|m| m.tool_calls.iter().any(|c| c.name == "book"))
+        .expect("the booking is kept");
+    assert_eq!(last[booked + 1].role, Role::Tool);
+    assert!(last[booked + 1].content.contains("\"done\":\"book\""));
+    let lookups = last
+        .iter()
+        .filter(|m| m.tool_calls.iter().any(|c| c.name == "lookup"))
+        .count();
+    // The turn in progress, and the last few kept whole.
+    let kept = voice_agent::orchestration::agent::KEEP_TURNS + 1;
+    assert!(lookups <= kept, "{lookups} lookups sent");
+    // Every tool result still follows the call that asked for it.
+    for (i, m) in last.iter().enumerate() {
+        if m.role == Role::Tool {
+            let id = m.tool_call_id.as_deref().unwrap();
+            assert!(last[..i]
+                .iter()
+                .any(|a| a.tool_calls.iter().any(|c| c.id == id)));
+        }
+    }
+    // And the latest question is the last thing the caller said that the model read.
+    let said = last.iter().rev().find(|m| m.role == Role::User).unwrap();
+    assert_eq!(said.content, "question 11");
+}

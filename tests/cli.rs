@@ -40,6 +40,28 @@ fn a_file_that_is_not_a_wav_exits_with_code_2() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(2));
     std::fs::remove_file(&path).ok();
+
+    // A WAV whose header claims 1 Hz: refused at once, with why, instead of resampled.
+    let slow = tmp("1hz.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 1,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&slow, spec).unwrap();
+    for _ in 0..64 {
+        w.write_sample(100i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let out = bin().args(["run", "--input"]).arg(&slow).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("sample rate of 1 Hz is not supported"),
+        "{err}"
+    );
+    std::fs::remove_file(&slow).ok();
 }
 
 #[test]

@@ -695,3 +695,61 @@ fn a_short_blip_while_the_agent_speaks_does_not_interrupt() {
     assert_eq!(finals, 1);
     assert!(!events.contains(&Event::Clear));
 }
+
+/// A voice that never returns and never looks at its cancel token (a provider stuck on a
+/// connection with no deadline).
+struct StuckTts(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl TextToSpeech for StuckTts {
+    fn name(&self) -> String {
+        "stuck".into()
+    }
+    fn synthesize(
+        &mut self,
+        _text: &str,
+        _cancel: &CancelToken,
+        _on_audio: &mut dyn FnMut(&[i16]),
+    ) -> Result<(), TtsError> {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+        std::thread::sleep(Duration::from_secs(3_600));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_stuck_provider_cannot_hold_a_session_past_its_teardown_limit() {
+    let caller = synthetic_caller(&[(300, false), (600, true), (600, false)]);
+    let entered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let p = parts(
+        caller,
+        true,
+        ScriptedStt::new(&["hello"]),
+        ScriptedChat::replies(&["Hello there, how can I help?"]),
+        Box::new(StuckTts(entered.clone())),
+        RecordingOutput::default(),
+        unbounded().0,
+    );
+    let pipeline = Pipeline::spawn(p, PipelineConfig::default());
+    // Wait until the voice is stuck, then hang up as a server does.
+    let started = std::time::Instant::now();
+    while !entered.load(std::sync::atomic::Ordering::Acquire) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the reply never reached the voice"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    pipeline.hang_up();
+    let t = std::time::Instant::now();
+    let outcome = pipeline.join_within(Duration::from_secs(2));
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(
+        outcome.stuck_stages.contains(&"tts".to_string()),
+        "{outcome:?}"
+    );
+    // The stages that could end did: the sink among them, with its report.
+    assert!(
+        !outcome.stuck_stages.contains(&"sink".to_string()),
+        "{outcome:?}"
+    );
+}

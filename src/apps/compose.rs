@@ -90,6 +90,9 @@ pub struct ProviderOptions {
     /// Model name for the OpenAI-compatible LLM [default: $LLM_MODEL or gpt-4o-mini].
     #[arg(long, global = true)]
     pub llm_model: Option<String>,
+    /// Most tokens one LLM reply may take [default: $LLM_MAX_TOKENS or 400].
+    #[arg(long, global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub llm_max_tokens: Option<u32>,
     /// Whisper variant: tiny.en (default) or base (multilingual; `scripts/setup.sh --with-base`).
     #[arg(long, global = true, default_value = "tiny.en")]
     pub whisper: String,
@@ -126,6 +129,7 @@ impl Default for ProviderOptions {
             voice: None,
             llm: None,
             llm_model: None,
+            llm_max_tokens: None,
             whisper: "tiny.en".into(),
             db: None,
             model_threads: None,
@@ -311,6 +315,9 @@ impl Providers {
             Brain::OpenAi(mut c) => {
                 if let Some(m) = &opts.llm_model {
                     c.model = m.clone();
+                }
+                if let Some(n) = opts.llm_max_tokens {
+                    c.max_tokens = Some(n);
                 }
                 lines.push(format!("brain: {}", OpenAiChat::new(c.clone()).name()));
                 Brain::OpenAi(c)

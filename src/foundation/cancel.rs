@@ -3,18 +3,36 @@
 //! Every reply is produced under the generation that was current when it started. Bumping the
 //! counter makes every message of older generations stale: stages drop them, streams abort.
 //! A [`CancelToken`] is how work in flight (a model call, an HTTP stream, a simulated delay)
-//! learns that its generation has passed: by checking, or by waiting on it.
+//! learns that its generation has passed: by checking, or by waiting on it in a `select!`
+//! beside its own channel ([`CancelToken::fired`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-/// The counter, and a condition that wakes whoever waits on a token when it moves.
-#[derive(Debug, Default)]
+use crossbeam_channel::{bounded, select, Receiver, Sender};
+
+/// The counter, and a channel per generation that is closed when the generation passes: a
+/// closed channel wakes every receiver at once.
+#[derive(Debug)]
 struct Counter {
     value: AtomicU64,
-    lock: Mutex<()>,
-    moved: Condvar,
+    /// The current generation's channel (its sender is dropped on the bump).
+    current: Mutex<(Sender<()>, Receiver<()>)>,
+}
+
+impl Default for Counter {
+    fn default() -> Self {
+        Self {
+            value: AtomicU64::new(0),
+            current: Mutex::new(bounded(0)),
+        }
+    }
+}
+
+/// A channel that is closed already: the token of a past generation.
+fn closed() -> Receiver<()> {
+    bounded(0).1
 }
 
 /// A session's generation counter, cheap to clone and share between stage threads.
@@ -33,10 +51,10 @@ impl Generation {
 
     /// Invalidate everything in flight; returns the new generation.
     pub fn bump(&self) -> u64 {
+        let mut current = self.0.current.lock().unwrap_or_else(|e| e.into_inner());
         let g = self.0.value.fetch_add(1, Ordering::AcqRel) + 1;
-        // Taking the lock orders the bump after any waiter's last look at the counter.
-        let _held = self.0.lock.lock().unwrap_or_else(|e| e.into_inner());
-        self.0.moved.notify_all();
+        // Dropping the old sender closes the old generation's channel.
+        *current = bounded(0);
         g
     }
 
@@ -47,9 +65,16 @@ impl Generation {
 
     /// A token for work of a given generation: cancelled at once if that generation is past.
     pub fn token_for(&self, generation: u64) -> CancelToken {
+        let current = self.0.current.lock().unwrap_or_else(|e| e.into_inner());
+        let fired = if generation < self.current() {
+            closed()
+        } else {
+            current.1.clone()
+        };
         CancelToken {
             counter: Some(self.0.clone()),
             at: generation,
+            fired,
         }
     }
 
@@ -64,6 +89,8 @@ impl Generation {
 pub struct CancelToken {
     counter: Option<Arc<Counter>>,
     at: u64,
+    /// Closed when the token fires (`crossbeam_channel::never()` for a token that never does).
+    fired: Receiver<()>,
 }
 
 impl CancelToken {
@@ -72,6 +99,7 @@ impl CancelToken {
         Self {
             counter: None,
             at: 0,
+            fired: crossbeam_channel::never(),
         }
     }
 
@@ -87,26 +115,20 @@ impl CancelToken {
         self.at
     }
 
+    /// A channel that becomes ready (closed) when the token fires: wait on it in a `select!`
+    /// beside the work's own channel.
+    pub fn fired(&self) -> &Receiver<()> {
+        &self.fired
+    }
+
     /// Wait `d`, or less if the token fires meanwhile; true when it fired.
     pub fn sleep(&self, d: Duration) -> bool {
-        let end = Instant::now() + d;
-        let Some(c) = &self.counter else {
-            std::thread::sleep(d);
-            return false;
-        };
-        let mut held = c.lock.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if self.is_cancelled() {
-                return true;
-            }
-            let Some(left) = end.checked_duration_since(Instant::now()) else {
-                return false;
-            };
-            held = c
-                .moved
-                .wait_timeout(held, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+        if self.is_cancelled() {
+            return true;
+        }
+        select! {
+            recv(self.fired) -> _ => true,
+            default(d) => self.is_cancelled(),
         }
     }
 }
@@ -127,6 +149,9 @@ mod tests {
         assert_eq!(fresh.generation(), 1);
         assert!(!fresh.is_cancelled());
         assert!(!CancelToken::never().is_cancelled());
+        // A token for a generation already past is fired from the start.
+        assert!(g.token_for(0).fired().try_recv().is_err());
+        assert!(g.token_for(0).sleep(Duration::from_secs(600)));
     }
 
     #[test]
@@ -146,5 +171,18 @@ mod tests {
             !g.token().sleep(Duration::from_millis(1)),
             "a quiet token sleeps it out"
         );
+        assert!(!CancelToken::never().sleep(Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn a_token_can_be_selected_beside_the_works_own_channel() {
+        let g = Generation::new();
+        let token = g.token();
+        let (_work_tx, work) = crossbeam_channel::bounded::<u32>(1);
+        g.bump();
+        select! {
+            recv(work) -> _ => panic!("no work was sent"),
+            recv(token.fired()) -> _ => {}
+        }
     }
 }

@@ -277,6 +277,46 @@ pub fn redact_url(text: &str) -> String {
     shown.replace(MARK, "<redacted>")
 }
 
+/// The parts of `url` that are secrets, as they are written in it (`user:password@`, the values
+/// of key-like query parameters), so any text quoting the URL can be cleaned of them.
+pub fn url_secrets(url: &str) -> Vec<String> {
+    let Ok(u) = Url::parse(url) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if !u.username().is_empty() || u.password().is_some() {
+        let user = u.username();
+        out.push(match u.password() {
+            Some(p) => format!("{user}:{p}@"),
+            None => format!("{user}@"),
+        });
+    }
+    if let Some(q) = u.query() {
+        for pair in q.split('&') {
+            if let Some((k, v)) = pair.split_once('=') {
+                if SECRET_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(k)) && !v.is_empty() {
+                    out.push(v.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `text` with every secret of `url` (see [`url_secrets`]) and `key` replaced.
+pub fn redact_with(text: &str, url: &str, key: Option<&str>) -> String {
+    let mut out = redact(text, key);
+    for s in url_secrets(url) {
+        let mark = if s.ends_with('@') {
+            "<redacted>@"
+        } else {
+            "<redacted>"
+        };
+        out = out.replace(&s, mark);
+    }
+    out
+}
+
 /// `get`, except that the settings in `overrides` that hold a value (command-line flags)
 /// win over it: `("DEEPGRAM_BASE_URL", Some(url))` replaces that variable.
 pub fn overlay<'a>(
@@ -622,6 +662,22 @@ mod tests {
             endpoint("http://h/v1?x=1", "audio/speech"),
             "http://h/v1/audio/speech?x=1"
         );
+    }
+
+    #[test]
+    fn every_secret_written_in_a_url_is_found_and_cleaned() {
+        let url = "https://alice:hunter2@llm.example/v1?api-version=1&key=k-123";
+        assert_eq!(url_secrets(url), ["alice:hunter2@", "k-123"]);
+        let message = format!("cannot reach {url}/chat/completions: refused (key sk-9)");
+        let clean = redact_with(&message, url, Some("sk-9"));
+        for secret in ["alice", "hunter2", "k-123", "sk-9"] {
+            assert!(!clean.contains(secret), "{clean}");
+        }
+        assert!(
+            clean.contains("https://<redacted>@llm.example/v1"),
+            "{clean}"
+        );
+        assert!(url_secrets("http://127.0.0.1:8081/v1").is_empty());
     }
 
     #[test]

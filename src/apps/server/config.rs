@@ -1,6 +1,7 @@
 //! How the server runs: addresses, limits, who may connect, and each session's pipeline.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::orchestration::pipeline::PipelineConfig;
 
@@ -16,6 +17,15 @@ pub struct ServerConfig {
     pub max_sessions: usize,
     /// Origins besides the server's own that may open sessions (`*` for any).
     pub allowed_origins: Vec<String>,
+    /// Names this server answers to besides IP addresses and `localhost` (a server bound to a
+    /// public address is reached by name; any other name is a DNS-rebinding attempt).
+    pub allowed_hosts: Vec<String>,
+    /// The longest a call may last; it is then closed (1001).
+    pub max_call: Option<Duration>,
+    /// Timeouts: the whole WebSocket handshake; a WebSocket client that sends nothing, not
+    /// even a pong to the server's pings.
+    pub handshake_limit: Duration,
+    pub idle_timeout: Duration,
     /// Serve the page from this directory instead of the copy built into the binary.
     pub static_dir: Option<PathBuf>,
     /// The pipeline of each session.
@@ -29,6 +39,10 @@ impl Default for ServerConfig {
             ws_bind: None,
             max_sessions: 8,
             allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            max_call: None,
+            handshake_limit: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
             static_dir: None,
             pipeline: socket_pipeline(PipelineConfig::default()),
         }
@@ -58,6 +72,13 @@ pub struct ServeArgs {
     /// Another origin allowed to open sessions, e.g. https://demo.example (repeatable; `*` for any).
     #[arg(long = "allow-origin")]
     pub allow_origin: Vec<String>,
+    /// A host name this server is reached by, e.g. demo.example (repeatable; IP addresses and
+    /// localhost always pass, and so do the hosts of --allow-origin).
+    #[arg(long = "allow-host")]
+    pub allow_host: Vec<String>,
+    /// End a call after this many seconds (1001), e.g. 1800.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_call_secs: Option<u64>,
     /// Serve the page from this directory instead of the built-in copy (page development).
     #[arg(long)]
     pub static_dir: Option<PathBuf>,
@@ -70,8 +91,11 @@ impl ServeArgs {
             ws_bind: self.ws_bind.clone(),
             max_sessions: self.max_sessions,
             allowed_origins: self.allow_origin.clone(),
+            allowed_hosts: self.allow_host.clone(),
+            max_call: self.max_call_secs.map(Duration::from_secs),
             static_dir: self.static_dir.clone(),
             pipeline: socket_pipeline(pipeline),
+            ..ServerConfig::default()
         }
     }
 }

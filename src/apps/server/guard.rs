@@ -22,6 +22,34 @@ pub fn is_loopback_host(host: Option<&str>) -> bool {
     }
 }
 
+/// Does this server answer to `host` (a `Host` header)? On loopback only to loopback names.
+/// Bound to another address: to IP addresses, `localhost`, the names in `allowed_hosts` and the
+/// hosts of `allowed_origins`. A web page whose domain an attacker re-points at this server
+/// (DNS rebinding) sends its own name, and is refused. No `Host` at all is not a browser.
+pub fn host_allowed(
+    host: Option<&str>,
+    loopback_server: bool,
+    allowed_hosts: &[String],
+    allowed_origins: &[String],
+) -> bool {
+    if loopback_server {
+        return is_loopback_host(host);
+    }
+    let Some(host) = host else { return true };
+    match host_and_port(host) {
+        Some((Host::Ipv4(_) | Host::Ipv6(_), _)) => true,
+        Some((Host::Domain(d), _)) => {
+            d == "localhost"
+                || allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&d))
+                || allowed_origins
+                    .iter()
+                    .filter_map(|o| Url::parse(o).ok())
+                    .any(|o| o.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&d)))
+        }
+        None => false,
+    }
+}
+
 /// May a page from `origin` open a session? Yes when it is listed in `allowed` (exact origins,
 /// or `*` for any), or when it is one of this server's own pages: the same host the browser
 /// connected to (`host`), on the page's port (`page_port`) or the WebSocket's own. A request
@@ -150,6 +178,32 @@ mod tests {
             8080,
             &["*".to_string()]
         ));
+    }
+
+    #[test]
+    fn a_public_server_answers_to_addresses_and_its_own_names_only() {
+        let hosts = vec!["demo.example".to_string()];
+        let origins = vec!["https://app.example:8443".to_string()];
+        for ok in [
+            None,
+            Some("203.0.113.7:8080"),
+            Some("[2001:db8::1]:8081"),
+            Some("localhost:8080"),
+            Some("DEMO.example"),
+            Some("app.example:8081"),
+        ] {
+            assert!(host_allowed(ok, false, &hosts, &origins), "{ok:?}");
+        }
+        for bad in [
+            Some("rebound.attacker.example:8080"),
+            Some(""),
+            Some("demo.example.evil"),
+        ] {
+            assert!(!host_allowed(bad, false, &hosts, &origins), "{bad:?}");
+        }
+        // On loopback, only loopback names, whatever the lists say.
+        assert!(!host_allowed(Some("demo.example"), true, &hosts, &origins));
+        assert!(host_allowed(Some("127.0.0.1:8080"), true, &[], &[]));
     }
 
     #[test]

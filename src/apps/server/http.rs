@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use tiny_http::{Header, Method, Request, Response};
 
-use super::guard::is_loopback_host;
 use super::shared::Shared;
 
 type Reply = Response<Cursor<Vec<u8>>>;
@@ -40,11 +39,8 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 
 /// The answer to one request.
 fn answer(req: &Request, shared: &Shared) -> Reply {
-    if shared.loopback && !is_loopback_host(header(req, "Host")) {
-        log::warn!(
-            "Host {:?} refused on a loopback server",
-            header(req, "Host")
-        );
+    if !shared.host_allowed(header(req, "Host")) {
+        log::warn!("Host {:?} refused", header(req, "Host"));
         return text(403, "host not allowed");
     }
     if !matches!(req.method(), Method::Get | Method::Head) {

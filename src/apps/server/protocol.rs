@@ -2,7 +2,8 @@
 //! binary audio frames, and the budget that stops a client from sending faster than real time.
 //! Everything here is pure (no sockets), so it is tested on its own.
 
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -214,6 +215,36 @@ impl InputBudget {
     }
 }
 
+/// Audio refused for running ahead of real time, over the last `window`: a client that keeps
+/// doing it is flooding; one that did it now and then over a long call (network jitter) is not.
+#[derive(Debug)]
+pub struct FloodWindow {
+    window: Duration,
+    drops: VecDeque<(Instant, u64)>,
+}
+
+impl FloodWindow {
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            drops: VecDeque::new(),
+        }
+    }
+
+    /// Note `ms` of refused audio at `now`; returns the refused ms within the window.
+    pub fn record(&mut self, now: Instant, ms: u64) -> u64 {
+        self.drops.push_back((now, ms));
+        while self
+            .drops
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > self.window)
+        {
+            self.drops.pop_front();
+        }
+        self.drops.iter().map(|(_, ms)| ms).sum()
+    }
+}
+
 /// The first message of every session: what the server expects and sends.
 pub fn ready_message(session: u64, providers: &[String]) -> String {
     json!({
@@ -229,7 +260,20 @@ pub fn ready_message(session: u64, providers: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    #[test]
+    fn flooding_is_counted_over_a_window_not_over_the_whole_call() {
+        let t0 = Instant::now();
+        let mut w = FloodWindow::new(Duration::from_secs(30));
+        assert_eq!(w.record(t0, 20), 20);
+        assert_eq!(w.record(t0 + Duration::from_secs(10), 20), 40);
+        // A jittery hour: each burst of drops is long forgotten by the next.
+        let mut at = t0 + Duration::from_secs(10);
+        for _ in 0..120 {
+            at += Duration::from_secs(31);
+            assert_eq!(w.record(at, 500), 500);
+        }
+    }
 
     #[test]
     fn client_messages_parse_and_bad_ones_say_why() {

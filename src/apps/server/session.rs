@@ -20,24 +20,29 @@ use crossbeam_channel::{bounded, select, Receiver, Sender, TrySendError};
 use tungstenite::Message;
 
 use super::protocol::{
-    close, parse_client_message, ready_message, ClientMessage, FrameAssembler, InputBudget,
-    ProtocolError,
+    close, parse_client_message, ready_message, ClientMessage, FloodWindow, FrameAssembler,
+    InputBudget, ProtocolError,
 };
 use super::shared::Shared;
 use super::socket::{Reader, SocketError, ToClient, Writer, WriterEnd};
-use crate::foundation::audio::AudioInput;
+use crate::foundation::audio::{AudioInput, FRAME_MS};
 use crate::orchestration::pipeline::{Event, Output, Pipeline, SessionOutput, SessionParts};
 
 /// Audio a client may send ahead of real time (catching up after a hiccup).
 const BURST_MS: u64 = 1_000;
-/// Audio refused for running ahead of real time before the client is cut off.
+/// Audio refused for running ahead of real time, within `FLOOD_WINDOW`, before the client is
+/// cut off.
 const FLOOD_LIMIT_MS: u64 = 10_000;
+const FLOOD_WINDOW: std::time::Duration = std::time::Duration::from_secs(30);
 /// Invalid messages tolerated before the client is cut off.
 const MAX_BAD_MESSAGES: u32 = 100;
 /// A new flood warning is sent only after this long without dropped frames.
 const FLOOD_QUIET: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long the client has to answer our close, or finish sending after a protocol error.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// The longest a session's pipeline may take to wind down once the call is over; a stage still
+/// stuck then (a provider that hangs) is left to finish on its own, and the slot is freed.
+const TEARDOWN_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Caller frames waiting for the pipeline (1 s).
 const INPUT_QUEUE_FRAMES: usize = 50;
 /// Messages waiting for the writer (the sink only runs its lookahead ahead).
@@ -142,6 +147,7 @@ pub fn run(mut reader: Reader, write: TcpStream, ctx: SessionContext<'_>) {
     let (to_client, from_session) = bounded(OUTPUT_QUEUE);
     reader.reply_through(to_client.clone());
     let mut writer = Writer::new(write);
+    writer.ping_every(shared.config.idle_timeout / 3);
     // The server's shutdown reaches this session through its writer.
     let _registered = shared.register(ctx.id, to_client.clone());
     if shared.stopping.load(Ordering::Acquire) {
@@ -188,7 +194,9 @@ pub fn run(mut reader: Reader, write: TcpStream, ctx: SessionContext<'_>) {
         assembler: FrameAssembler::default(),
         budget,
         bad_messages: 0,
-        last_drop: None,
+        flood: FloodWindow::new(FLOOD_WINDOW),
+        warned_fast: None,
+        warned_behind: None,
         frames: frames_tx,
         playback,
         replies: to_client.clone(),
@@ -196,12 +204,15 @@ pub fn run(mut reader: Reader, write: TcpStream, ctx: SessionContext<'_>) {
     let reading = spawn_reader(reader, inbound, to_client.clone());
     drop(to_client);
 
+    if let Some(limit) = shared.config.max_call {
+        writer.end_call_at(started + limit);
+    }
     let end = writer.run(&from_session);
     // The caller is gone, or the pipeline failed: end the input either way, and cut off
     // whatever the agent is still doing (a reply would otherwise play to nobody).
     drop(close_input);
     pipeline.hang_up();
-    let outcome = pipeline.join();
+    let outcome = pipeline.join_within(TEARDOWN_LIMIT);
     let why = match &end {
         WriterEnd::SinkEnded => {
             // Tell the client why (the failing stage's error event went out already).
@@ -217,7 +228,7 @@ pub fn run(mut reader: Reader, write: TcpStream, ctx: SessionContext<'_>) {
     };
     let _ = reading.join();
     log::info!(
-        "session {} ended after {:.1} s, {} turns ({why}){}",
+        "session {} ended after {:.1} s, {} turns ({why}){}{}",
         ctx.id,
         started.elapsed().as_secs_f64(),
         outcome.reports.len(),
@@ -225,6 +236,11 @@ pub fn run(mut reader: Reader, write: TcpStream, ctx: SessionContext<'_>) {
             String::new()
         } else {
             format!(", failed stages: {:?}", outcome.failed_stages)
+        },
+        if outcome.stuck_stages.is_empty() {
+            String::new()
+        } else {
+            format!(", stuck stages left behind: {:?}", outcome.stuck_stages)
         }
     );
 }
@@ -250,7 +266,9 @@ fn finish_reader(
         assembler: FrameAssembler::default(),
         budget: InputBudget::new(0, Instant::now()),
         bad_messages: 0,
-        last_drop: None,
+        flood: FloodWindow::new(FLOOD_WINDOW),
+        warned_fast: None,
+        warned_behind: None,
         frames,
         playback: Arc::default(),
         replies: to_client.clone(),
@@ -324,7 +342,10 @@ struct Inbound {
     assembler: FrameAssembler,
     budget: InputBudget,
     bad_messages: u32,
-    last_drop: Option<Instant>,
+    flood: FloodWindow,
+    /// When the client was last told it sends too fast / that the server is behind.
+    warned_fast: Option<Instant>,
+    warned_behind: Option<Instant>,
     frames: Sender<Vec<i16>>,
     playback: Arc<Playback>,
     replies: Sender<ToClient>,
@@ -372,34 +393,49 @@ impl Inbound {
             Err(e) => return self.refuse(e),
         };
         let now = Instant::now();
-        let mut dropped = false;
+        let (mut too_fast, mut behind) = (0, 0);
         for frame in frames {
-            let accepted = self.budget.take_frame(now)
-                && match self.frames.try_send(frame) {
-                    Ok(()) => true,
-                    Err(TrySendError::Full(_)) => false,
-                    // The pipeline is ending; the session notices on its own.
-                    Err(TrySendError::Disconnected(_)) => true,
-                };
-            dropped |= !accepted;
+            if !self.budget.take_frame(now) {
+                too_fast += 1;
+                continue;
+            }
+            match self.frames.try_send(frame) {
+                // The pipeline is ending; the session notices on its own.
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(_)) => behind += 1,
+            }
         }
-        if !dropped {
+        if behind > 0
+            && self
+                .warned_behind
+                .is_none_or(|t| now.duration_since(t) > FLOOD_QUIET)
+        {
+            // Our fault, not the client's: never counted as flooding.
+            self.warned_behind = Some(now);
+            log::warn!("session input queue full: the pipeline is behind");
+            self.reply(error_json(
+                "server",
+                "the server is behind: some of your audio was dropped",
+            ));
+        }
+        if too_fast == 0 {
             return Ok(());
         }
-        if self.budget.dropped_ms > FLOOD_LIMIT_MS {
+        if self.flood.record(now, too_fast * FRAME_MS) > FLOOD_LIMIT_MS {
             return Err((
                 close::POLICY,
                 format!(
-                    "audio sent faster than real time (over {} s dropped)",
-                    FLOOD_LIMIT_MS / 1000
+                    "audio sent faster than real time (over {} s dropped within {} s)",
+                    FLOOD_LIMIT_MS / 1000,
+                    FLOOD_WINDOW.as_secs()
                 ),
             ));
         }
-        let warn = self
-            .last_drop
-            .is_none_or(|t| now.duration_since(t) > FLOOD_QUIET);
-        self.last_drop = Some(now);
-        if warn {
+        if self
+            .warned_fast
+            .is_none_or(|t| now.duration_since(t) > FLOOD_QUIET)
+        {
+            self.warned_fast = Some(now);
             self.reply(error_json(
                 "protocol",
                 "audio arrives faster than real time: frames dropped (send one 20 ms frame every 20 ms)",
@@ -412,6 +448,64 @@ impl Inbound {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn inbound(burst_ms: u64, queue: usize) -> (Inbound, Receiver<Vec<i16>>, Receiver<ToClient>) {
+        let (frames, frames_rx) = bounded(queue);
+        let (replies, replies_rx) = bounded(64);
+        let inbound = Inbound {
+            assembler: FrameAssembler::default(),
+            budget: InputBudget::new(burst_ms, Instant::now()),
+            bad_messages: 0,
+            flood: FloodWindow::new(FLOOD_WINDOW),
+            warned_fast: None,
+            warned_behind: None,
+            frames,
+            playback: Arc::default(),
+            replies,
+        };
+        (inbound, frames_rx, replies_rx)
+    }
+
+    fn error_stages(rx: &Receiver<ToClient>) -> Vec<String> {
+        rx.try_iter()
+            .filter_map(|m| match m {
+                ToClient::Json(s) => serde_json::from_str::<serde_json::Value>(&s)
+                    .ok()
+                    .map(|v| v["stage"].as_str().unwrap_or("").to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_server_that_falls_behind_says_so_and_never_calls_it_flooding() {
+        // Plenty of budget, but the pipeline takes one frame and then no more.
+        let (mut inb, _frames, replies) = inbound(60_000, 1);
+        for _ in 0..2_000 {
+            assert!(inb.audio(&[0u8; 640]).is_ok(), "not the client's fault");
+        }
+        assert_eq!(
+            error_stages(&replies),
+            ["server"],
+            "one warning, from the server"
+        );
+    }
+
+    #[test]
+    fn a_client_ahead_of_real_time_is_warned_then_cut_off() {
+        let (mut inb, _frames, replies) = inbound(0, 10_000);
+        let mut closed = None;
+        for _ in 0..1_000 {
+            if let Err(e) = inb.audio(&[0u8; 640]) {
+                closed = Some(e);
+                break;
+            }
+        }
+        let (code, reason) = closed.expect("cut off after 10 s of audio refused");
+        assert_eq!(code, close::POLICY);
+        assert!(reason.contains("faster than real time"), "{reason}");
+        assert_eq!(error_stages(&replies), ["protocol"]);
+    }
 
     #[test]
     fn played_reports_are_monotonic_and_never_exceed_what_was_sent() {

@@ -10,6 +10,7 @@ use crossbeam_channel::Sender;
 
 use super::config::ServerConfig;
 use super::files::StaticFiles;
+use super::guard::host_allowed;
 use super::socket::ToClient;
 use crate::providers::session::SessionFactory;
 
@@ -62,6 +63,16 @@ impl Shared {
             connections_done: Condvar::new(),
             live: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Does the server answer to this `Host`?
+    pub fn host_allowed(&self, host: Option<&str>) -> bool {
+        host_allowed(
+            host,
+            self.loopback,
+            &self.config.allowed_hosts,
+            &self.config.allowed_origins,
+        )
     }
 
     /// Take a session slot, if one is free.

@@ -13,9 +13,10 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use socket2::{SockRef, TcpKeepalive};
 use tungstenite::error::{CapacityError, Error};
 use tungstenite::handshake::server::{Callback, ErrorResponse};
 use tungstenite::handshake::HandshakeError;
@@ -84,10 +85,21 @@ enum ReplyTo {
 pub struct ReaderIo {
     read: TcpStream,
     replies: ReplyTo,
+    /// While set (the handshake, the wait for an answer to our close), every read waits only
+    /// for what is left until then: a client trickling a byte at a time gets no more than the
+    /// whole allowance.
+    deadline: Option<Instant>,
 }
 
 impl Read for ReaderIo {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+                .ok_or(io::ErrorKind::TimedOut)?;
+            self.read.set_read_timeout(Some(left))?;
+        }
         self.read.read(buf)
     }
 }
@@ -120,27 +132,40 @@ pub struct Reader {
     idle: Duration,
 }
 
+/// TCP keepalive: a peer whose machine or network vanished is found within about 30 s even
+/// when neither side has anything to send.
+fn keepalive(stream: &TcpStream) -> io::Result<()> {
+    let ka = TcpKeepalive::new()
+        .with_time(Duration::from_secs(15))
+        .with_interval(Duration::from_secs(5))
+        .with_retries(3);
+    SockRef::from(stream).set_tcp_keepalive(&ka)
+}
+
 /// Accept a WebSocket on `stream`: tungstenite reads the request and answers it, asking
-/// `callback` (path, Host and Origin checks) first. `idle`: how long a silent client is kept.
+/// `callback` (path, Host and Origin checks) first, all within `handshake_limit`. `idle`: how
+/// long a client that sends nothing (not even a pong) is kept.
 pub fn accept(
     stream: TcpStream,
     callback: impl Callback,
-    handshake_timeout: Duration,
+    handshake_limit: Duration,
     idle: Duration,
 ) -> Result<(Reader, TcpStream), Error> {
-    stream.set_read_timeout(Some(handshake_timeout))?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     stream.set_nodelay(true)?;
+    keepalive(&stream)?;
     let write = stream.try_clone()?;
     let io = ReaderIo {
         replies: ReplyTo::Socket(stream.try_clone()?),
         read: stream,
+        deadline: Some(Instant::now() + handshake_limit),
     };
-    let ws =
+    let mut ws =
         tungstenite::accept_hdr_with_config(io, callback, Some(config())).map_err(|e| match e {
             HandshakeError::Failure(e) => e,
             HandshakeError::Interrupted(_) => Error::Io(io::ErrorKind::TimedOut.into()),
         })?;
+    ws.get_mut().deadline = None;
     ws.get_ref().read.set_read_timeout(Some(idle))?;
     Ok((Reader { ws, idle }, write))
 }
@@ -222,7 +247,7 @@ impl Reader {
 
     /// Wait at most `wait` for the client's answer to our close.
     pub fn expect_close_within(&mut self, wait: Duration) {
-        let _ = self.ws.get_ref().read.set_read_timeout(Some(wait));
+        self.ws.get_mut().deadline = Some(Instant::now() + wait);
     }
 }
 
@@ -231,7 +256,10 @@ pub struct Writer {
     ctx: WebSocketContext,
     io: WriterIo,
     /// When our close frame went out.
-    closed_at: Option<std::time::Instant>,
+    closed_at: Option<Instant>,
+    /// When the call must end, if it has a limit.
+    call_ends: Option<Instant>,
+    ping_every: Duration,
     /// The client closed first.
     peer_closed: bool,
 }
@@ -254,6 +282,13 @@ impl Write for WriterIo {
     }
 }
 
+/// What the writer does when nothing arrives in time.
+enum Quiet {
+    Ping,
+    EndCall,
+    Shut,
+}
+
 /// Why the writer stopped writing.
 #[derive(Debug, PartialEq, Eq)]
 pub enum WriterEnd {
@@ -267,6 +302,9 @@ pub enum WriterEnd {
 
 /// How long the client has to answer our close before the socket is shut.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
+/// A quiet connection gets a ping this often (unless set otherwise); the client's pong counts
+/// as a sign of life.
+pub const PING_EVERY: Duration = Duration::from_secs(10);
 
 impl Writer {
     pub fn new(stream: TcpStream) -> Self {
@@ -274,6 +312,8 @@ impl Writer {
             ctx: WebSocketContext::new(Role::Server, Some(config())),
             io: WriterIo(stream),
             closed_at: None,
+            call_ends: None,
+            ping_every: PING_EVERY,
             peer_closed: false,
         }
     }
@@ -284,12 +324,23 @@ impl Writer {
             .map_err(|e| write_error(&e))
     }
 
+    /// Ping a quiet connection this often: well within the reader's idle timeout, so a live
+    /// client's pongs keep it open.
+    pub fn ping_every(&mut self, every: Duration) {
+        self.ping_every = every.max(Duration::from_millis(100));
+    }
+
+    /// End the call at `at` with a close (1001), if it is still on.
+    pub fn end_call_at(&mut self, at: Instant) {
+        self.call_ends = Some(at);
+    }
+
     /// Send a close frame now. What arrives afterwards is discarded, until the reader ends.
     pub fn close(&mut self, code: u16, reason: &str) {
         if self.closed_at.is_some() {
             return;
         }
-        self.closed_at = Some(std::time::Instant::now());
+        self.closed_at = Some(Instant::now());
         let frame = CloseFrame {
             code: CloseCode::from(code),
             // Control frames carry at most 125 bytes, 2 of them the code.
@@ -309,19 +360,44 @@ impl Writer {
     /// breaks. After a close frame went out, the client has `CLOSE_WAIT` to answer it.
     pub fn run(&mut self, rx: &Receiver<ToClient>) -> WriterEnd {
         loop {
-            let msg = match self.closed_at {
-                None => rx.recv().map_err(|_| ()),
-                Some(at) => match rx.recv_deadline(at + CLOSE_WAIT) {
-                    Ok(m) => Ok(m),
-                    Err(RecvTimeoutError::Timeout) => {
-                        self.shut();
-                        continue;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => Err(()),
-                },
+            // What to do when nothing arrives: after our close, give up on the client; at the
+            // call's limit, close; on a quiet line, ping.
+            let now = Instant::now();
+            let (wake, on_quiet) = if let Some(at) = self.closed_at {
+                (at + CLOSE_WAIT, Quiet::Shut)
+            } else if self.peer_closed {
+                // The reader ends as soon as our reply to the client's close is out.
+                (now + CLOSE_WAIT, Quiet::Shut)
+            } else if let Some(end) = self.call_ends.filter(|e| *e <= now + self.ping_every) {
+                (end, Quiet::EndCall)
+            } else {
+                (now + self.ping_every, Quiet::Ping)
             };
-            let Ok(msg) = msg else {
-                return WriterEnd::ReaderEnded("every sender is gone".into());
+            let msg = match rx.recv_deadline(wake) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return WriterEnd::ReaderEnded("every sender is gone".into());
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    match on_quiet {
+                        Quiet::Shut => self.shut(),
+                        Quiet::EndCall => self.close(
+                            super::protocol::close::GOING_AWAY,
+                            "call time limit reached",
+                        ),
+                        Quiet::Ping => {
+                            let pinged =
+                                self.send(Message::Ping(Vec::new().into())).and_then(|()| {
+                                    self.ctx.flush(&mut self.io).map_err(|e| write_error(&e))
+                                });
+                            if let Err(why) = pinged {
+                                self.shut();
+                                return WriterEnd::Broken(why);
+                            }
+                        }
+                    }
+                    continue;
+                }
             };
             let closed = self.closed_at.is_some();
             let sent = match msg {

@@ -9,16 +9,12 @@ use std::time::Duration;
 
 use tungstenite::handshake::server::{Request, Response};
 
-use super::guard::{is_loopback_host, origin_allowed};
+use super::guard::origin_allowed;
 use super::protocol::close;
 use super::session::{self, SessionContext};
 use super::shared::Shared;
 use super::socket::{self, refusal};
 
-/// How long a client may take over the handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A client that sends nothing for this long is closed (a browser streams audio all the time).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Connections being set up at once beyond the session slots.
 const EXTRA_CONNECTIONS: usize = 64;
 
@@ -72,8 +68,8 @@ fn connection(stream: TcpStream, shared: &Arc<Shared>) {
             return Err(refusal(404, "sessions are on /ws"));
         }
         let host = header(req, "Host");
-        if shared.loopback && !is_loopback_host(host) {
-            log::warn!("{peer}: Host {host:?} refused on a loopback server");
+        if !shared.host_allowed(host) {
+            log::warn!("{peer}: Host {host:?} refused");
             return Err(refusal(403, "host not allowed"));
         }
         let origin = header(req, "Origin");
@@ -87,7 +83,10 @@ fn connection(stream: TcpStream, shared: &Arc<Shared>) {
         slot = shared.reserve_session();
         Ok(resp)
     };
-    let (reader, write) = match socket::accept(stream, check, HANDSHAKE_TIMEOUT, IDLE_TIMEOUT) {
+    // A browser streams audio all the time, and answers pings by itself: one that sends
+    // nothing, not even a pong, for `idle_timeout` is gone.
+    let (limit, idle) = (shared.config.handshake_limit, shared.config.idle_timeout);
+    let (reader, write) = match socket::accept(stream, check, limit, idle) {
         Ok(s) => s,
         Err(e) => {
             log::debug!("{peer}: handshake: {e}");

@@ -403,7 +403,9 @@ impl Dialogue {
             }
             "already_cancelled" => self.done("That appointment is already cancelled."),
             _ => {
-                log::warn!("built-in receptionist got tool error {code}: {message}");
+                // The message may quote the caller's details: only in debug logs.
+                log::warn!("built-in receptionist got tool error {code}");
+                log::debug!("tool error {code}: {message}");
                 self.task = Task::default();
                 self.ask(Pending::Nothing, "I'm sorry, something went wrong with our system. Could you try again in a moment?")
             }

@@ -19,7 +19,17 @@ pub enum WavError {
     Format { path: String, message: String },
 }
 
-/// Read a WAV file of any sample rate, channel count and sample format as mono PCM16 at `rate`.
+/// Sample rates accepted: from a narrow telephone band to studio rates. Anything outside is a
+/// broken or hostile header (a file claiming 1 Hz would make resampling ask for gigabytes).
+pub const RATES: std::ops::RangeInclusive<u32> = 4_000..=384_000;
+/// The most channels accepted.
+pub const MAX_CHANNELS: u16 = 16;
+/// The longest input accepted, in seconds of audio.
+pub const MAX_SECONDS: u64 = 2 * 60 * 60;
+
+/// Read a WAV file of any sample rate (within [`RATES`]), channel count (up to
+/// [`MAX_CHANNELS`]) and sample format as mono PCM16 at `rate`, at most [`MAX_SECONDS`] long.
+/// A file cut short plays up to its cut, with a warning.
 pub fn read_wav_mono(path: &Path, rate: u32) -> Result<Vec<i16>, WavError> {
     let p = path.display().to_string();
     let reader = hound::WavReader::open(path).map_err(|e| match e {
@@ -33,34 +43,57 @@ pub fn read_wav_mono(path: &Path, rate: u32) -> Result<Vec<i16>, WavError> {
         },
     })?;
     let spec = reader.spec();
-    if spec.channels == 0 || spec.sample_rate == 0 {
-        return Err(WavError::Format {
-            path: p,
-            message: "zero channels or sample rate".into(),
-        });
-    }
-    let fmt = |e: hound::Error| WavError::Format {
+    let refuse = |message: String| WavError::Format {
         path: p.clone(),
-        message: e.to_string(),
+        message,
     };
-    // Everything to f32 first, whatever the sample format.
+    if !RATES.contains(&spec.sample_rate) {
+        return Err(refuse(format!(
+            "a sample rate of {} Hz is not supported ({} to {} Hz)",
+            spec.sample_rate,
+            RATES.start(),
+            RATES.end()
+        )));
+    }
+    if spec.channels == 0 || spec.channels > MAX_CHANNELS {
+        return Err(refuse(format!(
+            "{} channels are not supported (1 to {MAX_CHANNELS})",
+            spec.channels
+        )));
+    }
+    let seconds = u64::from(reader.duration()) / u64::from(spec.sample_rate);
+    if seconds > MAX_SECONDS {
+        return Err(refuse(format!(
+            "{seconds} s of audio is longer than the {MAX_SECONDS} s accepted"
+        )));
+    }
+    // Everything to f32 first, whatever the sample format; a cut stops the reading there.
+    let mut cut: Option<hound::Error> = None;
     let interleaved: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Float => reader
             .into_samples::<f32>()
-            .collect::<Result<_, _>>()
-            .map_err(fmt)?,
+            .map_while(|s| s.map_err(|e| cut = Some(e)).ok())
+            .collect(),
         hound::SampleFormat::Int => {
             let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
             reader
                 .into_samples::<i32>()
-                .map(|s| s.map(|v| v as f32 * scale))
-                .collect::<Result<_, _>>()
-                .map_err(fmt)?
+                .map_while(|s| s.map_err(|e| cut = Some(e)).ok())
+                .map(|v| v as f32 * scale)
+                .collect()
         }
     };
+    // PCM samples are any bytes at all: what stops the reading early is the data ending before
+    // the header said it would (hound: "not enough bytes"), or the file failing under us.
+    if let Some(e) = cut {
+        log::warn!(
+            "{p} is cut short ({e}): playing the {:.1} s it holds",
+            interleaved.len() as f64 / f64::from(spec.channels) / f64::from(spec.sample_rate)
+        );
+    }
     let ch = spec.channels as usize;
     let mono: Vec<f32> = interleaved
-        .chunks(ch)
+        .chunks_exact(ch)
         .map(|frame| frame.iter().sum::<f32>() / ch as f32)
         .collect();
     let pcm = super::f32_to_i16(&mono);
@@ -254,6 +287,70 @@ mod tests {
             read_wav_mono(&tmp("missing.wav"), 16_000),
             Err(WavError::Read { .. })
         ));
+        std::fs::remove_file(&path).ok();
+    }
+
+    /// A 16-bit mono WAV of `samples` at `rate`, with its header as given (patched below).
+    fn wav_bytes(rate: u32, channels: u16, samples: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        let data = (samples * 2) as u32;
+        b.extend_from_slice(b"RIFF");
+        b.extend_from_slice(&(36 + data).to_le_bytes());
+        b.extend_from_slice(b"WAVEfmt ");
+        b.extend_from_slice(&16u32.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&channels.to_le_bytes());
+        b.extend_from_slice(&rate.to_le_bytes());
+        b.extend_from_slice(&(rate * 2 * u32::from(channels)).to_le_bytes());
+        b.extend_from_slice(&(2 * channels).to_le_bytes());
+        b.extend_from_slice(&16u16.to_le_bytes());
+        b.extend_from_slice(b"data");
+        b.extend_from_slice(&data.to_le_bytes());
+        b.extend(std::iter::repeat_n([0x10u8, 0x00], samples).flatten());
+        b
+    }
+
+    #[test]
+    fn hostile_headers_are_refused_before_any_work() {
+        // A tiny file claiming 1 Hz would have asked the resampler for gigabytes.
+        for (name, rate, channels, why) in [
+            ("1hz", 1, 1, "sample rate of 1 Hz"),
+            ("fast", 10_000_000, 1, "sample rate of 10000000 Hz"),
+            ("channels", 16_000, 64, "64 channels"),
+        ] {
+            let path = tmp(name);
+            std::fs::write(&path, wav_bytes(rate, channels, 64)).unwrap();
+            match read_wav_mono(&path, 16_000) {
+                Err(WavError::Format { message, .. }) => {
+                    assert!(message.contains(why), "{message}")
+                }
+                other => panic!("{name}: expected a format error, got {other:?}"),
+            }
+            std::fs::remove_file(&path).ok();
+        }
+        // A header claiming three hours (its data is not there: refused on the header alone).
+        let mut long = wav_bytes(16_000, 1, 16);
+        let claimed = (3 * 3600 * 16_000 * 2u32).to_le_bytes();
+        long[40..44].copy_from_slice(&claimed);
+        let path = tmp("long");
+        std::fs::write(&path, long).unwrap();
+        match read_wav_mono(&path, 16_000) {
+            Err(WavError::Format { message, .. }) => {
+                assert!(message.contains("longer"), "{message}")
+            }
+            other => panic!("expected a format error, got {other:?}"),
+        }
+        std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn a_file_cut_short_plays_up_to_its_cut() {
+        let mut bytes = wav_bytes(16_000, 1, 16_000);
+        bytes.truncate(44 + 8_000 * 2 + 1);
+        let path = tmp("cut");
+        std::fs::write(&path, bytes).unwrap();
+        let pcm = read_wav_mono(&path, 16_000).expect("what is there plays");
+        assert_eq!(pcm.len(), 8_000);
         std::fs::remove_file(&path).ok();
     }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod backchannel;
+pub mod budget;
 
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::dialogue::{Heard, ToolCallRecord};
@@ -33,7 +34,13 @@ pub struct AgentConfig {
     pub apology: String,
     /// Spoken when speech recognition fails.
     pub stt_apology: String,
+    /// The history's size in characters beyond which the turns before the last
+    /// [`KEEP_TURNS`] are shortened (see [`budget`]).
+    pub history_budget_chars: usize,
 }
+
+/// Turns always kept whole in the history, however long the call.
+pub const KEEP_TURNS: usize = 4;
 
 impl Default for AgentConfig {
     fn default() -> Self {
@@ -46,6 +53,8 @@ impl Default for AgentConfig {
             apology: "I'm sorry, I'm having trouble answering right now. Could you say that again?"
                 .into(),
             stt_apology: "Sorry, I didn't catch that. Could you say it again?".into(),
+            // About 6,000 tokens: a long call stays far from any model's context.
+            history_budget_chars: 24_000,
         }
     }
 }
@@ -71,12 +80,13 @@ pub struct ReplyOutcome {
 
 /// The agent as it was before a speculative reply.
 pub struct Checkpoint {
-    history: usize,
-    turn_starts: usize,
+    history: Vec<ChatMessage>,
+    turn_starts: Vec<TurnStart>,
     model: Box<dyn ChatModel>,
 }
 
 /// Where a turn's reply lives in the history.
+#[derive(Clone)]
 struct TurnStart {
     id: u64,
     /// Index of the user message that opened the reply.
@@ -151,6 +161,7 @@ impl Agent {
         tool_gate: &mut dyn FnMut() -> bool,
         out: &mut dyn FnMut(AgentOutput),
     ) -> Result<ReplyOutcome, LlmError> {
+        self.keep_within_budget();
         self.turn_starts.push(TurnStart {
             id: turn_id,
             index: self.history.len(),
@@ -312,19 +323,41 @@ impl Agent {
         })
     }
 
+    /// Shorten the turns before the last [`KEEP_TURNS`] when the history is over budget.
+    fn keep_within_budget(&mut self) {
+        let mut starts: Vec<usize> = self.turn_starts.iter().map(|t| t.index).collect();
+        starts.dedup();
+        let Some(&keep_from) = starts.iter().rev().nth(KEEP_TURNS - 1) else {
+            return;
+        };
+        let tools = &self.tools;
+        let read_only = |name: &str| tools.is_read_only(name);
+        let budget = self.config.history_budget_chars;
+        if let Some(now_from) = budget::compact(&mut self.history, keep_from, budget, &read_only) {
+            log::debug!(
+                "agent: history shortened to {} messages",
+                self.history.len()
+            );
+            self.turn_starts.retain(|t| t.index >= keep_from);
+            for t in &mut self.turn_starts {
+                t.index = t.index - keep_from + now_from;
+            }
+        }
+    }
+
     /// A point to come back to (see `rollback`); `None` when the model cannot be rolled back.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
         Some(Checkpoint {
-            history: self.history.len(),
-            turn_starts: self.turn_starts.len(),
+            history: self.history.clone(),
+            turn_starts: self.turn_starts.clone(),
             model: self.chat.snapshot()?,
         })
     }
 
     /// Forget everything after `checkpoint`: a speculative reply the caller never heard.
     pub fn rollback(&mut self, checkpoint: Checkpoint) {
-        self.history.truncate(checkpoint.history);
-        self.turn_starts.truncate(checkpoint.turn_starts);
+        self.history = checkpoint.history;
+        self.turn_starts = checkpoint.turn_starts;
         self.chat = checkpoint.model;
     }
 

@@ -22,10 +22,12 @@ pub mod stages;
 pub mod state;
 pub mod turn;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, never, unbounded};
+use crossbeam_channel::{bounded, never, unbounded, Receiver, Sender};
 
 use crate::foundation::audio::wav::ConversationRecorder;
 use crate::foundation::audio::AudioInput;
@@ -41,7 +43,7 @@ use crate::providers::vad::{Vad, VadConfig};
 
 pub use clock::MediaClock;
 pub use events::Event;
-pub use messages::{Events, SinkControl};
+pub use messages::{Events, SinkControl, SourceControl};
 pub use output::{Output, SessionOutput};
 pub use shared::Shared;
 pub use state::AgentState;
@@ -135,6 +137,8 @@ pub struct SessionOutcome {
     /// Replies started at a pause that were played / thrown away because the caller went on.
     pub speculative_used: u64,
     pub speculative_wasted: u64,
+    /// Stages that had not ended when `join_within` gave up on them.
+    pub stuck_stages: Vec<String>,
 }
 
 /// A running session.
@@ -144,6 +148,9 @@ pub struct Pipeline {
     sink: JoinHandle<Option<Vec<TurnReport>>>,
     generation: Generation,
     events: Events,
+    /// Each stage thread's name as it ends.
+    done: Receiver<&'static str>,
+    source: Sender<SourceControl>,
 }
 
 impl Pipeline {
@@ -152,7 +159,9 @@ impl Pipeline {
         let realtime = parts.input.is_realtime();
         let (events, sink_control) = Events::channel();
         let (source_tx, source_rx) = unbounded();
+        let (done_tx, done) = unbounded();
         let s = Shared {
+            done: done_tx,
             generation: Generation::new(),
             events: events.clone(),
             source: source_tx,
@@ -228,8 +237,10 @@ impl Pipeline {
             handles,
             stt,
             sink,
-            generation: s.generation,
+            generation: s.generation.clone(),
             events,
+            done,
+            source: s.source.clone(),
         }
     }
 
@@ -238,30 +249,74 @@ impl Pipeline {
         &self.generation
     }
 
-    /// The caller hung up: abort what is in flight and play nothing more, so the stages wind
-    /// down as soon as the input ends instead of speaking to nobody.
+    /// The caller hung up: stop reading the input, abort what is in flight, and play nothing
+    /// more, so the stages wind down at once instead of speaking to nobody.
     pub fn hang_up(&self) {
+        let _ = self.source.send(SourceControl::Stop);
         self.generation.bump();
         self.events.control(SinkControl::HangUp);
     }
 
     /// Wait for every stage to end; returns the turn reports and the stages that failed.
     pub fn join(self) -> SessionOutcome {
+        self.join_until(None)
+    }
+
+    /// As `join`, but waits at most `limit`: a stage still stuck then (a provider call that
+    /// hangs) is left to finish on its own and named in `stuck_stages`, so whoever ends the
+    /// session (a server freeing its slot) is never held by it.
+    pub fn join_within(self, limit: Duration) -> SessionOutcome {
+        self.join_until(Some(Instant::now() + limit))
+    }
+
+    fn join_until(self, deadline: Option<Instant>) -> SessionOutcome {
         let mut outcome = SessionOutcome::default();
         // Our own line to the sink must not keep its control channel open.
         drop(self.events);
-        match self.sink.join() {
-            Ok(Some(reports)) => outcome.reports = reports,
-            _ => outcome.failed_stages.push("sink".into()),
+        let total = self.handles.len() + 2;
+        let mut ended = HashSet::new();
+        while ended.len() < total {
+            let next = match deadline {
+                Some(d) => self.done.recv_deadline(d).ok(),
+                None => self.done.recv().ok(),
+            };
+            match next {
+                Some(name) => ended.insert(name),
+                None => break,
+            };
         }
-        match self.stt.join() {
-            Ok(Some(stats)) => {
-                outcome.speculative_used = stats.used;
-                outcome.speculative_wasted = stats.wasted;
+        let mut finished = |name: &'static str| {
+            let done = ended.contains(name);
+            if !done {
+                log::error!("stage {name} did not end in time; left to finish on its own");
+                outcome.stuck_stages.push(name.to_string());
             }
-            _ => outcome.failed_stages.push("stt".into()),
+            done
+        };
+        let sink_done = finished("sink");
+        let stt_done = finished("stt");
+        let others: Vec<_> = self
+            .handles
+            .into_iter()
+            .filter(|(name, _)| finished(name))
+            .collect();
+        // Joining a stage that has ended returns at once; a stuck one's handle is dropped.
+        if sink_done {
+            match self.sink.join() {
+                Ok(Some(reports)) => outcome.reports = reports,
+                _ => outcome.failed_stages.push("sink".into()),
+            }
         }
-        for (name, h) in self.handles {
+        if stt_done {
+            match self.stt.join() {
+                Ok(Some(stats)) => {
+                    outcome.speculative_used = stats.used;
+                    outcome.speculative_wasted = stats.wasted;
+                }
+                _ => outcome.failed_stages.push("stt".into()),
+            }
+        }
+        for (name, h) in others {
             // `None` means the stage panicked (already reported by `runner::spawn`).
             if !matches!(h.join(), Ok(Some(()))) {
                 outcome.failed_stages.push(name.into());

@@ -159,17 +159,21 @@ pub fn spawn<R: Send + 'static>(
     s: &Shared,
     f: impl FnOnce() -> R + Send + 'static,
 ) -> JoinHandle<Option<R>> {
-    let (events, source) = (s.events.clone(), s.source.clone());
+    let (events, source, done) = (s.events.clone(), s.source.clone(), s.done.clone());
     let spawned = std::thread::Builder::new()
         .name(format!("va-{name}"))
-        .spawn(move || match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(r) => Some(r),
-            Err(p) => {
-                let why = crate::foundation::panic::message(&*p);
-                events.error(name, format!("stage panicked: {why}"));
-                let _ = source.send(SourceControl::Stop);
-                None
-            }
+        .spawn(move || {
+            let out = match catch_unwind(AssertUnwindSafe(f)) {
+                Ok(r) => Some(r),
+                Err(p) => {
+                    let why = crate::foundation::panic::message(&*p);
+                    events.error(name, format!("stage panicked: {why}"));
+                    let _ = source.send(SourceControl::Stop);
+                    None
+                }
+            };
+            let _ = done.send(name);
+            out
         });
     // Failing to spawn a thread means the process is out of resources; nothing sensible remains.
     spawned.unwrap_or_else(|e| panic!("cannot spawn the {name} thread: {e}"))
@@ -272,6 +276,7 @@ mod tests {
             generation: Generation::new(),
             events,
             source,
+            done: unbounded().0,
             clock: std::sync::Arc::new(super::super::clock::MediaClock::new(true)),
             recorder: None,
         };

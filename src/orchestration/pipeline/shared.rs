@@ -17,6 +17,8 @@ pub struct Shared {
     pub events: Events,
     /// The line to the source: how long to wait, and when to stop.
     pub source: Sender<SourceControl>,
+    /// Each stage thread says its name here as it ends (so a session can stop waiting).
+    pub done: Sender<&'static str>,
     pub clock: Arc<MediaClock>,
     pub recorder: Option<ConversationRecorder>,
 }

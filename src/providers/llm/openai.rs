@@ -9,15 +9,18 @@ use std::io::{BufReader, Read};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{select, Receiver, Sender};
 use serde_json::{json, Value};
 
 use super::sse::{excerpt, ChatStream, StreamItem};
 use super::{ChatEvent, ChatMessage, ChatModel, FinishReason, LlmError, ToolSpec};
 use crate::foundation::cancel::CancelToken;
 
-/// How often `stream()` looks at the cancel token while waiting for the next chunk.
-const CANCEL_TICK: Duration = Duration::from_millis(5);
+/// Decoded stream items waiting for the agent.
+const STREAM_QUEUE: usize = 256;
+/// Tokens a reply may take when no `max_tokens` is configured otherwise: a receptionist's
+/// answer is a few sentences, and an unbounded one costs without end.
+pub const DEFAULT_MAX_TOKENS: u32 = 400;
 /// How much of an HTTP error body is read and quoted.
 const ERROR_BODY_LIMIT: u64 = 4096;
 /// How much trailing body is read after `[DONE]` so the connection can go back to the pool.
@@ -80,13 +83,13 @@ impl OpenAiConfig {
             connect_timeout: Duration::from_secs(5),
             chunk_timeout: Duration::from_secs(30),
             temperature: None,
-            max_tokens: None,
+            max_tokens: Some(DEFAULT_MAX_TOKENS),
         }
     }
 
     /// From `OPENAI_BASE_URL` (default [`DEFAULT_BASE_URL`]), `OPENAI_API_KEY` (or
-    /// `AZURE_OPENAI_API_KEY`, sent as an `api-key` header) and `LLM_MODEL` (default
-    /// [`DEFAULT_MODEL`]).
+    /// `AZURE_OPENAI_API_KEY`, sent as an `api-key` header), `LLM_MODEL` (default
+    /// [`DEFAULT_MODEL`]) and `LLM_MAX_TOKENS` (default [`DEFAULT_MAX_TOKENS`]).
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -97,6 +100,9 @@ impl OpenAiConfig {
         let base_url = non_empty("OPENAI_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.into());
         let model = non_empty("LLM_MODEL").unwrap_or_else(|| DEFAULT_MODEL.into());
         let mut config = Self::new(base_url.trim(), model.trim());
+        if let Some(n) = non_empty("LLM_MAX_TOKENS").and_then(|n| n.trim().parse().ok()) {
+            config.max_tokens = Some(n);
+        }
         if let Some(key) = non_empty("OPENAI_API_KEY") {
             config.api_key = Some(key.trim().to_string());
         } else if let Some(key) = non_empty("AZURE_OPENAI_API_KEY") {
@@ -193,7 +199,9 @@ impl ChatModel for OpenAiChat {
         }
         let started = Instant::now();
         let body = self.request_body(messages, tools).to_string();
-        let (tx, rx) = crossbeam_channel::unbounded::<Item>();
+        // Bounded: a server that streams faster than the agent reads waits, instead of the
+        // stream piling up in memory.
+        let (tx, rx) = crossbeam_channel::bounded::<Item>(STREAM_QUEUE);
         let request = Request {
             agent: self.agent.clone(),
             config: self.config.clone(),
@@ -224,14 +232,18 @@ impl OpenAiChat {
         let mut first_token: Option<Duration> = None;
         let mut events = 0usize;
         loop {
-            if cancel.is_cancelled() {
-                log::debug!(
-                    "LLM stream cancelled after {:?} ({events} events)",
-                    started.elapsed()
-                );
-                return Ok(FinishReason::Cancelled);
-            }
-            match rx.recv_timeout(CANCEL_TICK) {
+            // The next chunk, or the token firing (barge-in), whichever comes first.
+            let item = select! {
+                recv(rx) -> item => item,
+                recv(cancel.fired()) -> _ => {
+                    log::debug!(
+                        "LLM stream cancelled after {:?} ({events} events)",
+                        started.elapsed()
+                    );
+                    return Ok(FinishReason::Cancelled);
+                }
+            };
+            match item {
                 Ok(Ok(StreamItem::Event(event))) => {
                     if first_token.is_none() {
                         let ttft = started.elapsed();
@@ -250,8 +262,7 @@ impl OpenAiChat {
                     return Ok(reason);
                 }
                 Ok(Err(e)) => return Err(e),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
+                Err(_) => {
                     return Err(LlmError::Io(
                         "the LLM reader thread ended without a result".into(),
                     ))
@@ -386,12 +397,12 @@ impl Request {
         }
     }
 
-    /// The key must never reach a log or an error message, even if a server echoes it.
+    /// The key, and credentials written into the base URL (`user:pass@`, `?key=`), must never
+    /// reach a log or an error message (the browser's `error` event), even if a server echoes
+    /// them.
     fn redact(&self, error: LlmError) -> LlmError {
-        let Some(key) = self.config.api_key.as_deref().filter(|k| !k.is_empty()) else {
-            return error;
-        };
-        let clean = |s: String| s.replace(key, "<redacted>");
+        let (base, key) = (&self.config.base_url, self.config.api_key.as_deref());
+        let clean = |s: String| crate::providers::cloud::redact_with(&s, base, key);
         match error {
             LlmError::Connect { url, message } => LlmError::Connect {
                 url: clean(url),
@@ -510,6 +521,10 @@ mod tests {
             json!({"role": "user", "content": "hi"})
         );
         assert!(body.get("tools").is_none() && body.get("temperature").is_none());
+        // Every reply has a ceiling, unless one is configured otherwise.
+        assert_eq!(body["max_tokens"], json!(DEFAULT_MAX_TOKENS));
+        let from_env = OpenAiConfig::from_lookup(|n| (n == "LLM_MAX_TOKENS").then(|| "99".into()));
+        assert_eq!(from_env.max_tokens, Some(99));
 
         c.temperature = Some(0.5);
         c.max_tokens = Some(64);
@@ -541,5 +556,25 @@ mod tests {
         assert!(!e.to_string().contains("sk-abc"), "{e}");
         let e = r.redact(LlmError::Protocol("echo sk-abc".into()));
         assert!(!e.to_string().contains("sk-abc"), "{e}");
+    }
+
+    #[test]
+    fn credentials_in_the_base_url_never_reach_an_error() {
+        // Nothing listens on port 9: the connection fails, and its error quotes the URL.
+        let c = OpenAiConfig::new("http://alice:hunter2@127.0.0.1:9/v1?key=k-123", "m");
+        let mut chat = OpenAiChat::new(c);
+        let err = chat
+            .stream(
+                &[ChatMessage::user("hi")],
+                &[],
+                &CancelToken::never(),
+                &mut |_| {},
+            )
+            .expect_err("nothing listens there");
+        let shown = err.to_string();
+        for secret in ["alice", "hunter2", "k-123"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("127.0.0.1:9"), "{shown}");
     }
 }

@@ -222,7 +222,14 @@ impl TextToSpeech for ElevenLabsTts {
                 report.bytes,
                 if report.cancelled { ", cancelled" } else { "" }
             ),
-            None if !report.cancelled => log::warn!("ElevenLabs sent no audio for {text:?}"),
+            None if !report.cancelled => {
+                // What the agent says may be a caller's details: only in debug logs.
+                log::warn!(
+                    "ElevenLabs sent no audio for a {}-character chunk",
+                    text.len()
+                );
+                log::debug!("ElevenLabs sent no audio for {text:?}");
+            }
             None => {}
         }
         Ok(())

@@ -350,10 +350,13 @@ impl Stage for Sink {
                 }
             }
             SinkControl::HangUp => {
+                // Nobody is listening: account for the reply in progress, and end now rather
+                // than wait for stages upstream (one may be stuck in a provider call).
                 self.hung_up = true;
                 if let Some(r) = self.cur.take() {
                     self.cut(r);
                 }
+                return Flow::Stop;
             }
         }
         self.pump();
@@ -433,6 +436,7 @@ mod tests {
             generation: generation.clone(),
             events,
             source,
+            done: unbounded().0,
             // Not real time: audio is handed out as soon as it may be played.
             clock: Arc::new(MediaClock::new(false)),
             recorder: None,
