@@ -412,3 +412,30 @@ fn a_long_call_keeps_its_prompt_within_budget_and_its_booking_in_mind() {
     let said = last.iter().rev().find(|m| m.role == Role::User).unwrap();
     assert_eq!(said.content, "question 11");
 }
+
+#[test]
+fn a_model_asking_for_many_tools_at_once_gets_only_a_few_run() {
+    // One step with seven calls, then an answer.
+    let seven: Vec<ScriptStep> = (0..7).map(|_| lookup()).collect();
+    let chat = ScriptedChat::new(vec![seven, vec![ScriptStep::Text("Done.".into())]]);
+    let calls = chat.calls.clone();
+    let tools = EchoTools::default();
+    let runs = tools.calls.clone();
+    let mut agent = Agent::new(AgentConfig::default(), Box::new(chat), Box::new(tools));
+    let outcome = agent
+        .respond(1, "check everything", &CancelToken::never(), &mut |_| {})
+        .expect("scripted model");
+    let cap = AgentConfig::default().max_calls_per_step;
+    assert_eq!(runs.lock().unwrap().len(), cap, "only the first {cap} ran");
+    assert_eq!(outcome.tool_calls, cap);
+    // Every call still has its result (the API wants them in pairs); the extra ones say why.
+    let sent = calls.lock().unwrap().last().cloned().unwrap();
+    let results: Vec<&ChatMessage> = sent.iter().filter(|m| m.role == Role::Tool).collect();
+    assert_eq!(results.len(), 7);
+    assert!(
+        results[cap].content.contains("too_many_calls"),
+        "{}",
+        results[cap].content
+    );
+    assert_eq!(outcome.text, "Done.");
+}

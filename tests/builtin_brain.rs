@@ -251,6 +251,9 @@ fn books_a_speciality_for_a_new_patient_choosing_from_offered_times() {
     );
     // A reason said with the yes is kept.
     let r = call.say("yes it's about my chest pains");
+    // No record has this name and birth date: the receptionist asks before making one.
+    expect(&r, &["Is this your first visit with us?"]);
+    let r = call.say("yes it is");
     expect(&r, &["You're all set"]);
     let penny = patient(&call.store, "Penny Lane", "2001-02-03");
     let appts = call

@@ -211,6 +211,8 @@ fn agent_example_checks_books_and_cancels_in_a_typed_conversation() {
         "my name is penny lane",
         "february third two thousand one",
         "yes please",
+        // No record of her yet: the receptionist asks before making one.
+        "yes it's my first visit",
         "i need to cancel my appointment",
         "yes",
         // An empty line ends the conversation.
@@ -244,6 +246,7 @@ fn agent_example_checks_books_and_cancels_in_a_typed_conversation() {
         [
             "check_availability",
             "schedule_appointment",
+            "schedule_appointment",
             "get_patient_info",
             "cancel_appointment"
         ],
@@ -261,7 +264,10 @@ fn agent_example_checks_books_and_cancels_in_a_typed_conversation() {
         "4 PM is offered: {check}"
     );
 
-    let booked = tool_result(tools[1]);
+    let refused = tool_result(tools[1]);
+    assert_eq!(refused["code"], "not_verified", "{refused}");
+    assert!(tools[2].contains("\"new_patient\":true"), "{}", tools[2]);
+    let booked = tool_result(tools[2]);
     assert_eq!(booked["booked"], true, "{booked}");
     assert_eq!(booked["patient"]["name"], "Penny Lane");
     assert_eq!(booked["appointment"]["time"], "16:00");
@@ -276,11 +282,11 @@ fn agent_example_checks_books_and_cancels_in_a_typed_conversation() {
         "{all}"
     );
 
-    let cancelled = tool_result(tools[3]);
+    let cancelled = tool_result(tools[4]);
     assert!(
-        tools[3].contains(&format!("\"appointment_id\":{id}")),
+        tools[4].contains(&format!("\"appointment_id\":{id}")),
         "{}",
-        tools[3]
+        tools[4]
     );
     assert_eq!(cancelled["cancelled"], true, "{cancelled}");
     assert_eq!(cancelled["appointment"]["status"], "cancelled");

@@ -258,7 +258,7 @@ fn changes_survive_reopening_the_file() {
             &mut t,
             "schedule_appointment",
             json!({"patient_name": "Nora Newcomer", "date_of_birth": "1999-09-09", "doctor": "Chen",
-                   "date": "friday", "time": "11:00", "reason": "rash"}),
+                   "date": "friday", "time": "11:00", "reason": "rash", "new_patient": true}),
         );
         appt_id = booked["appointment"]["id"]
             .as_i64()
@@ -358,7 +358,11 @@ fn scheduling_through_the_tool() {
     assert_eq!(r["booked"], json!(true), "{r}");
     assert_eq!(r["appointment"]["doctor"], "Dr. Priya Patel");
     assert_eq!(r["appointment"]["when"], "Tuesday, March 10 at 2 PM");
-    assert_eq!(r["patient"]["new_patient"], json!(false));
+    assert_eq!(
+        r["patient"],
+        json!({"name": "John Smith"}),
+        "no word on whether it was new"
+    );
     // The same slot again (another caller): taken, with alternatives.
     let mut other = tools(&s);
     let mut again = args;
@@ -376,14 +380,15 @@ fn scheduling_through_the_tool() {
     );
     assert_eq!(r["code"], "off_grid", "{r}");
     assert!(r["error"].as_str().unwrap().contains("9 AM and 9:20 AM"));
-    // A new patient gets a record.
+    // A new patient who says so gets a record with the booking.
     let r = call(
         &mut t,
         "schedule_appointment",
-        json!({"patient_name": "penny lane", "date_of_birth": "2001-02-03",
+        json!({"patient_name": "penny lane", "date_of_birth": "2001-02-03", "new_patient": true,
         "doctor": "Garcia", "date": "tomorrow", "time": "8:20 am", "reason": "vaccination", "phone": "555-0199"}),
     );
-    assert_eq!(r["patient"]["new_patient"], json!(true), "{r}");
+    assert_eq!(r["booked"], json!(true), "{r}");
+    assert_eq!(r["patient"], json!({"name": "Penny Lane"}));
     let p = s
         .find_patient("Penny Lane", date("2001-02-03"))
         .unwrap()
@@ -639,4 +644,178 @@ fn tool_specs_are_complete_json_schemas() {
             );
         }
     }
+}
+
+/// A booking for a name and birth date that match no record, without saying it is a first visit.
+fn book_unverified(t: &mut HospitalTools, name: &str, dob: &str, time: &str) -> Value {
+    call(
+        t,
+        "schedule_appointment",
+        json!({"patient_name": name, "date_of_birth": dob, "doctor": "Chen", "date": "friday",
+               "time": time, "reason": "check-up"}),
+    )
+}
+
+#[test]
+fn a_wrong_birth_date_books_nothing_creates_no_one_and_reveals_nothing() {
+    let s = store();
+    let patients = s.patient_count().unwrap();
+    let mut t = tools(&s);
+    // John Smith exists (born 1985-03-04); Zed Nobody does not. Both refusals are the same.
+    let john = book_unverified(&mut t, "John Smith", "1985-03-05", "9:00");
+    let nobody = book_unverified(&mut tools(&s), "Zed Nobody", "1985-03-05", "9:00");
+    assert_eq!(john["code"], "not_verified", "{john}");
+    assert_eq!(
+        john, nobody,
+        "the refusal must not tell whether the name exists"
+    );
+    assert_eq!(s.patient_count().unwrap(), patients, "no junk record");
+    assert!(t.verified_patients().is_empty());
+}
+
+#[test]
+fn a_booking_that_fails_creates_and_verifies_no_one() {
+    let s = store();
+    let patients = s.patient_count().unwrap();
+    let mut t = tools(&s);
+    // Off the grid: the booking fails after the caller said they are new.
+    let r = call(
+        &mut t,
+        "schedule_appointment",
+        json!({"patient_name": "Quinn Newby", "date_of_birth": "1990-01-01", "new_patient": true,
+               "doctor": "Chen", "date": "friday", "time": "9:10", "reason": "mole"}),
+    );
+    assert_eq!(r["code"], "off_grid", "{r}");
+    assert_eq!(
+        s.patient_count().unwrap(),
+        patients,
+        "no record left behind"
+    );
+    assert!(
+        t.verified_patients().is_empty(),
+        "nobody verified by a failed call"
+    );
+    // A real patient whose booking fails is not verified by it either.
+    let r = call(
+        &mut t,
+        "schedule_appointment",
+        json!({"patient_name": "John Smith", "date_of_birth": "1985-03-04",
+               "doctor": "Chen", "date": "friday", "time": "9:10", "reason": "mole"}),
+    );
+    assert_eq!(r["code"], "off_grid", "{r}");
+    assert!(t.verified_patients().is_empty());
+}
+
+#[test]
+fn guessing_a_birth_date_is_locked_out_across_calls() {
+    let s = store();
+    // Three wrong guesses in one call end that call's attempts.
+    let mut first = tools(&s);
+    for dob in ["1985-01-01", "1985-01-02", "1985-01-03"] {
+        let r = call(
+            &mut first,
+            "get_patient_info",
+            json!({"patient_name": "John Smith", "date_of_birth": dob}),
+        );
+        assert_eq!(r["code"], "not_verified", "{r}");
+    }
+    // Hanging up and calling again does not reset the count kept by the name: two more
+    // guesses (one through a booking) and the name is locked for everyone, for a while.
+    let mut second = tools(&s);
+    let r = book_unverified(&mut second, "john smith", "1985-01-04", "9:00");
+    assert_eq!(r["code"], "not_verified", "{r}");
+    let r = call(
+        &mut second,
+        "get_patient_info",
+        json!({"patient_name": "John Smith", "date_of_birth": "1985-01-05"}),
+    );
+    assert_eq!(r["code"], "not_verified", "{r}");
+    let mut third = tools(&s);
+    let right = call(
+        &mut third,
+        "get_patient_info",
+        json!({"patient_name": "John Smith", "date_of_birth": "1985-03-04"}),
+    );
+    assert_eq!(right["code"], "verification_locked", "{right}");
+    assert!(!right.to_string().contains("555-0101"));
+    // Another name is not affected.
+    let maria = call(
+        &mut third,
+        "get_patient_info",
+        json!({"patient_name": "Maria Gonzalez", "date_of_birth": "1972-11-19"}),
+    );
+    assert!(maria.get("patient").is_some(), "{maria}");
+    // A quarter of an hour later the name may be tried again.
+    let later = HospitalTools::new(
+        s.clone(),
+        Arc::new(FixedClock::at("2026-03-04 09:30").unwrap()),
+    );
+    let mut later = later;
+    let right = call(
+        &mut later,
+        "get_patient_info",
+        json!({"patient_name": "John Smith", "date_of_birth": "1985-03-04"}),
+    );
+    assert!(right.get("patient").is_some(), "{right}");
+}
+
+#[test]
+fn one_call_books_a_few_appointments_and_registers_one_new_patient() {
+    let s = store();
+    let mut t = tools(&s);
+    for (i, time) in ["9:00", "9:20", "9:40"].iter().enumerate() {
+        let r = call(
+            &mut t,
+            "schedule_appointment",
+            json!({"patient_name": "John Smith", "date_of_birth": "1985-03-04",
+                   "doctor": "Chen", "date": "friday", "time": time, "reason": "check-up"}),
+        );
+        assert_eq!(r["booked"], json!(true), "booking {i}: {r}");
+    }
+    let r = call(
+        &mut t,
+        "schedule_appointment",
+        json!({"patient_name": "John Smith", "date_of_birth": "1985-03-04",
+               "doctor": "Chen", "date": "friday", "time": "10:00", "reason": "check-up"}),
+    );
+    assert_eq!(r["code"], "booking_limit", "{r}");
+    let mut u = tools(&s);
+    let new = |name: &str, time: &str| {
+        json!({"patient_name": name, "date_of_birth": "2000-01-01", "new_patient": true,
+               "doctor": "Chen", "date": "friday", "time": time, "reason": "check-up"})
+    };
+    assert_eq!(
+        call(&mut u, "schedule_appointment", new("Ada One", "11:00"))["booked"],
+        json!(true)
+    );
+    let r = call(&mut u, "schedule_appointment", new("Bea Two", "11:20"));
+    assert_eq!(r["code"], "new_patient_limit", "{r}");
+}
+
+#[test]
+fn oversized_and_malformed_fields_are_refused_with_why() {
+    let s = store();
+    let mut t = tools(&s);
+    let long_reason = "x".repeat(201);
+    let r = call(
+        &mut t,
+        "schedule_appointment",
+        json!({"patient_name": "Ada One", "date_of_birth": "2000-01-01", "new_patient": true,
+               "doctor": "Chen", "date": "friday", "time": "11:00", "reason": long_reason}),
+    );
+    assert_eq!(r["code"], "too_long", "{r}");
+    let r = call(
+        &mut t,
+        "schedule_appointment",
+        json!({"patient_name": "Ada One", "date_of_birth": "2000-01-01", "new_patient": true,
+               "doctor": "Chen", "date": "friday", "time": "11:00", "reason": "rash",
+               "phone": "call me; DROP TABLE"}),
+    );
+    assert_eq!(r["code"], "bad_phone", "{r}");
+    let r = call(
+        &mut t,
+        "get_patient_info",
+        json!({"patient_name": format!("Ada {}", "Long".repeat(30)), "date_of_birth": "2000-01-01"}),
+    );
+    assert_eq!(r["code"], "bad_name", "{r}");
 }

@@ -255,6 +255,14 @@ impl DateTime {
         Self { date, time }
     }
 
+    /// `minutes` later (earlier when negative), across days.
+    pub fn add_minutes(self, minutes: i64) -> DateTime {
+        let total = i64::from(self.time.minutes()) + minutes;
+        let days = total.div_euclid(24 * 60);
+        let time = Time::from_minutes(total.rem_euclid(24 * 60) as u32).unwrap_or(self.time);
+        DateTime::new(self.date.add_days(days), time)
+    }
+
     /// "2026-03-03 09:30" (the form the store keeps; it sorts chronologically).
     pub fn parse(s: &str) -> Option<DateTime> {
         let (d, t) = s.trim().split_once([' ', 'T'])?;
@@ -328,6 +336,20 @@ mod tests {
         assert_eq!(Date::days_in_month(2026, 13), 0);
         // Far past the range: held at its end, never a panic.
         assert_eq!(d(9999, 12, 31).add_days(i64::MAX).year(), 9999);
+    }
+
+    #[test]
+    fn minutes_add_across_midnight() {
+        let at = DateTime::parse("2026-03-03 23:50").unwrap();
+        assert_eq!(at.add_minutes(15).to_string(), "2026-03-04 00:05");
+        assert_eq!(at.add_minutes(-24 * 60).to_string(), "2026-03-02 23:50");
+        assert_eq!(
+            DateTime::parse("2026-03-01 00:10")
+                .unwrap()
+                .add_minutes(-15)
+                .to_string(),
+            "2026-02-28 23:55"
+        );
     }
 
     #[test]

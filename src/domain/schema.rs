@@ -40,8 +40,9 @@ pub fn specs() -> Vec<ToolSpec> {
         ),
         spec(
             "schedule_appointment",
-            "Book an appointment. Confirm the details with the caller first. Creates the patient \
-             record if this name and date of birth are new.",
+            "Book an appointment. Confirm the details with the caller first. The name and date of \
+             birth must match the caller's record; for a caller on their first visit, set \
+             new_patient to true and the record is made with the booking.",
             json!({
                 "type": "object",
                 "properties": {
@@ -51,7 +52,8 @@ pub fn specs() -> Vec<ToolSpec> {
                     "date": { "type": "string", "description": DATE },
                     "time": { "type": "string", "description": "The start time, e.g. '3 pm', '15:00', '9:30 am'" },
                     "reason": { "type": "string", "description": "Why the patient is coming, in a few words" },
-                    "phone": { "type": "string", "description": "Optional phone number for a new patient" }
+                    "phone": { "type": "string", "description": "Optional phone number for a new patient" },
+                    "new_patient": { "type": "boolean", "description": "True only when the caller said this is their first visit" }
                 },
                 "required": ["patient_name", "date_of_birth", "doctor", "date", "time", "reason"]
             }),

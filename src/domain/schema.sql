@@ -40,3 +40,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS one_booking_per_slot
 CREATE UNIQUE INDEX IF NOT EXISTS one_booking_per_patient_time
     ON appointments (patient_id, start) WHERE status = 'booked';
 CREATE INDEX IF NOT EXISTS appointments_by_patient ON appointments (patient_id, start);
+-- Failed identity checks, by the name they claimed, across calls: a guesser who hangs up and
+-- calls again meets the same count.
+CREATE TABLE IF NOT EXISTS verification_failures (
+    name_key TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS verification_failures_by_name ON verification_failures (name_key, at);

@@ -45,7 +45,7 @@ pub fn default_db_path() -> PathBuf {
 /// double booking impossible whatever the caller does.
 const SCHEMA: &str = include_str!("schema.sql");
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// The hospital database. Cheap to clone; clones share one connection.
 #[derive(Clone)]
@@ -234,55 +234,85 @@ impl Store {
         }
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let exists = |table: &str, id: i64| -> Result<bool> {
-            let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1)");
-            Ok(tx.query_row(&sql, [id], |r| r.get(0))?)
-        };
-        if !exists("doctors", doctor_id)? {
-            return Err(StoreError::NotFound("doctor"));
+        let appt = book_in(&tx, patient_id, doctor_id, start, reason, now)?;
+        tx.commit()?;
+        log::info!(
+            "booked appointment {}: doctor {doctor_id} at {start}",
+            appt.id
+        );
+        Ok(appt)
+    }
+
+    /// Make the record of a new patient and book for them, in one transaction: when the
+    /// booking fails, no record is left behind. A record with the same name and birth date
+    /// is theirs already, and is used.
+    pub fn book_new_patient(
+        &self,
+        new: &NewPatient,
+        doctor_id: i64,
+        start: DateTime,
+        reason: &str,
+        now: DateTime,
+    ) -> Result<(Patient, Appointment)> {
+        let dob = new
+            .date_of_birth
+            .ok_or(StoreError::NotFound("date of birth"))?;
+        if start <= now {
+            return Err(StoreError::InPast(start));
         }
-        if !exists("patients", patient_id)? {
-            return Err(StoreError::NotFound("patient"));
-        }
-        check_on_grid(&schedule_of(&tx, doctor_id)?, start)?;
-        let taken: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM appointments
-             WHERE status = 'booked' AND start = ?2 AND (doctor_id = ?1 OR patient_id = ?3))",
-            params![doctor_id, start.to_string(), patient_id],
-            |r| r.get(0),
-        )?;
-        if taken {
-            let doctor_busy: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM appointments
-                 WHERE status = 'booked' AND start = ?2 AND doctor_id = ?1)",
-                params![doctor_id, start.to_string()],
-                |r| r.get(0),
-            )?;
-            return Err(if doctor_busy {
-                StoreError::SlotTaken
-            } else {
-                StoreError::PatientBusy
-            });
-        }
-        let inserted = tx.execute(
-            "INSERT INTO appointments (patient_id, doctor_id, start, status, reason, created_at)
-             VALUES (?1, ?2, ?3, 'booked', ?4, ?5)",
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO patients (name, name_key, date_of_birth, phone, insurance, notes, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (name_key, date_of_birth) DO NOTHING",
             params![
-                patient_id,
-                doctor_id,
-                start.to_string(),
-                reason.trim(),
+                new.name.trim(),
+                name_key(&new.name),
+                dob.to_string(),
+                new.phone,
+                new.insurance,
+                new.notes,
                 now.to_string()
             ],
-        );
-        if let Err(e) = inserted {
-            return Err(map_unique(e));
-        }
-        let id = tx.last_insert_rowid();
-        let appt = appointment_by_id(&tx, id)?.ok_or(StoreError::NotFound("appointment"))?;
+        )?;
+        let patient = tx.query_row(
+            "SELECT id, name, date_of_birth, phone, insurance, notes FROM patients
+             WHERE name_key = ?1 AND date_of_birth = ?2",
+            params![name_key(&new.name), dob.to_string()],
+            patient_row,
+        )?;
+        let appt = book_in(&tx, patient.id, doctor_id, start, reason, now)?;
         tx.commit()?;
-        log::info!("booked appointment {id}: doctor {doctor_id} at {start}");
-        Ok(appt)
+        log::info!("booked appointment {} for a new patient", appt.id);
+        Ok((patient, appt))
+    }
+
+    /// Note a failed identity check of the name `name` at `at`.
+    pub fn record_failed_verification(&self, name: &str, at: DateTime) -> Result<()> {
+        self.lock().execute(
+            "INSERT INTO verification_failures (name_key, at) VALUES (?1, ?2)",
+            params![name_key(name), at.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Failed identity checks of the name `name` since `since`, from any call.
+    pub fn failed_verifications_since(&self, name: &str, since: DateTime) -> Result<u32> {
+        Ok(self.lock().query_row(
+            "SELECT COUNT(*) FROM verification_failures WHERE name_key = ?1 AND at >= ?2",
+            params![name_key(name), since.to_string()],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Forget the failed checks of `name` (its owner just passed one).
+    pub fn clear_failed_verifications(&self, name: &str) -> Result<()> {
+        self.lock().execute(
+            "DELETE FROM verification_failures WHERE name_key = ?1",
+            params![name_key(name)],
+        )?;
+        Ok(())
     }
 
     /// Cancel the patient's upcoming appointment. Another patient's appointment id reads as
@@ -417,6 +447,63 @@ fn appointment_row(r: &Row<'_>) -> rusqlite::Result<Result<Appointment>> {
         status,
         reason: r.get(7)?,
     }))
+}
+
+/// The checks and the insert of a booking, inside the caller's write transaction.
+fn book_in(
+    tx: &Connection,
+    patient_id: i64,
+    doctor_id: i64,
+    start: DateTime,
+    reason: &str,
+    now: DateTime,
+) -> Result<Appointment> {
+    let exists = |table: &str, id: i64| -> Result<bool> {
+        let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1)");
+        Ok(tx.query_row(&sql, [id], |r| r.get(0))?)
+    };
+    if !exists("doctors", doctor_id)? {
+        return Err(StoreError::NotFound("doctor"));
+    }
+    if !exists("patients", patient_id)? {
+        return Err(StoreError::NotFound("patient"));
+    }
+    check_on_grid(&schedule_of(tx, doctor_id)?, start)?;
+    let taken: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM appointments
+         WHERE status = 'booked' AND start = ?2 AND (doctor_id = ?1 OR patient_id = ?3))",
+        params![doctor_id, start.to_string(), patient_id],
+        |r| r.get(0),
+    )?;
+    if taken {
+        let doctor_busy: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM appointments
+             WHERE status = 'booked' AND start = ?2 AND doctor_id = ?1)",
+            params![doctor_id, start.to_string()],
+            |r| r.get(0),
+        )?;
+        return Err(if doctor_busy {
+            StoreError::SlotTaken
+        } else {
+            StoreError::PatientBusy
+        });
+    }
+    let inserted = tx.execute(
+        "INSERT INTO appointments (patient_id, doctor_id, start, status, reason, created_at)
+         VALUES (?1, ?2, ?3, 'booked', ?4, ?5)",
+        params![
+            patient_id,
+            doctor_id,
+            start.to_string(),
+            reason.trim(),
+            now.to_string()
+        ],
+    );
+    if let Err(e) = inserted {
+        return Err(map_unique(e));
+    }
+    let id = tx.last_insert_rowid();
+    appointment_by_id(tx, id)?.ok_or(StoreError::NotFound("appointment"))
 }
 
 fn appointment_by_id(conn: &Connection, id: i64) -> Result<Option<Appointment>> {

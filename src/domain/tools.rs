@@ -4,10 +4,16 @@
 //! `{"error": "<what to tell or ask the caller>", "code": "<machine-readable>", ...}`, so a
 //! model (or the built-in brain, which reads `code`) can recover.
 //!
-//! Privacy: reading or cancelling needs the caller's name and date of birth matching one
-//! record; a mismatch gets the same refusal whether or not the name exists, and after
-//! [`MAX_FAILED_VERIFICATIONS`] mismatches the session may not try again. The session
-//! remembers whom it verified, and only ever shows or changes those patients' data.
+//! Privacy: reading, cancelling or booking for a patient needs the caller's name and date of
+//! birth matching one record; a mismatch gets the same refusal whether or not the name exists.
+//! After [`MAX_FAILED_VERIFICATIONS`] mismatches the session may not try again, and after
+//! [`IDENTITY_LOCKOUT_FAILURES`] mismatches of one name within [`IDENTITY_LOCKOUT_MINUTES`],
+//! from any calls, that name is locked (the count is in the database: hanging up and calling
+//! again does not reset it). A new patient is created only when the caller says they are new,
+//! and only together with their booking (a failed booking leaves no record, and verifies no
+//! one). Each call may make [`MAX_BOOKINGS_PER_CALL`] bookings and [`MAX_NEW_PATIENTS_PER_CALL`]
+//! new records. The session remembers whom it verified, and only ever shows or changes those
+//! patients' data.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,8 +22,8 @@ use serde_json::{json, Value};
 
 pub use self::args::appointment_json;
 use self::args::{
-    check_name, entries_any, entries_have, err, internal, time_of_day, times_json, title_case,
-    Args, Outcome,
+    check_name, check_phone, entries_any, entries_have, err, internal, time_of_day, times_json,
+    title_case, Args, Outcome,
 };
 use super::calendar::{Clock, Date, DateTime, Time};
 use super::dates::{self, PartOfDay};
@@ -30,6 +36,19 @@ use crate::providers::llm::ToolSpec;
 
 /// Failed identity checks a session gets before verification is refused for good.
 pub const MAX_FAILED_VERIFICATIONS: u32 = 3;
+/// Failed checks of one name, from any calls, within the window, that lock the name.
+pub const IDENTITY_LOCKOUT_FAILURES: u32 = 5;
+pub const IDENTITY_LOCKOUT_MINUTES: i64 = 15;
+/// What one call may make.
+pub const MAX_BOOKINGS_PER_CALL: u32 = 3;
+pub const MAX_NEW_PATIENTS_PER_CALL: u32 = 1;
+
+/// The refusal of a failed identity check: the same whether or not the name exists.
+const NOT_VERIFIED: &str = "those details do not match a patient record, so nothing can be \
+    shared or changed; ask the caller to repeat their full name and date of birth";
+const NOT_VERIFIED_FOR_BOOKING: &str = "those details do not match a patient record, so nothing \
+    was booked; if this is the caller's first visit, book again with new_patient set to true, \
+    otherwise ask them to repeat their full name and date of birth";
 
 /// How far ahead `check_availability` looks for the next opening.
 const NEXT_OPENING_DAYS: i64 = 21;
@@ -40,6 +59,16 @@ pub struct HospitalTools {
     clock: Arc<dyn Clock>,
     verified: BTreeSet<i64>,
     failed_verifications: u32,
+    bookings: u32,
+    new_patients: u32,
+}
+
+/// For whom a booking is made.
+enum Booker {
+    /// A verified record.
+    Patient(Patient),
+    /// A caller who says they are new: the record is made with the booking.
+    New(NewPatient),
 }
 
 impl HospitalTools {
@@ -49,6 +78,8 @@ impl HospitalTools {
             clock,
             verified: BTreeSet::new(),
             failed_verifications: 0,
+            bookings: 0,
+            new_patients: 0,
         }
     }
 
@@ -126,30 +157,48 @@ impl HospitalTools {
             }
             _ => return Err(required()),
         };
-        if self.failed_verifications >= MAX_FAILED_VERIFICATIONS {
+        check_name(&name)?;
+        let dob = self.parse_birth_date(&dob)?;
+        let p = self.verify(&name, dob, NOT_VERIFIED)?;
+        self.verified.insert(p.id);
+        Ok(p)
+    }
+
+    /// Check a name and birth date against the records, counting a mismatch in this call and,
+    /// by the name, across calls. The refusal is the same whether or not the name exists.
+    fn verify(&mut self, name: &str, dob: Date, refusal: &str) -> Result<Patient, Value> {
+        let now = self.clock.now();
+        let since = now.add_minutes(-IDENTITY_LOCKOUT_MINUTES);
+        let recent = self
+            .store
+            .failed_verifications_since(name, since)
+            .map_err(internal)?;
+        if self.failed_verifications >= MAX_FAILED_VERIFICATIONS
+            || recent >= IDENTITY_LOCKOUT_FAILURES
+        {
             return Err(err(
                 "verification_locked",
-                "too many unsuccessful identity checks in this call; for the patient's privacy, \
-                 ask them to call back or visit the front desk with identification",
+                "too many unsuccessful identity checks; for the patient's privacy, ask them to \
+                 call back later or visit the front desk with identification",
             ));
         }
-        let dob = self.parse_birth_date(&dob)?;
-        match self.store.find_patient(&name, dob).map_err(internal)? {
+        match self.store.find_patient(name, dob).map_err(internal)? {
             Some(p) => {
-                self.verified.insert(p.id);
+                self.store
+                    .clear_failed_verifications(name)
+                    .map_err(internal)?;
                 Ok(p)
             }
             None => {
                 self.failed_verifications += 1;
+                self.store
+                    .record_failed_verification(name, now)
+                    .map_err(internal)?;
                 log::info!(
-                    "identity check failed ({} so far)",
+                    "identity check failed ({} in this call)",
                     self.failed_verifications
                 );
-                Err(err(
-                    "not_verified",
-                    "those details do not match a patient record, so nothing can be shared or \
-                     changed; ask the caller to repeat their full name and date of birth",
-                ))
+                Err(err("not_verified", refusal))
             }
         }
     }
@@ -252,6 +301,19 @@ impl HospitalTools {
             })?,
         };
         let reason = a.required("reason", "the reason for the visit, in a few words")?;
+        let phone = a.text("phone");
+        if let Some(p) = &phone {
+            check_phone(p)?;
+        }
+        if self.bookings >= MAX_BOOKINGS_PER_CALL {
+            return Err(err(
+                "booking_limit",
+                format!(
+                    "{MAX_BOOKINGS_PER_CALL} appointments is the most one call can book; \
+                     offer to have the front desk help with more"
+                ),
+            ));
+        }
         let lookup = self.doctors(Some(&doctor_q))?;
         let candidates = lookup.doctors();
         if matches!(lookup, DoctorLookup::Named(_)) && candidates.len() > 1 {
@@ -293,47 +355,69 @@ impl HospitalTools {
             }
         };
         let now = self.clock.now();
-        let existing = self.store.find_patient(&name, dob).map_err(internal)?;
-        let new_patient = existing.is_none();
-        let patient = match existing {
-            Some(p) => p,
-            None => {
-                let new = NewPatient {
+        // Whose booking: a record the caller proves with name and birth date, or, when they
+        // say they are new, a record made with the booking. Nothing is verified or created yet.
+        let booker = match self.store.find_patient(&name, dob).map_err(internal)? {
+            Some(p) if a.flag("new_patient") => Booker::Patient(p),
+            None if a.flag("new_patient") => {
+                if self.new_patients >= MAX_NEW_PATIENTS_PER_CALL {
+                    return Err(err(
+                        "new_patient_limit",
+                        "one call can register one new patient; the front desk can help with more",
+                    ));
+                }
+                Booker::New(NewPatient {
                     name: title_case(&name),
                     date_of_birth: Some(dob),
-                    phone: a.text("phone"),
+                    phone,
                     ..NewPatient::default()
-                };
-                self.store
-                    .find_or_create_patient(&new, now)
-                    .map_err(internal)?
+                })
             }
+            _ => Booker::Patient(self.verify(&name, dob, NOT_VERIFIED_FOR_BOOKING)?),
         };
-        // Name and birth date matched (or the record is theirs now): verified.
-        self.verified.insert(patient.id);
         let start = DateTime::new(date, time);
-        // The same request again (a retried or re-run turn) finds the booking it made,
-        // instead of reporting the caller's own slot as taken.
-        let same = self
-            .store
-            .upcoming_appointments(patient.id, now)
-            .map_err(internal)?
-            .into_iter()
-            .find(|x| x.start == start && candidates.iter().any(|d| d.id == x.doctor_id));
-        if let Some(appt) = same {
-            return Ok(json!({
-                "booked": true,
-                "already_booked": true,
-                "appointment": appointment_json(&appt),
-                "patient": { "name": patient.name, "new_patient": false },
-            }));
+        if let Booker::Patient(patient) = &booker {
+            // The same request again (a retried or re-run turn) finds the booking it made,
+            // instead of reporting the caller's own slot as taken.
+            let same = self
+                .store
+                .upcoming_appointments(patient.id, now)
+                .map_err(internal)?
+                .into_iter()
+                .find(|x| x.start == start && candidates.iter().any(|d| d.id == x.doctor_id));
+            if let Some(appt) = same {
+                self.verified.insert(patient.id);
+                return Ok(json!({
+                    "booked": true,
+                    "already_booked": true,
+                    "appointment": appointment_json(&appt),
+                    "patient": { "name": patient.name },
+                }));
+            }
         }
-        match self.store.book(patient.id, chosen.id, start, &reason, now) {
-            Ok(appt) => Ok(json!({
-                "booked": true,
-                "appointment": appointment_json(&appt),
-                "patient": { "name": patient.name, "new_patient": new_patient },
-            })),
+        let booked = match &booker {
+            Booker::Patient(p) => self
+                .store
+                .book(p.id, chosen.id, start, &reason, now)
+                .map(|appt| (p.clone(), appt)),
+            Booker::New(new) => self
+                .store
+                .book_new_patient(new, chosen.id, start, &reason, now),
+        };
+        match booked {
+            Ok((patient, appt)) => {
+                // Verified (or registered) only now that the booking stands.
+                self.verified.insert(patient.id);
+                self.bookings += 1;
+                if matches!(booker, Booker::New(_)) {
+                    self.new_patients += 1;
+                }
+                Ok(json!({
+                    "booked": true,
+                    "appointment": appointment_json(&appt),
+                    "patient": { "name": patient.name },
+                }))
+            }
             Err(e) => Err(self.booking_error(e, chosen, date)?),
         }
     }

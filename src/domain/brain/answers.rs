@@ -49,6 +49,15 @@ impl Dialogue {
                 reask(self, Pending::Nothing, "Sure, what can I do for you?")
             }
             Pending::OfferBooking(_) | Pending::AnythingElse => Flow::Continue(Used::default()),
+            Pending::NewPatient if h.yes => {
+                self.caller.new_patient = true;
+                Flow::Done(self.schedule_call())
+            }
+            Pending::NewPatient if h.no => {
+                self.caller = Default::default();
+                reask(self, Pending::Name, "Let's check your details again. Could you tell me your full name?")
+            }
+            Pending::NewPatient => Flow::Continue(Used::default()),
             Pending::Name => {
                 let name = h.name.clone().or_else(|| bare_name(h));
                 match name {

@@ -47,6 +47,8 @@ pub enum Pending {
     ChooseAppointment(Vec<Value>),
     /// After doctor information: "Would you like to book?" (with that doctor, if one).
     OfferBooking(Option<String>),
+    /// A booking found no record for the name and birth date: "Is this your first visit?"
+    NewPatient,
     AnythingElse,
 }
 
@@ -92,6 +94,8 @@ pub struct Caller {
     pub name: Option<String>,
     pub dob: Option<Date>,
     pub partial_dob: Option<(u32, u32)>,
+    /// The caller said this is their first visit: a booking makes their record.
+    pub new_patient: bool,
 }
 
 /// The reason stored when the caller gave none.
@@ -488,6 +492,9 @@ impl Dialogue {
         args["date"] = json!(day.to_string());
         args["time"] = json!(self.task.time.map(|t| t.to_string()).unwrap_or_default());
         args["reason"] = json!(self.task.reason.as_deref().unwrap_or(GENERAL_VISIT));
+        if self.caller.new_patient {
+            args["new_patient"] = json!(true);
+        }
         Action::Call {
             name: "schedule_appointment",
             args,

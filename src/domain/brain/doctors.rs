@@ -177,6 +177,7 @@ impl Dialogue {
                 }
             }
             Pending::ConfirmCancel => "Now, shall I cancel that appointment?".to_string(),
+            Pending::NewPatient => "Now, is this your first visit with us?".to_string(),
             Pending::ChooseAppointment(_) => {
                 "Now, which appointment would you like to cancel?".to_string()
             }

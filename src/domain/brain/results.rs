@@ -84,6 +84,13 @@ impl Dialogue {
             .as_str()
             .filter(|_| result.get("error").is_some())
         {
+            if tool == "schedule_appointment" && code == "not_verified" && !self.caller.new_patient
+            {
+                return self.ask(
+                    Pending::NewPatient,
+                    "I couldn't find a record under that name and date of birth. Is this your first visit with us?",
+                );
+            }
             return self.on_error(code, result);
         }
         if result.get("error").is_some() {

@@ -21,6 +21,12 @@ pub(super) fn internal(e: StoreError) -> Value {
     )
 }
 
+/// The longest text any tool argument may be.
+pub(super) const MAX_FIELD_CHARS: usize = 200;
+/// The longest name, and the longest phone number, a record keeps.
+const MAX_NAME_CHARS: usize = 80;
+const MAX_PHONE_CHARS: usize = 32;
+
 /// The JSON arguments of one call.
 pub(super) struct Args(Map<String, Value>);
 
@@ -30,7 +36,20 @@ impl Args {
             return Ok(Args(Map::new()));
         }
         match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(m)) => Ok(Args(m)),
+            Ok(Value::Object(m)) => {
+                // No field of any tool is longer than a sentence: a longer one is a mistake or
+                // an attempt to stuff the database.
+                if let Some((k, _)) = m.iter().find(|(_, v)| {
+                    v.as_str()
+                        .is_some_and(|s| s.chars().count() > MAX_FIELD_CHARS)
+                }) {
+                    return Err(err(
+                        "too_long",
+                        format!("{k} is too long (at most {MAX_FIELD_CHARS} characters); ask the caller to say it more briefly"),
+                    ));
+                }
+                Ok(Args(m))
+            }
             Ok(_) => Err(err("bad_arguments", "arguments must be a JSON object")),
             Err(e) => Err(err(
                 "bad_arguments",
@@ -45,6 +64,15 @@ impl Args {
             Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
             Value::Number(n) => Some(n.to_string()),
             _ => None,
+        }
+    }
+
+    /// A yes/no flag: JSON `true`, or the words "true"/"yes".
+    pub(super) fn flag(&self, key: &str) -> bool {
+        match self.0.get(key) {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => matches!(s.trim().to_lowercase().as_str(), "true" | "yes"),
+            _ => false,
         }
     }
 
@@ -115,10 +143,27 @@ pub(super) fn check_name(name: &str) -> Result<(), Value> {
         .split_whitespace()
         .filter(|w| w.chars().any(char::is_alphabetic))
         .count();
-    if words < 2 || name.len() > 100 {
+    if words < 2 || name.chars().count() > MAX_NAME_CHARS {
         return Err(err("bad_name", "ask for the patient's first and last name"));
     }
     Ok(())
+}
+
+/// A phone number as people say it: digits, spaces, and `+ - ( ) .`, at most 32 characters.
+pub(super) fn check_phone(phone: &str) -> Result<(), Value> {
+    let ok = phone.chars().count() <= MAX_PHONE_CHARS
+        && phone.chars().any(|c| c.is_ascii_digit())
+        && phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(err(
+            "bad_phone",
+            "that phone number does not look right; ask for it again, digits only",
+        ))
+    }
 }
 
 /// "john o'connor" -> "John O'connor": speech-to-text often gives names in lowercase.

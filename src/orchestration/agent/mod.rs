@@ -27,6 +27,8 @@ pub struct AgentConfig {
     pub system_prompt: String,
     /// Model calls per turn that may use tools; the last call is offered no tools.
     pub max_tool_steps: usize,
+    /// Tool calls run from one model step; the rest are answered with an error, unrun.
+    pub max_calls_per_step: usize,
     /// Say the filler when a tool runs longer than this.
     pub filler_after: Duration,
     pub filler_text: String,
@@ -48,6 +50,7 @@ impl Default for AgentConfig {
             system_prompt: "You are a helpful voice assistant. Answer in short spoken sentences."
                 .into(),
             max_tool_steps: 5,
+            max_calls_per_step: 4,
             filler_after: Duration::from_millis(700),
             filler_text: "One moment, let me check.".into(),
             apology: "I'm sorry, I'm having trouble answering right now. Could you say that again?"
@@ -257,9 +260,26 @@ impl Agent {
             let said_something = !text.trim().is_empty();
             self.history
                 .push(ChatMessage::assistant_tool_calls(text, calls.clone()));
-            for call in calls {
-                let result = self.run_tool(&call, cancel, said_something, out);
-                n_calls += 1;
+            for (i, call) in calls.into_iter().enumerate() {
+                // A model asking for many tools at once is looping or being steered: the ones
+                // past the cap are answered without being run, so it can say what it has.
+                let result = if i < self.config.max_calls_per_step {
+                    n_calls += 1;
+                    self.run_tool(&call, cancel, said_something, out)
+                } else {
+                    log::warn!(
+                        "agent: tool call {} of one step refused (cap {})",
+                        i + 1,
+                        self.config.max_calls_per_step
+                    );
+                    serde_json::json!({
+                        "error": format!(
+                            "not run: at most {} tool calls at once; answer with what you have or ask again",
+                            self.config.max_calls_per_step
+                        ),
+                        "code": "too_many_calls",
+                    })
+                };
                 out(AgentOutput::ToolCall(ToolCallRecord {
                     name: call.name.clone(),
                     arguments: serde_json::from_str(&call.arguments)
