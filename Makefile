@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 OUT ?= out
 
-.PHONY: setup build demo test bench llm clippy fmt clean
+.PHONY: setup build demo test bench soak llm clippy fmt clean
 
 ## Install system packages, download and convert the local models (idempotent).
 setup:
@@ -28,6 +28,11 @@ test: setup
 ## Latency and capacity benchmarks (no timing assertions anywhere else).
 bench: setup build
 	./target/release/voice-agent bench --json $(OUT)/bench.json
+
+## The server under load, abuse and faults (loopback only, about a minute; no models needed).
+soak: build
+	@mkdir -p $(OUT)
+	RUST_LOG=$${RUST_LOG:-error} ./target/release/voice-agent soak --json $(OUT)/soak.json
 
 ## Build and start a local llama.cpp server (optional real LLM).
 llm:

@@ -45,6 +45,8 @@ enum Command {
     Bench(voice_agent::apps::bench::BenchArgs),
     /// Talk to the agent through this machine's microphone and speaker (Ctrl-C ends).
     Mic(voice_agent::apps::mic::MicArgs),
+    /// Put the server through load, abuse and faults on 127.0.0.1, and print what held.
+    Soak(voice_agent::apps::soak::SoakArgs),
 }
 
 #[derive(clap::Args)]
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(&cli.providers, args),
         Command::Say(args) => say(args),
         Command::Bench(args) => bench(&cli.providers, args),
+        Command::Soak(args) => soak(args),
         Command::Mic(args) => mic(&cli.providers, args),
     };
     match result {
@@ -234,6 +237,24 @@ fn bench(
         println!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn soak(args: voice_agent::apps::soak::SoakArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config();
+    eprintln!("soak: {config:?}");
+    let report = voice_agent::apps::soak::run(&config)?;
+    println!("{}", report.table());
+    println!("took {:.0} s", report.seconds);
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn mic(opts: &ProviderOptions, args: voice_agent::apps::mic::MicArgs) -> anyhow::Result<ExitCode> {

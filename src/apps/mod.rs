@@ -1,7 +1,8 @@
 //! Layer 5, the apps: what a user runs. [`compose`] picks the providers from flags and the
 //! environment (the composition root); [`console`] shows a session in the terminal; [`mic`]
 //! talks through the sound card ([`device`]); [`server`] serves the browser page; [`bench`]
-//! measures it all. Nothing below imports from here.
+//! measures it all, and [`soak`] puts the server through abuse and faults. Nothing below
+//! imports from here.
 
 pub mod bench;
 pub mod compose;
@@ -9,3 +10,4 @@ pub mod console;
 pub mod device;
 pub mod mic;
 pub mod server;
+pub mod soak;

@@ -3,7 +3,6 @@
 //! `played` reports), a raw HTTP GET, and a session factory of scripted fakes.
 #![allow(dead_code)] // Each test binary uses its own subset.
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -288,38 +287,14 @@ impl Client {
     }
 }
 
-/// A raw HTTP request; returns the status and the body.
+/// A raw HTTP request; returns the status and the body (the soak's client, which adds `Host`
+/// unless given).
 pub fn http_request(
     addr: SocketAddr,
     request_line: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut req = format!("{request_line}\r\n");
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("Host")) {
-        req.push_str(&format!("Host: {addr}\r\n"));
-    }
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    // One request per connection: the server closes it after the answer.
-    req.push_str("Connection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).expect("write");
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).to_string();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_string())
-        .unwrap_or_default();
-    (status, body)
+    voice_agent::apps::soak::callers::http(addr, request_line, headers)
 }
 
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {

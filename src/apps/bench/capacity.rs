@@ -21,6 +21,7 @@ use crate::apps::server::{self, ServerConfig, ServerHandle};
 use crate::foundation::audio::OUTPUT_RATE;
 use crate::foundation::audio::{FRAME_SAMPLES, INPUT_RATE};
 use crate::orchestration::pipeline::{PipelineConfig, TurnReport};
+use crate::providers::cloud::is_timeout;
 use crate::providers::session::SessionFactory;
 
 const FRAME: Duration = Duration::from_millis(20);
@@ -183,11 +184,7 @@ impl SimCaller {
                 Ok(Message::Text(t)) => self.on_json(t.as_str()),
                 Ok(Message::Close(_)) => self.closed = true,
                 Ok(_) => {}
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
+                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
                 Err(_) => self.closed = true,
             }
         } else {
@@ -286,11 +283,7 @@ impl SimCaller {
         while Instant::now() < end {
             match self.ws.read() {
                 Ok(_) => {}
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
+                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
                 Err(_) => break,
             }
         }

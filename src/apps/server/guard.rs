@@ -9,6 +9,27 @@ fn host_and_port(host: &str) -> Option<(Host<String>, u16)> {
     Some((url.host()?.to_owned(), url.port_or_known_default()?))
 }
 
+/// The first of `Host` and `Origin` that a request carries more than once, given the names of
+/// its headers. Which copy a check reads and which one a proxy behind it reads can differ, so a
+/// request with two is refused rather than judged on one.
+pub fn repeated_guard_header<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+    let (mut host, mut origin) = (0, 0);
+    for name in names {
+        if name.eq_ignore_ascii_case("host") {
+            host += 1;
+        } else if name.eq_ignore_ascii_case("origin") {
+            origin += 1;
+        }
+    }
+    if host > 1 {
+        Some("Host")
+    } else if origin > 1 {
+        Some("Origin")
+    } else {
+        None
+    }
+}
+
 /// Is `host` (a `Host` header) a name of this machine's loopback interface? A server listening
 /// on loopback answers only to those, so a web page whose domain an attacker re-points at
 /// 127.0.0.1 (DNS rebinding) cannot use it. No `Host` at all is not a browser: let through.
@@ -98,6 +119,20 @@ pub fn origin_allowed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_host_or_origin_is_caught() {
+        assert_eq!(repeated_guard_header(["Host", "Accept", "Origin"]), None);
+        assert_eq!(
+            repeated_guard_header(["Host", "accept", "HOST"]),
+            Some("Host")
+        );
+        assert_eq!(
+            repeated_guard_header(["Origin", "Host", "origin"]),
+            Some("Origin")
+        );
+        assert_eq!(repeated_guard_header([]), None);
+    }
 
     #[test]
     fn origins_must_be_this_servers_pages_or_on_the_allow_list() {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tiny_http::{Header, Method, Request, Response};
 
+use super::guard::repeated_guard_header;
 use super::shared::Shared;
 
 type Reply = Response<Cursor<Vec<u8>>>;
@@ -39,6 +40,10 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 
 /// The answer to one request.
 fn answer(req: &Request, shared: &Shared) -> Reply {
+    let names = req.headers().iter().map(|h| h.field.as_str().as_str());
+    if let Some(name) = repeated_guard_header(names) {
+        return text(400, format!("more than one {name} header"));
+    }
     if !shared.host_allowed(header(req, "Host")) {
         log::warn!("Host {:?} refused", header(req, "Host"));
         return text(403, "host not allowed");

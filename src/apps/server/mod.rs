@@ -2,9 +2,11 @@
 //! the voice sessions.
 //!
 //! ```text
-//! --bind (tiny_http, one thread):     GET /, /app.js, ...  the page's files
+//! --bind (front door -> tiny_http):   GET /, /app.js, ...  the page's files
 //!                                     GET /healthz         sessions in use
 //!                                     GET /config.json     where the WebSocket is
+//!                                     (each connection let through to tiny_http, on loopback,
+//!                                     once its request head is in: see `front`)
 //! --ws-bind (tungstenite):            accept thread -> one thread per connection: handshake
 //!                                     (path, Host and Origin checked in its callback), a
 //!                                     session slot, then the session: the pipeline's threads,
@@ -17,6 +19,8 @@
 
 pub mod config;
 pub mod files;
+pub mod front;
+pub mod gate;
 pub mod guard;
 pub mod http;
 pub mod protocol;
@@ -108,10 +112,13 @@ pub fn start(
     });
     let ws_listener = bind(&ws_bind)?;
     let ws_addr = local(&ws_listener, &ws_bind)?;
-    let http = tiny_http::Server::from_listener(http_listener, None)
+    // tiny_http listens on loopback only, behind the page port's front door.
+    let inner_listener = bind("127.0.0.1:0")?;
+    let inner = local(&inner_listener, "127.0.0.1:0")?;
+    let http = tiny_http::Server::from_listener(inner_listener, None)
         .map(Arc::new)
         .map_err(|e| ServerError::Bind {
-            addr: http_addr.to_string(),
+            addr: inner.to_string(),
             source: std::io::Error::other(e.to_string()),
         })?;
     let loopback = http_addr.ip().is_loopback() && ws_addr.ip().is_loopback();
@@ -126,6 +133,12 @@ pub fn start(
         {
             let (server, s) = (http.clone(), shared.clone());
             spawn("va-http", move || http::run(server, s))?
+        },
+        {
+            let s = shared.clone();
+            spawn("va-page-accept", move || {
+                front::accept_loop(http_listener, s, inner)
+            })?
         },
         {
             let s = shared.clone();
@@ -183,25 +196,27 @@ impl ServerHandle {
         }
         self.shared.stopping.store(true, Ordering::Release);
         self.http.unblock();
-        // Wake the accept loop with a connection of our own.
-        let wake = match self.ws_addr {
-            SocketAddr::V4(a) if a.ip().is_unspecified() => {
-                SocketAddr::from((Ipv4Addr::LOCALHOST, a.port()))
+        // Wake the accept loops with a connection of our own.
+        for addr in [self.http_addr, self.ws_addr] {
+            let wake = match addr {
+                SocketAddr::V4(a) if a.ip().is_unspecified() => {
+                    SocketAddr::from((Ipv4Addr::LOCALHOST, a.port()))
+                }
+                SocketAddr::V6(a) if a.ip().is_unspecified() => {
+                    SocketAddr::from((Ipv6Addr::LOCALHOST, a.port()))
+                }
+                a => a,
+            };
+            if let Err(e) = TcpStream::connect_timeout(&wake, Duration::from_secs(1)) {
+                log::warn!("shutdown: cannot wake the accept loop on {addr}: {e}");
             }
-            SocketAddr::V6(a) if a.ip().is_unspecified() => {
-                SocketAddr::from((Ipv6Addr::LOCALHOST, a.port()))
-            }
-            a => a,
-        };
-        if let Err(e) = TcpStream::connect_timeout(&wake, Duration::from_secs(1)) {
-            log::warn!("shutdown: cannot wake the accept loop: {e}");
         }
         for h in self.threads.drain(..) {
             let _ = h.join();
         }
         self.shared
             .close_all(protocol::close::GOING_AWAY, "server shutting down");
-        let left = self.shared.wait_for_connections(SHUTDOWN_WAIT);
+        let left = self.shared.ws_gate.wait_closed(SHUTDOWN_WAIT);
         if left > 0 {
             log::warn!("shutdown: {left} connections still open");
         }

@@ -24,6 +24,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext};
 use tungstenite::{Message, WebSocket};
 
+use super::gate::read_before;
 use super::protocol::close;
 use crate::orchestration::pipeline::Output;
 
@@ -93,14 +94,10 @@ pub struct ReaderIo {
 
 impl Read for ReaderIo {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(deadline) = self.deadline {
-            let left = deadline
-                .checked_duration_since(Instant::now())
-                .filter(|d| !d.is_zero())
-                .ok_or(io::ErrorKind::TimedOut)?;
-            self.read.set_read_timeout(Some(left))?;
+        match self.deadline {
+            Some(deadline) => read_before(&mut self.read, deadline, buf),
+            None => self.read.read(buf),
         }
-        self.read.read(buf)
     }
 }
 

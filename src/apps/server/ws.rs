@@ -5,58 +5,34 @@
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tungstenite::handshake::server::{Request, Response};
 
-use super::guard::origin_allowed;
+use super::gate::{self, Pending};
+use super::guard::{origin_allowed, repeated_guard_header};
 use super::protocol::close;
 use super::session::{self, SessionContext};
 use super::shared::Shared;
 use super::socket::{self, refusal};
 
-/// Connections being set up at once beyond the session slots.
-const EXTRA_CONNECTIONS: usize = 64;
-
 /// Accept connections until the server stops.
 pub fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    let max_connections = shared.config.max_sessions + EXTRA_CONNECTIONS;
-    for stream in listener.incoming() {
-        if shared.stopping.load(Ordering::Acquire) {
-            break;
-        }
-        let stream = match stream {
-            Ok(s) => s,
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                log::warn!("accept: {e}");
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        let Some(guard) = shared.open_connection(max_connections) else {
-            log::warn!("refused a connection: {max_connections} already open");
-            continue;
-        };
-        let s = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name("va-ws".into())
-            .spawn(move || {
-                let _guard = guard;
-                connection(stream, &s);
-            });
-        if let Err(e) = spawned {
-            // The guard went down with the closure and gave its count back.
-            log::error!("cannot spawn a connection thread: {e}");
-        }
-    }
+    let gate = shared.ws_gate.clone();
+    let s = shared.clone();
+    gate::accept_loop(
+        listener,
+        gate,
+        &shared.stopping,
+        "va-ws",
+        move |stream, pending| connection(stream, pending, &s),
+    );
 }
 
 fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-fn connection(stream: TcpStream, shared: &Arc<Shared>) {
+fn connection(stream: TcpStream, handshake: Pending, shared: &Arc<Shared>) {
     let peer = stream
         .peer_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
@@ -66,6 +42,11 @@ fn connection(stream: TcpStream, shared: &Arc<Shared>) {
     let check = |req: &Request, resp: Response| {
         if req.uri().path() != "/ws" {
             return Err(refusal(404, "sessions are on /ws"));
+        }
+        let names = req.headers().iter().map(|(k, _)| k.as_str());
+        if let Some(name) = repeated_guard_header(names) {
+            log::warn!("{peer}: more than one {name} header, refused");
+            return Err(refusal(400, "a header appears twice"));
         }
         let host = header(req, "Host");
         if !shared.host_allowed(host) {
@@ -86,7 +67,9 @@ fn connection(stream: TcpStream, shared: &Arc<Shared>) {
     // A browser streams audio all the time, and answers pings by itself: one that sends
     // nothing, not even a pong, for `idle_timeout` is gone.
     let (limit, idle) = (shared.config.handshake_limit, shared.config.idle_timeout);
-    let (reader, write) = match socket::accept(stream, check, limit, idle) {
+    let accepted = socket::accept(stream, check, limit, idle);
+    drop(handshake);
+    let (reader, write) = match accepted {
         Ok(s) => s,
         Err(e) => {
             log::debug!("{peer}: handshake: {e}");
