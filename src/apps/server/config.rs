@@ -22,6 +22,11 @@ pub struct ServerConfig {
     pub allowed_hosts: Vec<String>,
     /// The longest a call may last; it is then closed (1001).
     pub max_call: Option<Duration>,
+    /// A secret the telephony stream's path must carry (`/telephony/TOKEN`).
+    pub telephony_token: Option<String>,
+    /// The media stream's public URL that `/twiml` gives the platform, e.g.
+    /// `wss://voice.example/telephony`; `None`: `wss://` the request's host, the WebSocket port.
+    pub telephony_url: Option<String>,
     /// Timeouts: the whole WebSocket handshake; a WebSocket client that sends nothing, not
     /// even a pong to the server's pings.
     pub handshake_limit: Duration,
@@ -41,6 +46,8 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             max_call: None,
+            telephony_token: None,
+            telephony_url: None,
             handshake_limit: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             static_dir: None,
@@ -79,6 +86,15 @@ pub struct ServeArgs {
     /// End a call after this many seconds (1001), e.g. 1800.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_call_secs: Option<u64>,
+    /// A secret that phone calls' media stream must carry in its path (/telephony/TOKEN);
+    /// without it any platform that finds the port may call in.
+    #[arg(long, env = "TELEPHONY_TOKEN", hide_env_values = true)]
+    pub telephony_token: Option<String>,
+    /// The public URL of the media stream that /twiml hands the telephony platform, up to
+    /// /telephony (the token is added), e.g. wss://voice.example/telephony behind a tunnel or
+    /// proxy [default: wss:// the webhook's host, the WebSocket port].
+    #[arg(long, value_name = "URL")]
+    pub telephony_url: Option<String>,
     /// Serve the page from this directory instead of the built-in copy (page development).
     #[arg(long)]
     pub static_dir: Option<PathBuf>,
@@ -93,6 +109,8 @@ impl ServeArgs {
             allowed_origins: self.allow_origin.clone(),
             allowed_hosts: self.allow_host.clone(),
             max_call: self.max_call_secs.map(Duration::from_secs),
+            telephony_token: self.telephony_token.clone().filter(|t| !t.is_empty()),
+            telephony_url: self.telephony_url.clone(),
             static_dir: self.static_dir.clone(),
             pipeline: socket_pipeline(pipeline),
             ..ServerConfig::default()

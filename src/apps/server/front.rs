@@ -20,6 +20,8 @@ use super::shared::Shared;
 
 /// The longest request head let through.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// The largest request body let through (the telephony webhook's form is a few hundred bytes).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How long a response may take to reach the client (the largest file is 8 MiB).
 const RESPONSE_LIMIT: Duration = Duration::from_secs(60);
 
@@ -43,6 +45,9 @@ enum NoHead {
     Gone,
     TooSlow,
     TooBig,
+    BodyTooBig,
+    /// A body without a length (chunked): not taken.
+    NoLength,
 }
 
 /// Read until the end of the request head, within `deadline`: the head and whatever came after
@@ -68,13 +73,59 @@ fn read_head(stream: &mut TcpStream, deadline: Instant) -> Result<Vec<u8>, NoHea
     }
 }
 
+/// The end of the head in `raw` (after its blank line).
+fn head_end(raw: &[u8]) -> usize {
+    raw.windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(raw.len(), |i| i + 4)
+}
+
+/// How long the body after `head` is, from its `Content-Length`.
+fn body_length(head: &[u8]) -> Result<usize, NoHead> {
+    let text = String::from_utf8_lossy(&head[..head_end(head)]);
+    let mut length = 0;
+    for line in text.split("\r\n").skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(NoHead::NoLength);
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            length = value.trim().parse().map_err(|_| NoHead::NoLength)?;
+        }
+    }
+    if length > MAX_BODY_BYTES {
+        return Err(NoHead::BodyTooBig);
+    }
+    Ok(length)
+}
+
+/// The whole request: the head, and the body its `Content-Length` announces, all within
+/// `deadline`.
+fn read_request(stream: &mut TcpStream, deadline: Instant) -> Result<Vec<u8>, NoHead> {
+    let mut raw = read_head(stream, deadline)?;
+    let want = head_end(&raw) + body_length(&raw)?;
+    let mut buf = [0u8; 4096];
+    while raw.len() < want {
+        match read_before(stream, deadline, &mut buf) {
+            Ok(0) => return Err(NoHead::Gone),
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if crate::providers::cloud::is_timeout(&e) => return Err(NoHead::TooSlow),
+            Err(_) => return Err(NoHead::Gone),
+        }
+    }
+    raw.truncate(want);
+    Ok(raw)
+}
+
 /// The head as tiny_http gets it: one request per connection, so that a keep-alive connection
 /// cannot become a way around the deadline.
 fn one_request(raw: &[u8]) -> Vec<u8> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(raw.len(), |i| i + 2);
+    let body = head_end(raw);
+    // The header lines, each with its line end, without the blank line.
+    let end = body.saturating_sub(2);
     let mut out = Vec::with_capacity(raw.len() + 24);
     for line in raw[..end].split_inclusive(|&b| b == b'\n') {
         let name = line.split(|&b| b == b':').next().unwrap_or_default();
@@ -86,6 +137,7 @@ fn one_request(raw: &[u8]) -> Vec<u8> {
         out.extend_from_slice(line);
     }
     out.extend_from_slice(b"Connection: close\r\n\r\n");
+    out.extend_from_slice(&raw[body..]);
     out
 }
 
@@ -96,15 +148,17 @@ fn answer(client: &mut TcpStream, status: &str) {
 }
 
 fn relay(mut client: TcpStream, pending: Pending, inner: SocketAddr, limit: Duration) {
-    let head = read_head(&mut client, Instant::now() + limit);
+    let request = read_request(&mut client, Instant::now() + limit);
     drop(pending);
-    let head = match head {
-        Ok(h) => h,
+    let head = match request {
+        Ok(r) => r,
         Err(NoHead::Gone) => return,
         Err(NoHead::TooSlow) => return answer(&mut client, "408 Request Timeout"),
         Err(NoHead::TooBig) => {
             return answer(&mut client, "431 Request Header Fields Too Large");
         }
+        Err(NoHead::BodyTooBig) => return answer(&mut client, "413 Content Too Large"),
+        Err(NoHead::NoLength) => return answer(&mut client, "411 Length Required"),
     };
     if let Err(e) = forward(&mut client, &one_request(&head), inner) {
         log::debug!("page relay: {e}");
@@ -112,8 +166,8 @@ fn relay(mut client: TcpStream, pending: Pending, inner: SocketAddr, limit: Dura
     let _ = client.shutdown(Shutdown::Both);
 }
 
-/// Hand the head to tiny_http and its answer back to the client. Nothing else the client sends
-/// is passed on: the page takes no request bodies, and tiny_http reads the end instead.
+/// Hand the request to tiny_http and its answer back to the client. Nothing after the request
+/// is passed on: tiny_http reads the end instead.
 fn forward(client: &mut TcpStream, head: &[u8], inner: SocketAddr) -> io::Result<()> {
     let mut server = TcpStream::connect_timeout(&inner, Duration::from_secs(2))?;
     server.set_write_timeout(Some(Duration::from_secs(2)))?;
@@ -141,14 +195,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_relayed_head_asks_for_one_request_only() {
-        let raw =
-            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\n\r\nrest";
+    fn the_relayed_request_is_one_request_with_its_body() {
+        let raw = b"POST /twiml HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\nContent-Length: 4\r\n\r\nbody";
         let out = String::from_utf8(one_request(raw)).expect("ascii");
         assert_eq!(
             out,
-            "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+            "POST /twiml HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody"
         );
+        assert_eq!(body_length(raw), Ok(4));
+        let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(body_length(chunked), Err(NoHead::NoLength));
+        let huge = b"POST / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n";
+        assert_eq!(body_length(huge), Err(NoHead::BodyTooBig));
     }
 
     #[test]

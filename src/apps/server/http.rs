@@ -9,6 +9,7 @@ use tiny_http::{Header, Method, Request, Response};
 
 use super::guard::repeated_guard_header;
 use super::shared::Shared;
+use super::telephony;
 
 type Reply = Response<Cursor<Vec<u8>>>;
 
@@ -48,11 +49,18 @@ fn answer(req: &Request, shared: &Shared) -> Reply {
         log::warn!("Host {:?} refused", header(req, "Host"));
         return text(403, "host not allowed");
     }
-    if !matches!(req.method(), Method::Get | Method::Head) {
+    let path = req.url().split(['?', '#']).next().unwrap_or("/");
+    // The telephony platform's incoming-call webhook is a POST (its form is not needed).
+    let webhook = path == "/twiml" && matches!(req.method(), Method::Post);
+    if !matches!(req.method(), Method::Get | Method::Head) && !webhook {
         return text(405, "only GET and HEAD are served");
     }
-    let path = req.url().split(['?', '#']).next().unwrap_or("/");
     match path {
+        "/twiml" => reply(
+            200,
+            "text/xml; charset=utf-8",
+            telephony::twiml(&stream_url(header(req, "Host"), shared)).into_bytes(),
+        ),
         "/healthz" => json(serde_json::json!({
             "status": "ok",
             "sessions": shared.sessions.load(Ordering::Acquire),
@@ -73,6 +81,25 @@ fn answer(req: &Request, shared: &Shared) -> Reply {
             None => text(404, "not found"),
         },
     }
+}
+
+/// Where the platform is to open the media stream: the configured URL, else the WebSocket port
+/// of the host the webhook reached (with the token, if one is set).
+fn stream_url(host: Option<&str>, shared: &Shared) -> String {
+    let token = shared.config.telephony_token.as_deref();
+    let path = token.map_or(telephony::PATH.to_string(), |t| {
+        format!("{}/{t}", telephony::PATH)
+    });
+    if let Some(url) = &shared.config.telephony_url {
+        let url = url.trim_end_matches('/');
+        return token.map_or(url.to_string(), |t| format!("{url}/{t}"));
+    }
+    let host = host.unwrap_or("localhost");
+    let name = match url::Url::parse(&format!("http://{host}/")) {
+        Ok(u) => u.host_str().unwrap_or("localhost").to_string(),
+        Err(_) => "localhost".to_string(),
+    };
+    format!("wss://{name}:{}{path}", shared.ws_port)
 }
 
 /// Answer requests until the server is unblocked (shutdown).

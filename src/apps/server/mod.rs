@@ -27,6 +27,7 @@ pub mod protocol;
 pub mod session;
 pub mod shared;
 pub mod socket;
+pub mod telephony;
 pub mod ws;
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};

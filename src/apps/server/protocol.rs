@@ -20,6 +20,7 @@ pub const MAX_TEXT_BYTES: usize = 4_096;
 /// WebSocket close codes the server uses (RFC 6455 section 7.4).
 pub mod close {
     /// The server is going away (shutdown).
+    pub const NORMAL: u16 = 1000;
     pub const GOING_AWAY: u16 = 1001;
     /// A text message was not valid UTF-8.
     pub const INVALID_DATA: u16 = 1007;
@@ -69,6 +70,8 @@ pub enum ProtocolError {
     FrameTooLarge(usize),
     #[error("empty binary frame")]
     EmptyFrame,
+    #[error("media stream: {0}")]
+    Phone(String),
 }
 
 fn invalid(kind: &'static str, reason: impl Into<String>) -> ProtocolError {

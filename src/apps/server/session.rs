@@ -25,6 +25,8 @@ use super::protocol::{
 };
 use super::shared::Shared;
 use super::socket::{Reader, SocketError, ToClient, Writer, WriterEnd};
+use super::telephony::{self, Line, PhoneMessage};
+use crate::foundation::audio::mulaw::{PhoneIn, PhoneOut};
 use crate::foundation::audio::{AudioInput, FRAME_MS};
 use crate::orchestration::pipeline::{Event, Output, Pipeline, SessionOutput, SessionParts};
 
@@ -97,6 +99,17 @@ impl AudioInput for WsInput {
 struct WsOutput {
     tx: Sender<ToClient>,
     playback: Arc<Playback>,
+    /// On a phone call: the output as the platform takes it.
+    phone: Option<PhoneOutbound>,
+}
+
+impl WsOutput {
+    fn put(&self, msg: ToClient) {
+        match self.tx.try_send(msg) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => log::warn!("ws: output queue full, dropped an item"),
+        }
+    }
 }
 
 impl SessionOutput for WsOutput {
@@ -106,9 +119,13 @@ impl SessionOutput for WsOutput {
                 .written
                 .fetch_add(pcm.len() as u64, Ordering::AcqRel);
         }
-        match self.tx.try_send(ToClient::Output(item)) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-            Err(TrySendError::Full(_)) => log::warn!("ws: output queue full, dropped an item"),
+        match self.phone.as_mut() {
+            None => self.put(ToClient::Output(item)),
+            Some(phone) => {
+                for json in phone.translate(item) {
+                    self.put(ToClient::Json(json));
+                }
+            }
         }
     }
 
@@ -124,11 +141,73 @@ impl Drop for WsOutput {
     }
 }
 
+/// Agent output for a telephony platform: audio as μ-law media, a mark after each sentence's
+/// audio (and at the end of a reply), `clear` on barge-in. The browser's events have no place
+/// on a phone line and are left out.
+struct PhoneOutbound {
+    line: Arc<Line>,
+    codec: PhoneOut,
+    /// Agent audio sent that played or may still play (see `telephony::Marks`).
+    sent: u64,
+    last_mark: Option<u64>,
+}
+
+impl PhoneOutbound {
+    fn new(line: Arc<Line>) -> Self {
+        Self {
+            line,
+            codec: PhoneOut::default(),
+            sent: 0,
+            last_mark: None,
+        }
+    }
+
+    fn translate(&mut self, item: Output) -> Vec<String> {
+        // Before `start` there is no stream to address (nothing is said before the caller).
+        let Some(sid) = self.line.stream_sid.get() else {
+            return Vec::new();
+        };
+        match item {
+            Output::Audio(pcm) => {
+                self.sent += pcm.len() as u64;
+                let mulaw = self.codec.push(&pcm);
+                if mulaw.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![telephony::media(sid, &mulaw)]
+                }
+            }
+            Output::Event(Event::AgentText { .. } | Event::AgentDone { .. }) => {
+                if self.last_mark == Some(self.sent) {
+                    return Vec::new();
+                }
+                self.last_mark = Some(self.sent);
+                vec![telephony::mark(sid, &self.line.marks.name(self.sent))]
+            }
+            Output::Event(Event::Clear) => {
+                self.codec.reset();
+                self.sent = self.line.marks.cleared();
+                self.last_mark = None;
+                vec![telephony::clear(sid)]
+            }
+            Output::Event(_) => Vec::new(),
+        }
+    }
+}
+
+/// Caller input from a telephony platform.
+struct PhoneInbound {
+    line: Arc<Line>,
+    codec: PhoneIn,
+}
+
 /// What a session needs from its server.
 pub struct SessionContext<'a> {
     pub id: u64,
     pub peer: String,
     pub shared: &'a Arc<Shared>,
+    /// A phone call over the telephony media stream, not a browser.
+    pub phone: bool,
 }
 
 fn error_json(stage: &str, message: &str) -> String {
@@ -172,8 +251,12 @@ pub fn run(mut reader: Reader, write: TcpStream, ctx: SessionContext<'_>) {
             return;
         }
     };
-    // `ready` goes first: nothing of the pipeline's can overtake it.
-    let _ = to_client.send(ToClient::Json(ready_message(ctx.id, &shared.providers)));
+    // `ready` goes first: nothing of the pipeline's can overtake it. A phone platform has no
+    // use for it.
+    let line = ctx.phone.then(|| Arc::new(Line::default()));
+    if line.is_none() {
+        let _ = to_client.send(ToClient::Json(ready_message(ctx.id, &shared.providers)));
+    }
     let playback = Arc::new(Playback::default());
     let (frames_tx, frames) = bounded(INPUT_QUEUE_FRAMES);
     let (close_input, closed) = bounded::<()>(0);
@@ -181,6 +264,7 @@ pub fn run(mut reader: Reader, write: TcpStream, ctx: SessionContext<'_>) {
     let output = WsOutput {
         tx: to_client.clone(),
         playback: playback.clone(),
+        phone: line.clone().map(PhoneOutbound::new),
     };
     let parts = SessionParts::new(providers, Box::new(input), Box::new(output));
     let pipeline = Pipeline::spawn(parts, shared.config.pipeline.clone());
@@ -200,6 +284,10 @@ pub fn run(mut reader: Reader, write: TcpStream, ctx: SessionContext<'_>) {
         frames: frames_tx,
         playback,
         replies: to_client.clone(),
+        phone: line.map(|line| PhoneInbound {
+            line,
+            codec: PhoneIn::default(),
+        }),
     };
     let reading = spawn_reader(reader, inbound, to_client.clone());
     drop(to_client);
@@ -272,6 +360,7 @@ fn finish_reader(
         frames,
         playback: Arc::default(),
         replies: to_client.clone(),
+        phone: None,
     };
     let reading = spawn_reader(reader, inbound, to_client.clone());
     let _ = writer.run(from_session);
@@ -349,6 +438,7 @@ struct Inbound {
     frames: Sender<Vec<i16>>,
     playback: Arc<Playback>,
     replies: Sender<ToClient>,
+    phone: Option<PhoneInbound>,
 }
 
 impl Inbound {
@@ -359,6 +449,9 @@ impl Inbound {
 
     /// Act on one client message; Err with the close code and reason when the client must go.
     fn handle(&mut self, msg: Message) -> Result<(), (u16, String)> {
+        if self.phone.is_some() {
+            return self.phone_message(msg);
+        }
         let result = match msg {
             Message::Binary(bytes) => return self.audio(&bytes),
             Message::Text(text) => parse_client_message(text.as_str()).map(|m| match m {
@@ -374,6 +467,55 @@ impl Inbound {
         result.or_else(|e| self.refuse(e))
     }
 
+    /// One message of the telephony media stream.
+    fn phone_message(&mut self, msg: Message) -> Result<(), (u16, String)> {
+        let parsed = match msg {
+            Message::Text(text) => telephony::parse(text.as_str()),
+            Message::Binary(_) => Err(ProtocolError::Phone(
+                "audio comes in media events, not binary frames".into(),
+            )),
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => {
+                return Ok(());
+            }
+        };
+        let Some(phone) = self.phone.as_mut() else {
+            return Ok(());
+        };
+        match parsed {
+            Ok(PhoneMessage::Connected) => Ok(()),
+            Ok(PhoneMessage::Start {
+                stream_sid,
+                call_sid,
+            }) => {
+                log::info!("phone call {call_sid} on stream {stream_sid}");
+                if phone.line.stream_sid.set(stream_sid).is_err() {
+                    log::debug!("a second start on the same stream: kept the first");
+                }
+                Ok(())
+            }
+            Ok(PhoneMessage::Media(mulaw)) => {
+                let pcm = phone.codec.push(&mulaw);
+                if pcm.is_empty() {
+                    return Ok(());
+                }
+                let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
+                self.audio(&bytes)
+            }
+            Ok(PhoneMessage::Mark(name)) => {
+                if let Some(samples) = phone.line.marks.echoed(&name) {
+                    self.playback.report(samples);
+                }
+                Ok(())
+            }
+            Ok(PhoneMessage::Dtmf(digit)) => {
+                log::debug!("keypad: {digit}");
+                Ok(())
+            }
+            Ok(PhoneMessage::Stop) => Err((close::NORMAL, "the call has ended".into())),
+            Err(e) => self.refuse(e),
+        }
+    }
+
     fn refuse(&mut self, e: ProtocolError) -> Result<(), (u16, String)> {
         self.bad_messages += 1;
         if self.bad_messages > MAX_BAD_MESSAGES {
@@ -383,7 +525,12 @@ impl Inbound {
             ));
         }
         log::debug!("protocol error: {e}");
-        self.reply(error_json("protocol", &e.to_string()));
+        // A platform takes only its own events: on a phone line the error stays in the log.
+        if self.phone.is_none() {
+            self.reply(error_json("protocol", &e.to_string()));
+        } else {
+            log::warn!("phone stream: {e}");
+        }
         Ok(())
     }
 
@@ -462,6 +609,7 @@ mod tests {
             frames,
             playback: Arc::default(),
             replies,
+            phone: None,
         };
         (inbound, frames_rx, replies_rx)
     }
@@ -540,6 +688,7 @@ mod tests {
         let mut out = WsOutput {
             tx,
             playback: Arc::default(),
+            phone: None,
         };
         out.send(Output::Event(Event::Clear));
         out.send(Output::Audio(vec![0; 480]));

@@ -14,6 +14,7 @@ use super::protocol::close;
 use super::session::{self, SessionContext};
 use super::shared::Shared;
 use super::socket::{self, refusal};
+use super::telephony;
 
 /// Accept connections until the server stops.
 pub fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
@@ -37,10 +38,19 @@ fn connection(stream: TcpStream, handshake: Pending, shared: &Arc<Shared>) {
         .peer_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
     let mut slot = None;
+    let mut phone = false;
     // The shape of the answer is tungstenite's callback contract, not ours to shrink.
     #[allow(clippy::result_large_err)]
     let check = |req: &Request, resp: Response| {
-        if req.uri().path() != "/ws" {
+        let path = req.uri().path();
+        let token = shared.config.telephony_token.as_deref();
+        if path.starts_with(telephony::PATH) {
+            if !telephony::is_stream_path(path, token) {
+                log::warn!("{peer}: telephony stream without its token, refused");
+                return Err(refusal(403, "the telephony stream needs its token"));
+            }
+            phone = true;
+        } else if path != "/ws" {
             return Err(refusal(404, "sessions are on /ws"));
         }
         let names = req.headers().iter().map(|(k, _)| k.as_str());
@@ -88,5 +98,14 @@ fn connection(stream: TcpStream, handshake: Pending, shared: &Arc<Shared>) {
         return;
     };
     let id = shared.next_session.fetch_add(1, Ordering::Relaxed);
-    session::run(reader, write, SessionContext { id, peer, shared });
+    session::run(
+        reader,
+        write,
+        SessionContext {
+            id,
+            peer,
+            shared,
+            phone,
+        },
+    );
 }

@@ -1,6 +1,7 @@
 //! Audio basics: frame sizes, PCM conversions, resampling, WAV files and the input/output seams.
 
 pub mod io;
+pub mod mulaw;
 pub mod resample;
 pub mod stream_resample;
 pub mod wav;

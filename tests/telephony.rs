@@ -1,0 +1,389 @@
+//! A phone call over the telephony media stream, made the way a platform (Twilio's Media
+//! Streams) makes it: the caller's audio as μ-law media events at real-time pace, the agent's
+//! audio back as μ-law, our marks echoed once the audio before them has played, every pending
+//! mark echoed at once on `clear`, and frames that break the protocol.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use common::{http_request, Client, Received, ScriptedFactory};
+use voice_agent::apps::server::{self, ServerConfig, ServerHandle};
+use voice_agent::foundation::audio::mulaw::{self, PHONE_FRAME, PHONE_RATE};
+use voice_agent::foundation::audio::resample::resample_i16;
+use voice_agent::foundation::audio::INPUT_RATE;
+use voice_agent::providers::llm::Role;
+use voice_agent::providers::testing::{synthetic_caller, ScriptStep};
+
+const STREAM: &str = "MZ00000000000000000000000000000001";
+
+fn start(factory: ScriptedFactory, token: Option<&str>) -> ServerHandle {
+    server::start(
+        ServerConfig {
+            bind: "127.0.0.1:0".into(),
+            telephony_token: token.map(str::to_string),
+            ..ServerConfig::default()
+        },
+        Arc::new(factory),
+    )
+    .expect("server starts")
+}
+
+/// The platform's side of one call.
+struct Platform {
+    client: Client,
+    /// Log entries of the client already looked at.
+    seen: usize,
+    /// Agent audio received, μ-law.
+    received: Vec<u8>,
+    /// The simulated phone: how much of what it received has played.
+    played: usize,
+    last_tick: Instant,
+    /// Our marks, each at the position in `received` where it was placed.
+    pending: VecDeque<(usize, String)>,
+    clears: usize,
+    /// Marks echoed as played, with their positions (a clear echoes the rest unplayed).
+    echoed: Vec<(usize, String)>,
+    /// Every message from the server, in order.
+    messages: Vec<Value>,
+}
+
+impl Platform {
+    fn dial(addr: SocketAddr, path: &str) -> Self {
+        let mut client = Client::connect_with_path(addr, path).expect("the stream opens");
+        client.send_text(
+            &json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}).to_string(),
+        );
+        client.send_text(
+            &json!({
+                "event": "start",
+                "sequenceNumber": "1",
+                "start": {
+                    "accountSid": "AC0", "streamSid": STREAM, "callSid": "CA0",
+                    "tracks": ["inbound"],
+                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                },
+                "streamSid": STREAM,
+            })
+            .to_string(),
+        );
+        Self {
+            client,
+            seen: 0,
+            received: Vec::new(),
+            played: 0,
+            last_tick: Instant::now(),
+            pending: VecDeque::new(),
+            clears: 0,
+            echoed: Vec::new(),
+            messages: Vec::new(),
+        }
+    }
+
+    fn echo(&mut self, name: &str) {
+        self.client.send_text(
+            &json!({"event": "mark", "streamSid": STREAM, "mark": {"name": name}}).to_string(),
+        );
+    }
+
+    /// Take what the server sent, play it in real time, echo the marks it passed.
+    fn pump(&mut self) {
+        self.client.poll(Duration::from_millis(5));
+        while self.seen < self.client.log.len() {
+            let entry = &self.client.log[self.seen];
+            self.seen += 1;
+            let v = match entry {
+                Received::Json(v) => v.clone(),
+                Received::Audio(_) => panic!("binary audio on a phone stream"),
+            };
+            assert_eq!(v["streamSid"], STREAM, "{v}");
+            match v["event"].as_str() {
+                Some("media") => {
+                    let payload = v["media"]["payload"].as_str().expect("payload");
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(payload)
+                        .expect("base64");
+                    self.received.extend(bytes);
+                }
+                Some("mark") => {
+                    let name = v["mark"]["name"].as_str().expect("name").to_string();
+                    self.pending.push_back((self.received.len(), name));
+                }
+                Some("clear") => {
+                    // Everything queued is dropped, and every pending mark comes back at once.
+                    self.clears += 1;
+                    self.played = self.received.len();
+                    while let Some((_, name)) = self.pending.pop_front() {
+                        self.echo(&name);
+                    }
+                }
+                other => panic!("unexpected message {other:?}: {v}"),
+            }
+            self.messages.push(v);
+        }
+        let now = Instant::now();
+        let due =
+            (now.duration_since(self.last_tick).as_secs_f64() * f64::from(PHONE_RATE)) as usize;
+        if due > 0 {
+            self.played = (self.played + due).min(self.received.len());
+            self.last_tick = now;
+        }
+        while self
+            .pending
+            .front()
+            .is_some_and(|(at, _)| *at <= self.played)
+        {
+            if let Some((at, name)) = self.pending.pop_front() {
+                self.echo(&name);
+                self.echoed.push((at, name));
+            }
+        }
+    }
+
+    /// Send `pcm` (16 kHz) as the caller, in 20 ms media events at real-time pace, pumping.
+    fn say(&mut self, pcm: &[i16]) {
+        let narrow = resample_i16(pcm, INPUT_RATE, PHONE_RATE);
+        let start = Instant::now();
+        for (i, frame) in narrow.chunks(PHONE_FRAME).enumerate() {
+            let mulaw: Vec<u8> = frame.iter().map(|&s| mulaw::encode(s)).collect();
+            let payload = base64::engine::general_purpose::STANDARD.encode(mulaw);
+            self.client.send_text(
+                &json!({"event": "media", "streamSid": STREAM,
+                        "media": {"track": "inbound", "chunk": i.to_string(), "payload": payload}})
+                .to_string(),
+            );
+            let due = start + Duration::from_millis(20 * (i as u64 + 1));
+            while Instant::now() < due {
+                self.pump();
+            }
+        }
+    }
+
+    /// Silence from the caller until `done` holds, up to `limit`. True when it held.
+    fn wait(&mut self, limit: Duration, mut done: impl FnMut(&Self) -> bool) -> bool {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if done(self) {
+                return true;
+            }
+            self.say(&vec![0; 320 * 5]);
+        }
+        done(self)
+    }
+
+    fn events(&self, name: &str) -> usize {
+        self.messages.iter().filter(|v| v["event"] == name).count()
+    }
+
+    fn hang_up(&mut self) {
+        self.client.send_text(
+            &json!({"event": "stop", "streamSid": STREAM, "stop": {"callSid": "CA0"}}).to_string(),
+        );
+        let end = Instant::now() + Duration::from_secs(5);
+        while self.client.closed.is_none() && !self.client.ended && Instant::now() < end {
+            self.pump();
+        }
+    }
+}
+
+fn rms(mulaw: &[u8]) -> f64 {
+    let sum: f64 = mulaw
+        .iter()
+        .map(|&b| f64::from(mulaw::decode(b)).powi(2))
+        .sum();
+    (sum / mulaw.len().max(1) as f64).sqrt()
+}
+
+#[test]
+fn a_phone_call_is_answered_in_mulaw_with_marks() {
+    let factory = ScriptedFactory::new(
+        &["hello"],
+        vec![vec![ScriptStep::Text(
+            "Hello, thanks for calling. How can I help?".into(),
+        )]],
+        15,
+    );
+    let spoken = factory.spies.spoken.clone();
+    let server = start(factory, None);
+    let mut call = Platform::dial(server.ws_addr(), "/telephony");
+    call.say(&synthetic_caller(&[(1_000, true)]));
+    // Played through: both sentences' audio, and the mark after the last one echoed.
+    let answered = call.wait(Duration::from_secs(15), |c| {
+        c.events("mark") >= 2 && c.pending.is_empty() && c.received.len() > 4_000
+    });
+    assert!(
+        answered,
+        "{} bytes, {} marks",
+        call.received.len(),
+        call.events("mark")
+    );
+    // 8 kHz μ-law: two sentences of tone at 15 ms a character are over half a second of
+    // audio, and it is not silence.
+    assert!(rms(&call.received) > 500.0, "{}", rms(&call.received));
+    assert_eq!(call.events("clear"), 0);
+    assert_eq!(
+        spoken.lock().unwrap().len(),
+        2,
+        "{:?}",
+        spoken.lock().unwrap()
+    );
+    call.hang_up();
+    assert_eq!(
+        call.client.closed.as_ref().map(|c| c.0),
+        Some(1000),
+        "{:?}",
+        call.client.closed
+    );
+    assert!(
+        common::wait_for(Duration::from_secs(10), || server.active_sessions() == 0),
+        "the call's slot is freed"
+    );
+    server.shutdown();
+}
+
+#[test]
+fn a_barge_in_sends_clear_and_the_marks_decide_what_was_heard() {
+    let factory = ScriptedFactory::new(
+        &["tell me everything", "stop"],
+        vec![
+            vec![ScriptStep::Text(
+                "The first sentence is short. The second sentence goes on for quite a while longer. The third is never reached."
+                    .into(),
+            )],
+            vec![ScriptStep::Text("Okay.".into())],
+        ],
+        30,
+    );
+    let calls = factory.spies.calls.clone();
+    let server = start(factory, None);
+    let mut call = Platform::dial(server.ws_addr(), "/telephony");
+    call.say(&synthetic_caller(&[(1_000, true)]));
+    // The first sentence has played (the mark after it came back), the second is playing.
+    let first_heard = call.wait(Duration::from_secs(15), |c| {
+        c.echoed.iter().any(|(at, _)| *at > 0)
+    });
+    assert!(
+        first_heard,
+        "{} bytes, {:?}",
+        call.received.len(),
+        call.pending
+    );
+    call.say(&synthetic_caller(&[(1_200, true)]));
+    assert!(
+        call.wait(Duration::from_secs(10), |c| c.clears == 1),
+        "no clear after a barge-in"
+    );
+    // The agent's history keeps what the marks vouched for: the first sentence, not the rest.
+    assert!(
+        call.wait(Duration::from_secs(15), |_| calls.lock().unwrap().len()
+            >= 2)
+    );
+    let history = calls.lock().unwrap()[1].clone();
+    let said = history
+        .iter()
+        .filter(|m| m.role == Role::Assistant)
+        .map(|m| m.content.clone())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(said.contains("The first sentence is short."), "{said}");
+    assert!(!said.contains("second sentence goes on"), "{said}");
+    assert!(!said.contains("third"), "{said}");
+    call.hang_up();
+    server.shutdown();
+}
+
+#[test]
+fn bad_frames_are_logged_and_the_call_goes_on() {
+    let factory = ScriptedFactory::new(
+        &["hello"],
+        vec![vec![ScriptStep::Text("Hello there.".into())]],
+        15,
+    );
+    let server = start(factory, None);
+    let mut call = Platform::dial(server.ws_addr(), "/telephony");
+    for bad in [
+        "not json",
+        r#"{"no":"event"}"#,
+        r#"{"event":"media","media":{"payload":"***"}}"#,
+        r#"{"event":"dtmf","dtmf":{"digit":"12"}}"#,
+        r#"{"event":"teleport"}"#,
+    ] {
+        call.client.send_text(bad);
+    }
+    call.client.send_binary(vec![0; 640]);
+    // None of it is answered on the platform's line, and the call goes on: a turn is served.
+    call.say(&synthetic_caller(&[(1_000, true)]));
+    assert!(
+        call.wait(Duration::from_secs(15), |c| c.received.len() > 1_000),
+        "no answer after bad frames"
+    );
+    assert!(call.client.closed.is_none());
+    assert_eq!(
+        http_request(server.local_addr(), "GET /healthz HTTP/1.1", &[]).0,
+        200
+    );
+    // A platform gone mad is cut off, like a browser.
+    for _ in 0..101 {
+        call.client.send_text("{}");
+    }
+    call.wait(Duration::from_secs(5), |c| c.client.closed.is_some());
+    assert_eq!(call.client.closed.as_ref().map(|c| c.0), Some(1008));
+    server.shutdown();
+}
+
+#[test]
+fn the_token_guards_the_stream_and_the_webhook_hands_it_over() {
+    let factory = ScriptedFactory::new(&["hello"], vec![], 15);
+    let server = start(factory, Some("s3cret"));
+    for path in ["/telephony", "/telephony/guess"] {
+        match Client::connect_with_path(server.ws_addr(), path) {
+            Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403, "{path}"),
+            other => panic!("{path}: {:?}", other.map(|_| "opened")),
+        }
+    }
+    let call = Platform::dial(server.ws_addr(), "/telephony/s3cret");
+    drop(call);
+    // The incoming-call webhook (a POST with a form) connects the call to the stream.
+    let form = "CallSid=CA0&From=%2B15550100&To=%2B15550199";
+    let (status, body) = http_post(server.local_addr(), "/twiml", form);
+    assert_eq!(status, 200, "{body}");
+    let want = format!(
+        "<Connect><Stream url=\"wss://127.0.0.1:{}/telephony/s3cret\"/></Connect>",
+        server.ws_addr().port()
+    );
+    assert!(body.contains(&want), "{body}");
+    server.shutdown();
+}
+
+/// A POST with a form body, its body in a separate write (as it may come off the network).
+fn http_post(addr: SocketAddr, path: &str, form: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        form.len()
+    );
+    s.write_all(head.as_bytes()).expect("head");
+    s.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(50));
+    s.write_all(form.as_bytes()).expect("body");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |x| x.1.to_string());
+    (status, body)
+}
