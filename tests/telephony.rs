@@ -48,6 +48,8 @@ struct Platform {
     /// Our marks, each at the position in `received` where it was placed.
     pending: VecDeque<(usize, String)>,
     clears: usize,
+    /// When agent audio last arrived.
+    last_media: Instant,
     /// Marks echoed as played, with their positions (a clear echoes the rest unplayed).
     echoed: Vec<(usize, String)>,
     /// Every message from the server, in order.
@@ -81,6 +83,7 @@ impl Platform {
             last_tick: Instant::now(),
             pending: VecDeque::new(),
             clears: 0,
+            last_media: Instant::now(),
             echoed: Vec::new(),
             messages: Vec::new(),
         }
@@ -110,6 +113,7 @@ impl Platform {
                         .decode(payload)
                         .expect("base64");
                     self.received.extend(bytes);
+                    self.last_media = Instant::now();
                 }
                 Some("mark") => {
                     let name = v["mark"]["name"].as_str().expect("name").to_string();
@@ -386,4 +390,105 @@ fn http_post(addr: SocketAddr, path: &str, form: &str) -> (u16, String) {
         .split_once("\r\n\r\n")
         .map_or(String::new(), |x| x.1.to_string());
     (status, body)
+}
+
+/// What the demo's caller says to book (see scripts/make_caller.sh).
+const BOOKING: [&str; 4] = [
+    "Hello, I would like to book an appointment with doctor Patel.",
+    "Next Monday at ten in the morning, please.",
+    "My name is John Smith, and my date of birth is March fourth, nineteen eighty five.",
+    "Yes, please book it.",
+];
+
+#[test]
+fn a_phone_call_books_an_appointment_with_the_local_models() {
+    use voice_agent::apps::compose::{ProviderOptions, Providers};
+    use voice_agent::domain::FixedClock;
+    use voice_agent::foundation::audio::OUTPUT_RATE;
+    use voice_agent::foundation::cancel::CancelToken;
+    use voice_agent::providers::tts::piper::{PiperTts, PiperVoice};
+    use voice_agent::providers::tts::TextToSpeech;
+
+    let dir = voice_agent::providers::models::models_dir();
+    if !dir.join("whisper-tiny.en/encoder.onnx").exists()
+        || !dir.join("piper/en_US-joe-medium.onnx").exists()
+    {
+        eprintln!(
+            "SKIPPED: models missing in {} (run `make setup`)",
+            dir.display()
+        );
+        return;
+    }
+    let db = std::env::temp_dir().join(format!("va-phone-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&db);
+    let opts = ProviderOptions {
+        db: Some(db.clone()),
+        llm: Some("builtin".into()),
+        ..ProviderOptions::default()
+    };
+    // A Monday: "next Monday" is the 30th.
+    let clock = Arc::new(FixedClock::at("2026-11-23 09:00").expect("clock"));
+    let providers = Arc::new(Providers::load_with_clock(&opts, clock).expect("providers"));
+    let server = server::start(
+        ServerConfig {
+            bind: "127.0.0.1:0".into(),
+            ..ServerConfig::default()
+        },
+        providers,
+    )
+    .expect("server");
+    let seeded: i64 = rusqlite::Connection::open(&db)
+        .and_then(|c| {
+            c.query_row("SELECT COALESCE(MAX(id), 0) FROM appointments", [], |r| {
+                r.get(0)
+            })
+        })
+        .expect("the seeded database");
+    let mut piper = PiperTts::new(PiperVoice::load_steady(&dir).expect("voice"));
+    let mut call = Platform::dial(server.ws_addr(), "/telephony");
+    call.wait(Duration::from_millis(500), |_| false);
+    for line in BOOKING {
+        let mut pcm = Vec::new();
+        piper
+            .synthesize(line, &CancelToken::never(), &mut |c| {
+                pcm.extend_from_slice(c)
+            })
+            .expect("the caller's line");
+        let before = call.received.len();
+        // Through the phone line: 8 kHz, μ-law.
+        call.say(&resample_i16(&pcm, OUTPUT_RATE, INPUT_RATE));
+        let answered = call.wait(Duration::from_secs(40), |c| {
+            c.received.len() > before
+                && c.pending.is_empty()
+                && c.last_media.elapsed() > Duration::from_millis(1_500)
+        });
+        assert!(answered, "no answer to {line:?}");
+    }
+    call.hang_up();
+    server.shutdown();
+    // The booking is in the database: the right doctor, day, time and patient.
+    let conn = rusqlite::Connection::open(&db).expect("db");
+    let (doctor, patient, start): (String, String, String) = conn
+        .query_row(
+            "SELECT d.name, p.name, a.start FROM appointments a \
+             JOIN doctors d ON d.id = a.doctor_id JOIN patients p ON p.id = a.patient_id \
+             WHERE a.status = 'booked' AND a.id > ?1 ORDER BY a.id DESC LIMIT 1",
+            [seeded],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("a booking made by the call");
+    assert!(doctor.contains("Patel"), "{doctor}");
+    assert_eq!(patient, "John Smith");
+    assert!(
+        start.starts_with("2026-11-30") && start.contains("10:00"),
+        "{start}"
+    );
+    // And the agent spoke, in μ-law at 8 kHz: many seconds of it, not silence.
+    assert!(
+        call.received.len() > 8 * PHONE_RATE as usize,
+        "{}",
+        call.received.len()
+    );
+    assert!(rms(&call.received) > 300.0);
+    let _ = std::fs::remove_file(&db);
 }

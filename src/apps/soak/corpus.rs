@@ -70,8 +70,14 @@ fn http_requests(server: &ServerHandle) -> Tally {
         ("GET / HTTP/1.1", vec![("X-Endless", endless.as_str())]),
         ("HELLO THERE", vec![]),
         ("POST / HTTP/1.1", vec![("Content-Length", "0")]),
-        ("POST /twiml HTTP/1.1", vec![("Transfer-Encoding", "chunked")]),
-        ("POST /twiml HTTP/1.1", vec![("Content-Length", "999999999")]),
+        (
+            "POST /twiml HTTP/1.1",
+            vec![("Transfer-Encoding", "chunked")],
+        ),
+        (
+            "POST /twiml HTTP/1.1",
+            vec![("Content-Length", "999999999")],
+        ),
         ("DELETE /healthz HTTP/1.1", vec![]),
         ("GET /../Cargo.toml HTTP/1.1", vec![]),
         ("GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1", vec![]),
