@@ -323,6 +323,22 @@ fn cancels_an_appointment_after_verifying_the_caller() {
 }
 
 #[test]
+fn a_birth_date_keyed_on_the_phone_verifies_the_caller() {
+    let mut call = Call::new();
+    call.say("cancel my appointment with doctor wilson please");
+    call.say("maria gonzalez");
+    // Eight digits from the keypad, month first, as the phone line hands them on.
+    let r = call.say("11191972");
+    expect(
+        &r,
+        &[
+            "Doctor Wilson on Thursday, March 5 at 10 AM",
+            "Shall I cancel it?",
+        ],
+    );
+}
+
+#[test]
 fn cancellation_can_be_declined() {
     let mut call = Call::new();
     call.say("cancel my appointment with doctor wilson please");

@@ -185,6 +185,14 @@ impl Platform {
         self.messages.iter().filter(|v| v["event"] == name).count()
     }
 
+    fn key(&mut self, digit: char) {
+        self.client.send_text(
+            &json!({"event": "dtmf", "streamSid": STREAM,
+                    "dtmf": {"track": "inbound_track", "digit": digit.to_string()}})
+            .to_string(),
+        );
+    }
+
     fn hang_up(&mut self) {
         self.client.send_text(
             &json!({"event": "stop", "streamSid": STREAM, "stop": {"callSid": "CA0"}}).to_string(),
@@ -491,4 +499,60 @@ fn a_phone_call_books_an_appointment_with_the_local_models() {
     );
     assert!(rms(&call.received) > 300.0);
     let _ = std::fs::remove_file(&db);
+}
+
+#[test]
+fn keys_pressed_on_the_phone_reach_the_agent_as_a_turn() {
+    let factory = ScriptedFactory::new(
+        &["hello"],
+        vec![
+            vec![ScriptStep::Text(
+                "Here is a long answer that goes on for quite a while. And then another sentence after it."
+                    .into(),
+            )],
+            vec![ScriptStep::Text("Thank you.".into())],
+            vec![ScriptStep::Text("Got it.".into())],
+        ],
+        30,
+    );
+    let calls = factory.spies.calls.clone();
+    let server = start(factory, None);
+    let mut call = Platform::dial(server.ws_addr(), "/telephony");
+    call.say(&synthetic_caller(&[(1_000, true)]));
+    assert!(call.wait(Duration::from_secs(15), |c| c.received.len() > 2_000));
+    // Keyed over the agent, ended with #: a deliberate turn, so it cuts in at once.
+    for key in ['0', '3', '0', '4', '1', '9', '8', '5', '#'] {
+        call.key(key);
+    }
+    assert!(
+        call.wait(Duration::from_secs(10), |c| c.clears == 1),
+        "no clear"
+    );
+    assert!(
+        call.wait(Duration::from_secs(15), |_| calls.lock().unwrap().len()
+            >= 2)
+    );
+    let said = |i: usize| {
+        let calls = calls.lock().unwrap();
+        calls[i]
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.content.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(said(1), "03041985");
+    // Without #, the entry ends once the caller has keyed nothing for 1.5 s of the call.
+    assert!(call.wait(Duration::from_secs(15), |c| {
+        c.pending.is_empty() && c.last_media.elapsed() > Duration::from_millis(500)
+    }));
+    call.key('7');
+    call.key('7');
+    assert!(
+        call.wait(Duration::from_secs(15), |_| calls.lock().unwrap().len()
+            >= 3)
+    );
+    assert_eq!(said(2), "77");
+    call.hang_up();
+    server.shutdown();
 }

@@ -9,7 +9,8 @@
 //! - "next Tuesday" is the Tuesday of next calendar week (weeks start on Monday), so on a
 //!   Wednesday "this Friday" is in two days and "next Friday" in nine.
 //! - A date without a year ("December 3rd", "the 15th", "12/03") is its next occurrence,
-//!   today included. "12/03" is US month/day.
+//!   today included. "12/03" is US month/day, and so are eight digits keyed on a phone's
+//!   keypad ("03041985" is March 4, 1985).
 //! - A bare hour is read in clinic hours: 1 to 6 mean afternoon (3 -> 15:00), 7 to 11 mean
 //!   morning, 12 is noon; "am"/"pm", "in the morning" or a spoken part of day override it.
 //!   A zero-padded "03:00" or any hour from 13 is 24-hour time, as written.
@@ -324,6 +325,17 @@ fn date_at(toks: &[String], i: usize) -> (Option<DateExpr>, usize) {
 
 /// "12/03" (December 3rd), "3/4/1985", "3/4/85".
 fn slash_date(t: &str) -> Option<DateExpr> {
+    // Eight digits keyed on a phone's keypad: MMDDYYYY, in the order of a US date.
+    if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {
+        let month = number(&t[..2]).filter(|m| (1..=12).contains(m))?;
+        let day = number(&t[2..4]).filter(|d| (1..=31).contains(d))?;
+        let year = number(&t[4..]).filter(|y| (1900..=2100).contains(y))? as i32;
+        return Some(DateExpr::MonthDay {
+            month,
+            day,
+            year: Some(year),
+        });
+    }
     let parts: Vec<&str> = t.split('/').collect();
     if !(2..=3).contains(&parts.len()) {
         return None;

@@ -18,6 +18,7 @@ pub mod error;
 pub mod llm;
 pub mod models;
 pub mod overhead;
+pub mod phone;
 pub mod pipeline;
 pub mod procstat;
 pub mod report;
@@ -60,6 +61,8 @@ pub enum Part {
     BargeIn,
     /// Orchestration overhead with zero-latency fakes.
     Overhead,
+    /// The phone line: WER by band, TTFA through /telephony.
+    Phone,
 }
 
 /// `--llm-latency`: `TTFT,ITL` in ms, or `off`.
@@ -266,9 +269,12 @@ fn run_parts(
     report: &mut BenchReport,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), BenchError> {
-    let needs_callers =
-        !args.skips(Part::Pipeline) || !args.skips(Part::Capacity) || !args.skips(Part::Models);
+    let needs_callers = !args.skips(Part::Pipeline)
+        || !args.skips(Part::Capacity)
+        || !args.skips(Part::Models)
+        || !args.skips(Part::Phone);
     let mut set = Vec::new();
+    let mut warm_up = None;
     if needs_callers {
         progress("preparing the caller utterances");
         let (utts, warm, source) = caller_set(&**providers, args)?;
@@ -293,6 +299,7 @@ fn run_parts(
             &mut quiet,
         )?;
         set = utts;
+        warm_up = Some(warm);
     }
 
     let levels = args.caller_levels();
@@ -370,6 +377,24 @@ fn run_parts(
         report.llm = Some(llm::LlmReport {
             brain,
             llama_server: llama,
+        });
+    }
+    if let (false, Some(warm)) = (args.skips(Part::Phone), &warm_up) {
+        progress("phone line: WER by band, TTFA through /telephony");
+        let (stt_name, utterances, wer_wideband, wer_phone) =
+            phone::wer_by_band(&**providers, &set)?;
+        let server = capacity::start_server(providers.clone(), 1)?;
+        let (ttfa, unanswered) = phone::ttfa(&server, &set, warm, false)?;
+        let (browser, browser_unanswered) = phone::ttfa(&server, &set, warm, true)?;
+        server.shutdown();
+        report.phone = Some(phone::PhoneReport {
+            stt_name,
+            utterances,
+            wer_wideband,
+            wer_phone,
+            ttfa_ms: Summary::of(&ttfa),
+            ttfa_browser_ms: Summary::of(&browser),
+            unanswered: unanswered + browser_unanswered,
         });
     }
     if !args.skips(Part::BargeIn) {

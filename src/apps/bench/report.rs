@@ -287,6 +287,9 @@ pub struct BenchReport {
     pub models: Option<ModelsReport>,
     pub llm: Option<LlmReport>,
     pub barge_in: Option<BargeInReport>,
+    /// The phone line (WER by band, TTFA through /telephony).
+    #[serde(default)]
+    pub phone: Option<super::phone::PhoneReport>,
     /// Parts left out, and why.
     pub notes: Vec<String>,
     pub duration_s: f64,
@@ -693,6 +696,35 @@ impl BenchReport {
                 row(
                     "Memory with the models loaded".into(),
                     format!("RSS {:.0} MB, peak {:.0} MB", mem.rss_mb, mem.peak_mb),
+                    "",
+                );
+            }
+        }
+        if let Some(p) = &self.phone {
+            let pct = |w: Option<f64>| w.map_or("–".into(), |w| format!("{:.1} %", w * 100.0));
+            row(
+                format!(
+                    "STT WER, wideband / telephone band (8 kHz μ-law), {} utterances ({})",
+                    p.utterances, p.stt_name
+                ),
+                format!("{} / {}", pct(p.wer_wideband), pct(p.wer_phone)),
+                "phone within 5 points",
+            );
+            if let Some(t) = &p.ttfa_ms {
+                row(
+                    format!(
+                        "TTFA, phone call through /telephony (last audible sample → first μ-law media; {} unanswered)",
+                        p.unanswered
+                    ),
+                    p50(t),
+                    "",
+                );
+            }
+            if let Some(t) = &p.ttfa_browser_ms {
+                row(
+                    "TTFA, the same callers through the browser's /ws, measured the same way"
+                        .into(),
+                    p50(t),
                     "",
                 );
             }

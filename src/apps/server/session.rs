@@ -26,8 +26,9 @@ use super::protocol::{
 use super::shared::Shared;
 use super::socket::{Reader, SocketError, ToClient, Writer, WriterEnd};
 use super::telephony::{self, Line, PhoneMessage};
+use crate::foundation::audio::mulaw::PHONE_RATE;
 use crate::foundation::audio::mulaw::{PhoneIn, PhoneOut};
-use crate::foundation::audio::{AudioInput, FRAME_MS};
+use crate::foundation::audio::{AudioInput, CallerInput, FRAME_MS};
 use crate::orchestration::pipeline::{Event, Output, Pipeline, SessionOutput, SessionParts};
 
 /// Audio a client may send ahead of real time (catching up after a hiccup).
@@ -81,12 +82,20 @@ impl Playback {
 /// Caller audio for the pipeline: frames from the reader thread. Ends when the reader stops, or
 /// when the session closes it (the pipeline failed and the client is still connected).
 struct WsInput {
-    frames: Receiver<Vec<i16>>,
+    frames: Receiver<CallerInput>,
     closed: Receiver<()>,
 }
 
 impl AudioInput for WsInput {
     fn next_frame(&mut self) -> Option<Vec<i16>> {
+        loop {
+            if let CallerInput::Audio(pcm) = self.next_input()? {
+                return Some(pcm);
+            }
+        }
+    }
+
+    fn next_input(&mut self) -> Option<CallerInput> {
         select! {
             recv(self.frames) -> f => f.ok(),
             recv(self.closed) -> _ => None,
@@ -199,6 +208,41 @@ impl PhoneOutbound {
 struct PhoneInbound {
     line: Arc<Line>,
     codec: PhoneIn,
+    /// Keys pressed and not yet handed on, and the caller audio (8 kHz samples) since the last.
+    keys: String,
+    since_key: usize,
+}
+
+/// A keyed entry ends with `#`, or after this long without a key (counted in the call's own
+/// audio, not in wall-clock time).
+const KEY_TIMEOUT_SAMPLES: usize = PHONE_RATE as usize * 3 / 2;
+
+impl PhoneInbound {
+    fn new(line: Arc<Line>) -> Self {
+        Self {
+            line,
+            codec: PhoneIn::default(),
+            keys: String::new(),
+            since_key: 0,
+        }
+    }
+
+    /// A key: the entry so far when it is complete.
+    fn key(&mut self, key: char) -> Option<String> {
+        self.since_key = 0;
+        if key == '#' {
+            return (!self.keys.is_empty()).then(|| std::mem::take(&mut self.keys));
+        }
+        self.keys.push(key);
+        None
+    }
+
+    /// `samples` of caller audio went by: the entry so far when the caller stopped keying.
+    fn heard(&mut self, samples: usize) -> Option<String> {
+        self.since_key += samples;
+        (!self.keys.is_empty() && self.since_key >= KEY_TIMEOUT_SAMPLES)
+            .then(|| std::mem::take(&mut self.keys))
+    }
 }
 
 /// What a session needs from its server.
@@ -284,10 +328,7 @@ pub fn run(mut reader: Reader, write: TcpStream, ctx: SessionContext<'_>) {
         frames: frames_tx,
         playback,
         replies: to_client.clone(),
-        phone: line.map(|line| PhoneInbound {
-            line,
-            codec: PhoneIn::default(),
-        }),
+        phone: line.map(PhoneInbound::new),
     };
     let reading = spawn_reader(reader, inbound, to_client.clone());
     drop(to_client);
@@ -435,7 +476,7 @@ struct Inbound {
     /// When the client was last told it sends too fast / that the server is behind.
     warned_fast: Option<Instant>,
     warned_behind: Option<Instant>,
-    frames: Sender<Vec<i16>>,
+    frames: Sender<CallerInput>,
     playback: Arc<Playback>,
     replies: Sender<ToClient>,
     phone: Option<PhoneInbound>,
@@ -494,7 +535,11 @@ impl Inbound {
                 Ok(())
             }
             Ok(PhoneMessage::Media(mulaw)) => {
+                let entry = phone.heard(mulaw.len());
                 let pcm = phone.codec.push(&mulaw);
+                if let Some(keys) = entry {
+                    self.keys(keys);
+                }
                 if pcm.is_empty() {
                     return Ok(());
                 }
@@ -507,12 +552,22 @@ impl Inbound {
                 }
                 Ok(())
             }
-            Ok(PhoneMessage::Dtmf(digit)) => {
-                log::debug!("keypad: {digit}");
+            Ok(PhoneMessage::Dtmf(key)) => {
+                if let Some(keys) = phone.key(key) {
+                    self.keys(keys);
+                }
                 Ok(())
             }
             Ok(PhoneMessage::Stop) => Err((close::NORMAL, "the call has ended".into())),
             Err(e) => self.refuse(e),
+        }
+    }
+
+    /// A keyed entry, for the pipeline in its place among the audio frames.
+    fn keys(&self, keys: String) {
+        // Keys are rare and small: wait for room rather than lose an entry.
+        if self.frames.send(CallerInput::Keys(keys)).is_err() {
+            log::debug!("keys after the pipeline ended");
         }
     }
 
@@ -546,7 +601,7 @@ impl Inbound {
                 too_fast += 1;
                 continue;
             }
-            match self.frames.try_send(frame) {
+            match self.frames.try_send(CallerInput::Audio(frame)) {
                 // The pipeline is ending; the session notices on its own.
                 Ok(()) | Err(TrySendError::Disconnected(_)) => {}
                 Err(TrySendError::Full(_)) => behind += 1,
@@ -596,7 +651,10 @@ impl Inbound {
 mod tests {
     use super::*;
 
-    fn inbound(burst_ms: u64, queue: usize) -> (Inbound, Receiver<Vec<i16>>, Receiver<ToClient>) {
+    fn inbound(
+        burst_ms: u64,
+        queue: usize,
+    ) -> (Inbound, Receiver<CallerInput>, Receiver<ToClient>) {
         let (frames, frames_rx) = bounded(queue);
         let (replies, replies_rx) = bounded(64);
         let inbound = Inbound {
@@ -668,12 +726,29 @@ mod tests {
     }
 
     #[test]
+    fn keys_make_an_entry_at_hash_or_after_a_pause_in_the_calls_audio() {
+        let mut p = PhoneInbound::new(Arc::default());
+        assert_eq!(p.key('1'), None);
+        assert_eq!(p.key('9'), None);
+        assert_eq!(p.key('#'), Some("19".into()));
+        assert_eq!(p.key('#'), None, "an empty entry is nothing");
+        assert_eq!(p.key('7'), None);
+        assert_eq!(p.heard(8_000), None, "one second: the caller may key on");
+        assert_eq!(p.heard(4_000), Some("7".into()));
+        assert_eq!(p.heard(100_000), None);
+    }
+
+    #[test]
     fn the_input_ends_when_the_session_closes_it() {
         let (tx, frames) = bounded(4);
         let (close_input, closed) = bounded::<()>(0);
         let mut input = WsInput { frames, closed };
-        tx.send(vec![1; 320]).unwrap();
+        tx.send(CallerInput::Audio(vec![1; 320])).unwrap();
+        tx.send(CallerInput::Keys("12".into())).unwrap();
+        tx.send(CallerInput::Audio(vec![2; 320])).unwrap();
         assert_eq!(input.next_frame().map(|f| f.len()), Some(320));
+        assert_eq!(input.next_input(), Some(CallerInput::Keys("12".into())));
+        assert_eq!(input.next_frame().map(|f| f[0]), Some(2));
         drop(close_input);
         assert_eq!(
             input.next_frame(),

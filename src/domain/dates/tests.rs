@@ -209,6 +209,10 @@ fn birth_dates_in_speech() {
     assert_eq!(full("1985-03-04"), Some("1985-03-04".into()));
     assert_eq!(full("03/04/1985"), Some("1985-03-04".into()));
     assert_eq!(full("3/4/85"), Some("1985-03-04".into()));
+    // Keyed on a phone's keypad.
+    assert_eq!(full("03041985"), Some("1985-03-04".into()));
+    assert_eq!(full("13041985"), None, "no 13th month");
+    assert_eq!(full("1985"), None);
     assert_eq!(
         full("july 9 two thousand and twelve"),
         Some("2012-07-09".into())

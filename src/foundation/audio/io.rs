@@ -1,9 +1,21 @@
 //! The transport seams: where caller audio comes from and where agent audio goes.
 
+/// What a caller sends: audio, or an entry keyed on a phone's keypad (DTMF digits, `*`, `#`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallerInput {
+    Audio(Vec<i16>),
+    Keys(String),
+}
+
 /// A source of caller audio: 20 ms frames of 16 kHz mono PCM16 (`FRAME_SAMPLES` long).
 pub trait AudioInput: Send {
     /// Blocks until the next frame is available; `None` at the end of the stream.
     fn next_frame(&mut self) -> Option<Vec<i16>>;
+
+    /// The next frame, or keys a phone caller pressed. Only a phone line has keys.
+    fn next_input(&mut self) -> Option<CallerInput> {
+        self.next_frame().map(CallerInput::Audio)
+    }
 
     /// True when frames come at real-time pace (a device, a socket, a paced file).
     fn is_realtime(&self) -> bool {

@@ -6,7 +6,7 @@ pub mod resample;
 pub mod stream_resample;
 pub mod wav;
 
-pub use io::{AudioInput, AudioOutput};
+pub use io::{AudioInput, AudioOutput, CallerInput};
 
 /// Caller audio flows through the pipeline at this rate (mono PCM16).
 pub const INPUT_RATE: u32 = 16_000;

@@ -29,10 +29,12 @@ pub trait Stamped {
     }
 }
 
-/// source -> vad: one 20 ms frame of caller audio (16 kHz mono), stamped with its media time.
+/// source -> vad: one 20 ms frame of caller audio (16 kHz mono), stamped with its media time;
+/// or, with no audio, an entry the caller keyed on a phone's keypad.
 #[derive(Debug)]
 pub struct Frame {
     pub pcm: Vec<i16>,
+    pub keys: Option<String>,
     /// Media time of the frame's start, in ms (aligns the conversation recording).
     pub media_ms: u64,
     /// When the frame entered the pipeline.
@@ -60,6 +62,8 @@ pub enum VadMsg {
     End,
     /// The turn is void (a blip while the agent was speaking): drop it.
     Discard,
+    /// Keys the caller pressed, part of the current turn (a turn of keys alone has no audio).
+    Keys { text: String },
 }
 
 impl Stamped for VadMsg {}

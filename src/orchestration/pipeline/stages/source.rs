@@ -12,7 +12,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use super::super::messages::{Frame, SourceControl};
 use super::super::shared::Shared;
 use super::super::state::AgentState;
-use crate::foundation::audio::{AudioInput, FRAME_MS, FRAME_SAMPLES};
+use crate::foundation::audio::{AudioInput, CallerInput, FRAME_MS, FRAME_SAMPLES};
 
 /// The longest the source waits for the agent in `--fast` mode, or drains after the input ends.
 const MAX_WAIT: Duration = Duration::from_secs(120);
@@ -104,8 +104,19 @@ pub fn run(
             log::debug!("source: the session is winding down");
             return;
         }
-        let Some(pcm) = input.next_frame() else { break };
-        if send(&tx, &s, pcm).is_err() {
+        let sent = match input.next_input() {
+            None => break,
+            Some(CallerInput::Audio(pcm)) => send(&tx, &s, pcm),
+            Some(CallerInput::Keys(keys)) => tx
+                .send(Frame {
+                    pcm: Vec::new(),
+                    keys: Some(keys),
+                    media_ms: s.clock.next_caller_frame(0),
+                    at: Instant::now(),
+                })
+                .map_err(|_| ()),
+        };
+        if sent.is_err() {
             log::debug!("source: downstream closed");
             return;
         }
@@ -152,6 +163,7 @@ fn send(tx: &Sender<Frame>, s: &Shared, pcm: Vec<i16>) -> Result<(), ()> {
     }
     tx.send(Frame {
         pcm,
+        keys: None,
         media_ms,
         at: Instant::now(),
     })

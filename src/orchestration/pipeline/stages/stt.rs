@@ -45,6 +45,8 @@ struct Utterance {
     /// The turn was already answered on the provider's endpointing; what the VAD still sends
     /// for it is the trailing silence before its own end.
     ended_early: bool,
+    /// Keys the caller pressed during the turn (a phone's keypad).
+    keys: Vec<String>,
 }
 
 pub struct SttStage {
@@ -217,7 +219,14 @@ impl SttStage {
         if u.reply_started {
             self.stats.used += 1;
         }
+        let keys = std::mem::take(&mut u.keys).join(" ");
+        let keys_only = !keys.is_empty() && u.audio.is_empty();
         let (out, from_pause) = match u.speculative.take() {
+            // Keys alone: there is nothing to transcribe.
+            _ if keys_only => {
+                u.turn.set_transcript(&keys, false);
+                (Ok(keys.clone()), false)
+            }
             // Only silence arrived since the pause: the speculative transcript stands.
             Some((text, ms)) => {
                 u.turn.set_transcript(&text, true);
@@ -232,6 +241,15 @@ impl SttStage {
                 (r.inspect(|t| u.turn.set_transcript(t, false)), false)
             }
         };
+        // Keys pressed while speaking follow the words.
+        let out = out.map(|text| {
+            if keys.is_empty() || keys_only {
+                return text;
+            }
+            let both = format!("{} {keys}", text.trim()).trim().to_string();
+            u.turn.set_transcript(&both, from_pause);
+            both
+        });
         u.turn.mark(Mark::SttFinal);
         // From here the reply may be played: the sink hears it before the agent does, and after
         // the transcript is in the turn's record (a held reply may be reported at once).
@@ -287,6 +305,7 @@ impl Stage for SttStage {
                     paused: false,
                     doubtful: over_agent,
                     ended_early: false,
+                    keys: Vec::new(),
                 });
                 Flow::Continue
             }
@@ -298,6 +317,12 @@ impl Stage for SttStage {
                 Flow::Continue
             }
             VadMsg::Pause { reply } => self.pause(reply),
+            VadMsg::Keys { text } => {
+                if let Some(u) = self.cur.as_mut() {
+                    u.keys.push(text);
+                }
+                Flow::Continue
+            }
             VadMsg::Resume => self.resume(),
             VadMsg::Discard => {
                 self.stt.discard_utterance();

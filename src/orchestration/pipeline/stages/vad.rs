@@ -116,6 +116,51 @@ impl VadStage {
         self.send(VadMsg::End)
     }
 
+    /// Cut the agent off: everything of the current generation becomes stale (the bump aborts
+    /// what is in flight; the sink stops the audio at once).
+    fn barge_in(&mut self) -> Flow {
+        let generation = self.s.generation.bump();
+        log::info!("barge-in: generation {generation}");
+        self.report(
+            |seq| SinkControl::BargeIn { seq, generation },
+            Some(AgentState::Listening),
+        );
+        if let Some(c) = self.cur.as_mut() {
+            c.barged_in = true;
+        }
+        self.send(VadMsg::BargedIn)
+    }
+
+    /// An entry keyed on a phone's keypad: part of the turn being spoken, or a turn of its
+    /// own. A keypress is deliberate, so over the agent it cuts in at once.
+    fn keys(&mut self, text: String) -> Flow {
+        let alone = self.cur.is_none();
+        if alone {
+            // Nothing to transcribe: the pre-roll is only what came before the keys.
+            self.preroll.clear();
+            if self.on_event(TurnEvent::SpeechStart { lead_ms: 0 }) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        let cut = self
+            .cur
+            .as_ref()
+            .is_some_and(|c| c.over_agent && !c.barged_in && self.agent.agent_busy());
+        if cut && self.barge_in() == Flow::Stop {
+            return Flow::Stop;
+        }
+        if self.send(VadMsg::Keys { text }) == Flow::Stop {
+            return Flow::Stop;
+        }
+        match self.cur.take_if(|_| alone) {
+            Some(c) => {
+                self.last_voiced = Some(Instant::now());
+                self.end_turn(c)
+            }
+            None => Flow::Continue,
+        }
+    }
+
     fn on_event(&mut self, event: TurnEvent) -> Flow {
         match event {
             TurnEvent::SpeechStart { lead_ms } => {
@@ -154,18 +199,7 @@ impl VadStage {
                         && self.agent.agent_busy()
                 });
                 if cut {
-                    // Cut the agent off: everything of the current generation becomes stale
-                    // (the bump aborts what is in flight; the sink stops the audio at once).
-                    let generation = self.s.generation.bump();
-                    log::info!("barge-in: generation {generation}");
-                    self.report(
-                        |seq| SinkControl::BargeIn { seq, generation },
-                        Some(AgentState::Listening),
-                    );
-                    if let Some(c) = self.cur.as_mut() {
-                        c.barged_in = true;
-                    }
-                    return self.send(VadMsg::BargedIn);
+                    return self.barge_in();
                 }
             }
             TurnEvent::Pause { .. } => {
@@ -198,6 +232,9 @@ impl Stage for VadStage {
     type Out = ();
 
     fn handle(&mut self, frame: Frame) -> Flow {
+        if let Some(keys) = frame.keys {
+            return self.keys(keys);
+        }
         // Frames go out before the chunk verdict: in speech they belong to the turn,
         // otherwise they wait in the pre-roll in case speech starts.
         if self.cur.is_some() {
