@@ -556,3 +556,23 @@ fn keys_pressed_on_the_phone_reach_the_agent_as_a_turn() {
     call.hang_up();
     server.shutdown();
 }
+
+#[test]
+fn a_stream_in_another_media_format_is_closed_with_1003() {
+    let server = start(ScriptedFactory::new(&["hello"], vec![], 15), None);
+    let mut c =
+        Client::connect_with_path(server.ws_addr(), "/telephony").expect("the stream opens");
+    c.send_text(
+        &json!({"event": "start", "streamSid": STREAM, "start": {"streamSid": STREAM,
+                "mediaFormat": {"encoding": "audio/x-l16", "sampleRate": 16000, "channels": 1}}})
+        .to_string(),
+    );
+    let end = Instant::now() + Duration::from_secs(5);
+    while c.closed.is_none() && !c.ended && Instant::now() < end {
+        c.poll(Duration::from_millis(50));
+    }
+    let (code, reason) = c.closed.clone().expect("closed");
+    assert_eq!(code, 1003);
+    assert!(reason.contains("audio/x-mulaw"), "{reason}");
+    server.shutdown();
+}

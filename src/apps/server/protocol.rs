@@ -19,9 +19,12 @@ pub const MAX_TEXT_BYTES: usize = 4_096;
 
 /// WebSocket close codes the server uses (RFC 6455 section 7.4).
 pub mod close {
-    /// The server is going away (shutdown).
+    /// The call is over (a phone platform's `stop`).
     pub const NORMAL: u16 = 1000;
+    /// The server is going away (shutdown).
     pub const GOING_AWAY: u16 = 1001;
+    /// A phone stream in a media format this server does not speak.
+    pub const UNSUPPORTED: u16 = 1003;
     /// A text message was not valid UTF-8.
     pub const INVALID_DATA: u16 = 1007;
     /// The client broke a rule of the protocol again and again (flooding, garbage).

@@ -559,6 +559,10 @@ impl Inbound {
                 Ok(())
             }
             Ok(PhoneMessage::Stop) => Err((close::NORMAL, "the call has ended".into())),
+            Ok(PhoneMessage::Unsupported(why)) => {
+                log::warn!("phone stream: {why}");
+                Err((close::UNSUPPORTED, why))
+            }
             Err(e) => self.refuse(e),
         }
     }
