@@ -4,14 +4,10 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::Client;
 use voice_agent::apps::bench::wer::wer;
-use voice_agent::apps::compose::{ProviderOptions, Providers};
-use voice_agent::apps::server::{self, ServerConfig};
-use voice_agent::domain::FixedClock;
 use voice_agent::foundation::audio::resample::resample_i16;
 use voice_agent::foundation::audio::OUTPUT_RATE;
 use voice_agent::foundation::cancel::CancelToken;
@@ -21,33 +17,10 @@ use voice_agent::providers::tts::TextToSpeech;
 
 #[test]
 fn a_spoken_request_over_the_socket_is_answered_in_words_whisper_understands() {
-    let dir = voice_agent::providers::models::models_dir();
-    if !dir.join("whisper-tiny.en/encoder.onnx").exists()
-        || !dir.join("piper/en_US-joe-medium.onnx").exists()
-    {
-        eprintln!(
-            "SKIPPED: models missing in {} (run `make setup`)",
-            dir.display()
-        );
+    let Some((handle, db)) = common::local_models_server("srv-models") else {
         return;
-    }
-    let db = std::env::temp_dir().join(format!("va-srv-models-{}.sqlite", std::process::id()));
-    let _ = std::fs::remove_file(&db);
-    let opts = ProviderOptions {
-        db: Some(db.clone()),
-        llm: Some("builtin".into()),
-        ..ProviderOptions::default()
     };
-    let clock = Arc::new(FixedClock::at("2026-11-23 09:00").unwrap());
-    let providers = Arc::new(Providers::load_with_clock(&opts, clock).expect("providers"));
-    let handle = server::start(
-        ServerConfig {
-            bind: "127.0.0.1:0".into(),
-            ..ServerConfig::default()
-        },
-        providers,
-    )
-    .expect("server");
+    let dir = voice_agent::providers::models::models_dir();
 
     // The caller says one line (Piper, at 16 kHz), then stays silent.
     let voice = PiperVoice::load_steady(&dir).unwrap();

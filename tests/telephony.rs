@@ -410,41 +410,16 @@ const BOOKING: [&str; 4] = [
 
 #[test]
 fn a_phone_call_books_an_appointment_with_the_local_models() {
-    use voice_agent::apps::compose::{ProviderOptions, Providers};
-    use voice_agent::domain::FixedClock;
     use voice_agent::foundation::audio::OUTPUT_RATE;
     use voice_agent::foundation::cancel::CancelToken;
     use voice_agent::providers::tts::piper::{PiperTts, PiperVoice};
     use voice_agent::providers::tts::TextToSpeech;
 
-    let dir = voice_agent::providers::models::models_dir();
-    if !dir.join("whisper-tiny.en/encoder.onnx").exists()
-        || !dir.join("piper/en_US-joe-medium.onnx").exists()
-    {
-        eprintln!(
-            "SKIPPED: models missing in {} (run `make setup`)",
-            dir.display()
-        );
-        return;
-    }
-    let db = std::env::temp_dir().join(format!("va-phone-{}.sqlite", std::process::id()));
-    let _ = std::fs::remove_file(&db);
-    let opts = ProviderOptions {
-        db: Some(db.clone()),
-        llm: Some("builtin".into()),
-        ..ProviderOptions::default()
-    };
     // A Monday: "next Monday" is the 30th.
-    let clock = Arc::new(FixedClock::at("2026-11-23 09:00").expect("clock"));
-    let providers = Arc::new(Providers::load_with_clock(&opts, clock).expect("providers"));
-    let server = server::start(
-        ServerConfig {
-            bind: "127.0.0.1:0".into(),
-            ..ServerConfig::default()
-        },
-        providers,
-    )
-    .expect("server");
+    let Some((server, db)) = common::local_models_server("phone") else {
+        return;
+    };
+    let dir = voice_agent::providers::models::models_dir();
     let seeded: i64 = rusqlite::Connection::open(&db)
         .and_then(|c| {
             c.query_row("SELECT COALESCE(MAX(id), 0) FROM appointments", [], |r| {

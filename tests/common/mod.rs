@@ -409,3 +409,43 @@ pub fn assert_resumed_where_cut(cut: &TurnReport, resumed: &TurnReport, reply: &
     let expected: Vec<&str> = reply.split_whitespace().skip(heard_words).collect();
     assert_eq!(rest, expected.join(" "));
 }
+
+/// A server with the local models, the built-in brain and a fresh database, on a fixed clock
+/// (Monday, November 23, 2026, 9 AM), and the database's path; `None` with a note when the
+/// models are not installed (`make setup`).
+pub fn local_models_server(
+    tag: &str,
+) -> Option<(voice_agent::apps::server::ServerHandle, std::path::PathBuf)> {
+    use voice_agent::apps::compose::{ProviderOptions, Providers};
+    use voice_agent::apps::server::{self, ServerConfig};
+    use voice_agent::domain::FixedClock;
+
+    let dir = voice_agent::providers::models::models_dir();
+    if !dir.join("whisper-tiny.en/encoder.onnx").exists()
+        || !dir.join("piper/en_US-joe-medium.onnx").exists()
+    {
+        eprintln!(
+            "SKIPPED: models missing in {} (run `make setup`)",
+            dir.display()
+        );
+        return None;
+    }
+    let db = std::env::temp_dir().join(format!("va-{tag}-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&db);
+    let opts = ProviderOptions {
+        db: Some(db.clone()),
+        llm: Some("builtin".into()),
+        ..ProviderOptions::default()
+    };
+    let clock = Arc::new(FixedClock::at("2026-11-23 09:00").expect("clock"));
+    let providers = Arc::new(Providers::load_with_clock(&opts, clock).expect("providers"));
+    let server = server::start(
+        ServerConfig {
+            bind: "127.0.0.1:0".into(),
+            ..ServerConfig::default()
+        },
+        providers,
+    )
+    .expect("server");
+    Some((server, db))
+}

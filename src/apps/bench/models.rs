@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use super::error::BenchError;
 use super::procstat::{self, Memory};
 use super::stats::Summary;
-use super::utterances::{speech_of_length, Utterance};
+use super::utterances::{last_audible, speech_of_length, Utterance};
 use crate::foundation::audio::i16_to_f32;
 use crate::foundation::audio::OUTPUT_RATE;
 use crate::foundation::cancel::CancelToken;
 use crate::providers::session::SessionFactory;
-use crate::providers::vad::VAD_CHUNK;
+use crate::providers::vad::{VadConfig, VAD_CHUNK};
 
 /// Utterance lengths the STT is timed on, in seconds.
 pub const STT_LENGTHS: [f64; 4] = [2.0, 3.0, 5.0, 10.0];
@@ -29,6 +29,10 @@ pub struct VadBench {
     pub name: String,
     pub chunks: usize,
     pub per_chunk_ms: Summary,
+    /// How far the VAD's verdict trails the sound, per utterance: the end of its last chunk
+    /// at or above the speech threshold, minus the utterance's last audible sample.
+    #[serde(default)]
+    pub lag_ms: Option<Summary>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,6 +78,39 @@ fn summary(values: &[f64], what: &str) -> Result<Summary, BenchError> {
     Summary::of(values).ok_or_else(|| BenchError::Model(format!("{what}: no measurements")))
 }
 
+/// For each utterance followed by a second of silence: the end of the last chunk the VAD
+/// calls speech, minus the utterance's last audible sample, in ms (positive: the VAD still
+/// hears speech after the sound has ended).
+fn vad_lag(
+    vad: &mut dyn crate::providers::vad::Vad,
+    threshold: f32,
+    utterances: &[Utterance],
+) -> Result<Vec<f64>, BenchError> {
+    let mut lags = Vec::new();
+    for u in utterances {
+        vad.reset();
+        let mut audio = i16_to_f32(&u.pcm);
+        audio.resize(
+            audio.len() + crate::foundation::audio::INPUT_RATE as usize,
+            0.0,
+        );
+        let mut voiced_end = None;
+        for (i, chunk) in audio.chunks_exact(VAD_CHUNK).enumerate() {
+            let p = vad
+                .probability(chunk)
+                .map_err(|e| BenchError::Model(e.to_string()))?;
+            if p >= threshold {
+                voiced_end = Some((i + 1) * VAD_CHUNK);
+            }
+        }
+        if let Some(end) = voiced_end {
+            let samples = end as f64 - last_audible(&u.pcm) as f64;
+            lags.push(samples * 1000.0 / f64::from(crate::foundation::audio::INPUT_RATE));
+        }
+    }
+    Ok(lags)
+}
+
 /// Run every model micro-benchmark `repeats` times (at least once) on `utterances`.
 pub fn run(
     factory: &dyn SessionFactory,
@@ -94,10 +131,12 @@ pub fn run(
             .map_err(|e| BenchError::Model(e.to_string()))?;
         per_chunk.push(ms_since(t));
     }
+    let lags = vad_lag(&mut *p.vad, VadConfig::default().threshold, utterances)?;
     let vad = Summary::of(&per_chunk).map(|s| VadBench {
         name: p.vad.name(),
         chunks: per_chunk.len(),
         per_chunk_ms: s,
+        lag_ms: Summary::of(&lags),
     });
 
     // STT: the same speech cut to each length.

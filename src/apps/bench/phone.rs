@@ -18,7 +18,7 @@ use tungstenite::{Message, WebSocket};
 
 use super::error::BenchError;
 use super::stats::Summary;
-use super::utterances::Utterance;
+use super::utterances::{last_audible, Utterance};
 use super::wer::wer;
 use crate::apps::server::ServerHandle;
 use crate::foundation::audio::mulaw::{self, through_phone_line, PHONE_FRAME, PHONE_RATE};
@@ -68,14 +68,6 @@ pub fn wer_by_band(
     }
     let rate = |errors: f64| (words > 0.0).then(|| errors / words);
     Ok((p.stt.name(), n, rate(wide), rate(phone)))
-}
-
-/// Where the utterance's speech ends: just after its last sample at or above -40 dBFS.
-pub fn last_audible(pcm: &[i16]) -> usize {
-    let floor = (32_768.0 * 0.01) as i32;
-    pcm.iter()
-        .rposition(|&s| i32::from(s).abs() >= floor)
-        .map_or(0, |i| i + 1)
 }
 
 /// One call's client, speaking the platform's side of the media stream, or a browser's.
@@ -246,19 +238,4 @@ pub fn ttfa(
         let _ = call.ws.read();
     }
     Ok((ttfa, unanswered))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_end_of_speech_is_the_last_sample_above_minus_40_dbfs() {
-        let mut pcm = vec![0i16; 100];
-        pcm[10] = 5_000;
-        pcm[50] = -400;
-        pcm[80] = 300; // below -40 dBFS (328)
-        assert_eq!(last_audible(&pcm), 51);
-        assert_eq!(last_audible(&[0; 10]), 0);
-    }
 }

@@ -660,6 +660,14 @@ impl BenchReport {
                     p50(&v.per_chunk_ms),
                     "< 1 ms",
                 );
+                if let Some(lag) = &v.lag_ms {
+                    row(
+                        "VAD lag: end of its last speech chunk − the utterance's last audible sample"
+                            .into(),
+                        p50(lag),
+                        "",
+                    );
+                }
             }
             for s in &m.stt {
                 let target = if (s.audio_s - 3.0).abs() < 0.01 {

@@ -43,6 +43,15 @@ impl Utterance {
     }
 }
 
+/// Where the speech in `pcm` ends: just after its last sample at or above -40 dBFS (the
+/// caller's real end of speech, which a benchmark knows and a live pipeline must estimate).
+pub fn last_audible(pcm: &[i16]) -> usize {
+    let floor = (32_768.0 * 0.01) as i32;
+    pcm.iter()
+        .rposition(|&s| i32::from(s).abs() >= floor)
+        .map_or(0, |i| i + 1)
+}
+
 /// Every `*.wav` in `dir` (sorted by name); a `NAME.txt` beside `NAME.wav` holds its words.
 pub fn load_dir(dir: &Path) -> Result<Vec<Utterance>, BenchError> {
     let entries = std::fs::read_dir(dir).map_err(|e| BenchError::Io {
@@ -193,6 +202,16 @@ pub fn speech_of_length(utterances: &[Utterance], seconds: f64) -> Vec<i16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_end_of_speech_is_the_last_sample_above_minus_40_dbfs() {
+        let mut pcm = vec![0i16; 100];
+        pcm[10] = 5_000;
+        pcm[50] = -400;
+        pcm[80] = 300; // below -40 dBFS (328)
+        assert_eq!(last_audible(&pcm), 51);
+        assert_eq!(last_audible(&[0; 10]), 0);
+    }
     use crate::providers::testing::ToneTts;
 
     fn tmp(name: &str) -> PathBuf {
