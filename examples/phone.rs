@@ -19,12 +19,13 @@ use serde_json::{json, Value};
 use tungstenite::{Message, WebSocket};
 
 use voice_agent::apps::compose::{ProviderOptions, Providers};
-use voice_agent::apps::server::{self, ServerConfig};
+use voice_agent::apps::server::{self, telephony, ServerConfig};
 use voice_agent::foundation::audio::mulaw::{self, PHONE_FRAME, PHONE_RATE};
 use voice_agent::foundation::audio::resample::resample_i16;
 use voice_agent::foundation::audio::wav::write_wav_mono;
 use voice_agent::foundation::audio::{INPUT_RATE, OUTPUT_RATE};
 use voice_agent::foundation::cancel::CancelToken;
+use voice_agent::providers::cloud::is_timeout;
 use voice_agent::providers::models::models_dir;
 use voice_agent::providers::stt::whisper::{RunOptions, WhisperModel};
 use voice_agent::providers::tts::piper::{PiperTts, PiperVoice};
@@ -74,14 +75,7 @@ impl Phone {
                     }
                 }
                 Ok(_) => {}
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    break
-                }
+                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => break,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -89,10 +83,8 @@ impl Phone {
         let played = (self.started.elapsed().as_secs_f64() * f64::from(PHONE_RATE)) as usize;
         while self.marks.first().is_some_and(|(at, _)| *at <= played) {
             let (_, name) = self.marks.remove(0);
-            send(
-                &mut self.ws,
-                json!({"event": "mark", "streamSid": STREAM, "mark": {"name": name}}),
-            )?;
+            self.ws
+                .send(Message::text(telephony::mark(STREAM, &name)))?;
         }
         Ok(())
     }
@@ -103,12 +95,8 @@ impl Phone {
             while Instant::now() < start + Duration::from_millis(20 * (i as u64 + 1)) {
                 self.pump()?;
             }
-            let payload = base64::engine::general_purpose::STANDARD
-                .encode(frame.iter().map(|&s| mulaw::encode(s)).collect::<Vec<u8>>());
-            send(
-                &mut self.ws,
-                json!({"event": "media", "streamSid": STREAM, "media": {"payload": payload}}),
-            )?;
+            let media = telephony::media(STREAM, &mulaw::encode_all(frame));
+            self.ws.send(Message::text(media))?;
         }
         Ok(())
     }
@@ -185,10 +173,7 @@ fn main() -> anyhow::Result<()> {
             phone.say(&silence)?;
         }
         // What the caller's phone got, as Whisper hears it.
-        let reply: Vec<i16> = phone.agent[from..]
-            .iter()
-            .map(|&b| mulaw::decode(b))
-            .collect();
+        let reply = mulaw::decode_all(&phone.agent[from..]);
         let heard = whisper.run(
             &resample_i16(&reply, PHONE_RATE, INPUT_RATE),
             &full,
@@ -200,7 +185,7 @@ fn main() -> anyhow::Result<()> {
         );
     }
     send(&mut phone.ws, json!({"event": "stop", "streamSid": STREAM}))?;
-    let all: Vec<i16> = phone.agent.iter().map(|&b| mulaw::decode(b)).collect();
+    let all = mulaw::decode_all(&phone.agent);
     std::fs::create_dir_all("out")?;
     write_wav_mono(
         std::path::Path::new("out/phone-agent.wav"),

@@ -155,8 +155,8 @@ impl Platform {
         let narrow = resample_i16(pcm, INPUT_RATE, PHONE_RATE);
         let start = Instant::now();
         for (i, frame) in narrow.chunks(PHONE_FRAME).enumerate() {
-            let mulaw: Vec<u8> = frame.iter().map(|&s| mulaw::encode(s)).collect();
-            let payload = base64::engine::general_purpose::STANDARD.encode(mulaw);
+            let payload =
+                base64::engine::general_purpose::STANDARD.encode(mulaw::encode_all(frame));
             self.client.send_text(
                 &json!({"event": "media", "streamSid": STREAM,
                         "media": {"track": "inbound", "chunk": i.to_string(), "payload": payload}})

@@ -337,7 +337,7 @@ pub fn start_server(
 }
 
 /// Wait (up to `limit`) until the server has `n` sessions.
-fn wait_sessions(server: &ServerHandle, n: usize, limit: Duration) -> bool {
+pub(super) fn wait_sessions(server: &ServerHandle, n: usize, limit: Duration) -> bool {
     let end = Instant::now() + limit;
     while server.active_sessions() != n {
         if Instant::now() > end {

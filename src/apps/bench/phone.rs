@@ -11,7 +11,6 @@
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tungstenite::{Message, WebSocket};
@@ -20,7 +19,7 @@ use super::error::BenchError;
 use super::stats::Summary;
 use super::utterances::{last_audible, Utterance};
 use super::wer::wer;
-use crate::apps::server::ServerHandle;
+use crate::apps::server::{telephony, ServerHandle};
 use crate::foundation::audio::mulaw::{self, through_phone_line, PHONE_FRAME, PHONE_RATE};
 use crate::foundation::audio::resample::resample_i16;
 use crate::foundation::audio::{FRAME_SAMPLES, INPUT_RATE};
@@ -114,6 +113,13 @@ impl PhoneCaller {
         })
     }
 
+    /// Agent audio arrived now.
+    fn agent_audio(&mut self) {
+        let now = Instant::now();
+        self.last_media = Some(now);
+        self.first_since.get_or_insert(now);
+    }
+
     /// Read what has arrived: note agent media, echo marks at once (the bench plays nothing).
     fn read(&mut self) -> Result<(), BenchError> {
         loop {
@@ -121,24 +127,16 @@ impl PhoneCaller {
                 Ok(Message::Text(t)) => {
                     let v: Value = serde_json::from_str(t.as_str()).unwrap_or_default();
                     match v["event"].as_str() {
-                        Some("media") => {
-                            let now = Instant::now();
-                            self.last_media = Some(now);
-                            self.first_since.get_or_insert(now);
-                        }
+                        Some("media") => self.agent_audio(),
                         Some("mark") => {
-                            let echo = json!({"event": "mark", "streamSid": self.stream,
-                                              "mark": {"name": v["mark"]["name"]}});
-                            let _ = self.ws.send(Message::text(echo.to_string()));
+                            let name = v["mark"]["name"].as_str().unwrap_or_default();
+                            let echo = telephony::mark(&self.stream, name);
+                            let _ = self.ws.send(Message::text(echo));
                         }
                         _ => {}
                     }
                 }
-                Ok(Message::Binary(_)) => {
-                    let now = Instant::now();
-                    self.last_media = Some(now);
-                    self.first_since.get_or_insert(now);
-                }
+                Ok(Message::Binary(_)) => self.agent_audio(),
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(e)) if is_timeout(&e) => return Ok(()),
                 Err(e) => return Err(BenchError::Model(format!("phone call: {e}"))),
@@ -167,11 +165,7 @@ impl PhoneCaller {
                         .collect::<Vec<u8>>(),
                 )
             } else {
-                let payload = base64::engine::general_purpose::STANDARD
-                    .encode(frame.iter().map(|&s| mulaw::encode(s)).collect::<Vec<u8>>());
-                let m = json!({"event": "media", "streamSid": self.stream,
-                               "media": {"track": "inbound", "payload": payload}});
-                Message::text(m.to_string())
+                Message::text(telephony::media(&self.stream, &mulaw::encode_all(frame)))
             };
             self.ws
                 .send(msg)
@@ -232,10 +226,8 @@ pub fn ttfa(
     let stop = json!({"event": "stop", "streamSid": call.stream});
     let _ = call.ws.send(Message::text(stop.to_string()));
     let _ = call.ws.close(None);
+    drop(call);
     // Until the server has let the call go, so the next one finds its slot.
-    let end = Instant::now() + Duration::from_secs(10);
-    while server.active_sessions() > 0 && Instant::now() < end {
-        let _ = call.ws.read();
-    }
+    super::capacity::wait_sessions(server, 0, Duration::from_secs(10));
     Ok((ttfa, unanswered))
 }

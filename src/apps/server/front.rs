@@ -15,7 +15,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::gate::{self, read_before, Pending};
+use super::gate::{self, read_before, time_left, Pending};
 use super::shared::Shared;
 
 /// The longest request head let through.
@@ -54,22 +54,29 @@ enum NoHead {
 /// it in the same reads.
 fn read_head(stream: &mut TcpStream, deadline: Instant) -> Result<Vec<u8>, NoHead> {
     let mut head = Vec::with_capacity(1024);
-    let mut buf = [0u8; 4096];
     loop {
-        let n = match read_before(stream, deadline, &mut buf) {
-            Ok(0) => return Err(NoHead::Gone),
-            Ok(n) => n,
-            Err(e) if crate::providers::cloud::is_timeout(&e) => return Err(NoHead::TooSlow),
-            Err(_) => return Err(NoHead::Gone),
-        };
         let from = head.len().saturating_sub(3);
-        head.extend_from_slice(&buf[..n]);
+        read_more(stream, deadline, &mut head)?;
         if head[from..].windows(4).any(|w| w == b"\r\n\r\n") {
             return Ok(head);
         }
         if head.len() > MAX_HEAD_BYTES {
             return Err(NoHead::TooBig);
         }
+    }
+}
+
+/// Add what the client sends next to `raw`, waiting no later than `deadline`.
+fn read_more(stream: &mut TcpStream, deadline: Instant, raw: &mut Vec<u8>) -> Result<(), NoHead> {
+    let mut buf = [0u8; 4096];
+    match read_before(stream, deadline, &mut buf) {
+        Ok(0) => Err(NoHead::Gone),
+        Ok(n) => {
+            raw.extend_from_slice(&buf[..n]);
+            Ok(())
+        }
+        Err(e) if crate::providers::cloud::is_timeout(&e) => Err(NoHead::TooSlow),
+        Err(_) => Err(NoHead::Gone),
     }
 }
 
@@ -107,14 +114,8 @@ fn body_length(head: &[u8]) -> Result<usize, NoHead> {
 fn read_request(stream: &mut TcpStream, deadline: Instant) -> Result<Vec<u8>, NoHead> {
     let mut raw = read_head(stream, deadline)?;
     let want = head_end(&raw) + body_length(&raw)?;
-    let mut buf = [0u8; 4096];
     while raw.len() < want {
-        match read_before(stream, deadline, &mut buf) {
-            Ok(0) => return Err(NoHead::Gone),
-            Ok(n) => raw.extend_from_slice(&buf[..n]),
-            Err(e) if crate::providers::cloud::is_timeout(&e) => return Err(NoHead::TooSlow),
-            Err(_) => return Err(NoHead::Gone),
-        }
+        read_more(stream, deadline, &mut raw)?;
     }
     raw.truncate(want);
     Ok(raw)
@@ -180,12 +181,8 @@ fn forward(client: &mut TcpStream, head: &[u8], inner: SocketAddr) -> io::Result
         if n == 0 {
             return Ok(());
         }
-        let left = deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-            .ok_or(io::ErrorKind::TimedOut)?;
         // A client that reads too slowly to take the page within the limit is cut off.
-        client.set_write_timeout(Some(left))?;
+        client.set_write_timeout(Some(time_left(deadline)?))?;
         client.write_all(&buf[..n])?;
     }
 }

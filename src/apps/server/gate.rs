@@ -22,12 +22,17 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// a byte at a time gets no more than the whole allowance (a read timeout alone restarts with
 /// every byte).
 pub fn read_before(stream: &mut TcpStream, deadline: Instant, buf: &mut [u8]) -> io::Result<usize> {
-    let left = deadline
+    stream.set_read_timeout(Some(time_left(deadline)?))?;
+    stream.read(buf)
+}
+
+/// What is left until `deadline`; a timeout error once it has passed (a zero timeout would
+/// mean "wait for ever" to a socket).
+pub fn time_left(deadline: Instant) -> io::Result<Duration> {
+    deadline
         .checked_duration_since(Instant::now())
         .filter(|d| !d.is_zero())
-        .ok_or(io::ErrorKind::TimedOut)?;
-    stream.set_read_timeout(Some(left))?;
-    stream.read(buf)
+        .ok_or_else(|| io::ErrorKind::TimedOut.into())
 }
 
 pub struct Gate {

@@ -27,6 +27,7 @@ use tungstenite::{Message, WebSocket};
 use super::gate::read_before;
 use super::protocol::close;
 use crate::orchestration::pipeline::Output;
+use crate::providers::cloud::is_timeout;
 
 /// A client that does not take our data for this long is gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -185,14 +186,7 @@ impl Reader {
     pub fn recv(&mut self) -> Result<Message, SocketError> {
         match self.ws.read() {
             Ok(m) => Ok(m),
-            Err(Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                Err(SocketError::Idle(self.idle))
-            }
+            Err(Error::Io(e)) if is_timeout(&e) => Err(SocketError::Idle(self.idle)),
             Err(Error::ConnectionClosed | Error::AlreadyClosed) => Err(SocketError::Closed),
             Err(Error::Io(e)) => Err(SocketError::Io(e)),
             Err(Error::Capacity(CapacityError::MessageTooLong { size, max_size })) => {
@@ -452,14 +446,7 @@ impl Writer {
 fn write_error(e: &Error) -> String {
     match e {
         // With a write timeout, a blocked write comes back as WouldBlock: the client stopped reading.
-        Error::Io(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            "client is not reading".into()
-        }
+        Error::Io(e) if is_timeout(e) => "client is not reading".into(),
         other => other.to_string(),
     }
 }

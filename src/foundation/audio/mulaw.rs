@@ -42,6 +42,16 @@ pub fn decode(byte: u8) -> i16 {
     s as i16
 }
 
+/// PCM16 samples as μ-law bytes.
+pub fn encode_all(pcm: &[i16]) -> Vec<u8> {
+    pcm.iter().map(|&s| encode(s)).collect()
+}
+
+/// μ-law bytes as PCM16 samples.
+pub fn decode_all(mulaw: &[u8]) -> Vec<i16> {
+    mulaw.iter().map(|&b| decode(b)).collect()
+}
+
 /// Caller audio from a phone: μ-law at 8 kHz in, PCM16 at the pipeline's input rate out.
 pub struct PhoneIn {
     resampler: StreamResampler,
@@ -58,7 +68,7 @@ impl Default for PhoneIn {
 impl PhoneIn {
     /// Convert what arrived; the resampler keeps the tail it needs for the next call.
     pub fn push(&mut self, mulaw: &[u8]) -> Vec<i16> {
-        let pcm: Vec<i16> = mulaw.iter().map(|&b| decode(b)).collect();
+        let pcm = decode_all(mulaw);
         let mut out = Vec::with_capacity(pcm.len() * 2 + 16);
         self.resampler.process(&i16_to_f32(&pcm), &mut out);
         f32_to_i16(&out)
@@ -82,7 +92,7 @@ impl PhoneOut {
     pub fn push(&mut self, pcm: &[i16]) -> Vec<u8> {
         let mut out = Vec::with_capacity(pcm.len() / 3 + 16);
         self.resampler.process(&i16_to_f32(pcm), &mut out);
-        f32_to_i16(&out).into_iter().map(encode).collect()
+        encode_all(&f32_to_i16(&out))
     }
 
     /// Drop what is held for the next call (the reply it belonged to was cut off).
@@ -98,10 +108,7 @@ pub fn through_phone_line(pcm: &[i16], rate: u32) -> Vec<i16> {
     let mut narrow = Vec::new();
     down.process(&i16_to_f32(pcm), &mut narrow);
     down.finish(&mut narrow);
-    let coded: Vec<f32> = f32_to_i16(&narrow)
-        .into_iter()
-        .map(|s| f32::from(decode(encode(s))) / 32768.0)
-        .collect();
+    let coded = i16_to_f32(&decode_all(&encode_all(&f32_to_i16(&narrow))));
     let mut up = StreamResampler::new(PHONE_RATE, rate);
     let mut out = Vec::new();
     up.process(&coded, &mut out);
