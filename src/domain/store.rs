@@ -194,28 +194,7 @@ impl Store {
         if let Some(p) = self.find_patient(&new.name, dob)? {
             return Ok(p);
         }
-        let conn = self.lock();
-        conn.execute(
-            "INSERT INTO patients (name, name_key, date_of_birth, phone, insurance, notes, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (name_key, date_of_birth) DO NOTHING",
-            params![
-                new.name.trim(),
-                name_key(&new.name),
-                dob.to_string(),
-                new.phone,
-                new.insurance,
-                new.notes,
-                now.to_string()
-            ],
-        )?;
-        let sql = "SELECT id, name, date_of_birth, phone, insurance, notes FROM patients
-                   WHERE name_key = ?1 AND date_of_birth = ?2";
-        Ok(conn.query_row(
-            sql,
-            params![name_key(&new.name), dob.to_string()],
-            patient_row,
-        )?)
+        Ok(patient_in(&self.lock(), new, dob, now)?)
     }
 
     /// Book `start` with the doctor for the patient. Checks, in one write transaction: the
@@ -262,26 +241,7 @@ impl Store {
         }
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO patients (name, name_key, date_of_birth, phone, insurance, notes, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (name_key, date_of_birth) DO NOTHING",
-            params![
-                new.name.trim(),
-                name_key(&new.name),
-                dob.to_string(),
-                new.phone,
-                new.insurance,
-                new.notes,
-                now.to_string()
-            ],
-        )?;
-        let patient = tx.query_row(
-            "SELECT id, name, date_of_birth, phone, insurance, notes FROM patients
-             WHERE name_key = ?1 AND date_of_birth = ?2",
-            params![name_key(&new.name), dob.to_string()],
-            patient_row,
-        )?;
+        let patient = patient_in(&tx, new, dob, now)?;
         let appt = book_in(&tx, patient.id, doctor_id, start, reason, now)?;
         tx.commit()?;
         log::info!("booked appointment {} for a new patient", appt.id);
@@ -450,6 +410,36 @@ fn appointment_row(r: &Row<'_>) -> rusqlite::Result<Result<Appointment>> {
 }
 
 /// The checks and the insert of a booking, inside the caller's write transaction.
+/// The record with this name and birth date, made now unless it exists (a concurrent call may
+/// have made it since the caller looked).
+fn patient_in(
+    conn: &Connection,
+    new: &NewPatient,
+    dob: Date,
+    now: DateTime,
+) -> rusqlite::Result<Patient> {
+    conn.execute(
+        "INSERT INTO patients (name, name_key, date_of_birth, phone, insurance, notes, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (name_key, date_of_birth) DO NOTHING",
+        params![
+            new.name.trim(),
+            name_key(&new.name),
+            dob.to_string(),
+            new.phone,
+            new.insurance,
+            new.notes,
+            now.to_string()
+        ],
+    )?;
+    conn.query_row(
+        "SELECT id, name, date_of_birth, phone, insurance, notes FROM patients
+         WHERE name_key = ?1 AND date_of_birth = ?2",
+        params![name_key(&new.name), dob.to_string()],
+        patient_row,
+    )
+}
+
 fn book_in(
     tx: &Connection,
     patient_id: i64,
