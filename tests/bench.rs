@@ -11,6 +11,7 @@ use voice_agent::apps::bench::report::{self, BenchReport, Mode, PipelineRun};
 use voice_agent::apps::bench::utterances::Utterance;
 use voice_agent::apps::bench::{pipeline, save, svg, BenchArgs, Summary};
 use voice_agent::providers::llm::delay::LlmLatency;
+use voice_agent::providers::scheduler::{Scheduler, Sizing};
 use voice_agent::providers::session::{ProviderError, SessionFactory, SessionProviders};
 use voice_agent::providers::testing::{
     synthetic_caller, EchoTools, ScriptedChat, ScriptedStt, ToneTts,
@@ -188,13 +189,42 @@ fn sample_report() -> BenchReport {
         cpu_percent: Some(42.0),
         wall_s: 3.0,
         peak_rss_mb: Some(80.0),
+        queues: vec![
+            capacity::QueueFigures {
+                priority: "decisive".into(),
+                ran: 4,
+                wait_ms: Summary::of(&[1.0, 3.0]),
+                ..Default::default()
+            },
+            capacity::QueueFigures {
+                priority: "speculative".into(),
+                ran: 3,
+                stale: 1,
+                wait_ms: Summary::of(&[5.0]),
+                ..Default::default()
+            },
+        ],
     }];
+    let private = CapacityReport {
+        models: "called by each session, 2 ONNX Runtime thread(s) a call".into(),
+        levels: vec![capacity::CapacityLevel {
+            ttfa: Summary::of(&[310.0, 520.0]),
+            queues: Vec::new(),
+            ..levels[0].clone()
+        }],
+        max_callers_under_threshold: Some(1),
+        utterances_per_caller: 1,
+        stagger_ms: 300,
+        threshold_ms: 1500.0,
+    };
     BenchReport {
         version: "test".into(),
         providers: vec!["scripted fakes".into()],
         comparisons: report::compare(&runs),
         runs,
+        capacity_private: Some(private),
         capacity: Some(CapacityReport {
+            models: "shared scheduler, 2 lane(s) × 1 ONNX Runtime thread(s)".into(),
             max_callers_under_threshold: capacity::max_passing(&levels, 1500.0),
             levels,
             utterances_per_caller: 1,
@@ -237,6 +267,13 @@ fn the_report_round_trips_through_json_and_renders_every_table() {
         "### Next to the paper",
         "### Capacity",
         "Largest number of callers with P95 TTFA under 1.5 s: **1**",
+        "Local models: shared scheduler, 2 lane(s) × 1 ONNX Runtime thread(s).",
+        // The queue table: the decisive waits, and a quarter of the speculative work dropped.
+        " 2.0 / 2.9 |",
+        " 25 % |",
+        // The comparison: shared / private, same level.
+        " 400 / 415 |",
+        "Shared scheduler / private models (called by each session, 2 ONNX",
         "Orchestration overhead per turn, zero-latency fakes (n=3)",
         "- a note",
     ] {
@@ -387,8 +424,10 @@ fn capacity_levels_report_every_callers_turns() {
         .take(2)
         .map(|u| Arc::new(u.pcm))
         .collect();
+    let scheduler = Scheduler::start(Sizing::single());
     let level = capacity::level(
         &server,
+        Some(&scheduler),
         2,
         &utts,
         Duration::from_millis(100),
@@ -402,6 +441,9 @@ fn capacity_levels_report_every_callers_turns() {
     assert!(level.cpu_percent.is_some());
     assert!(level.peak_rss_mb.is_some());
     assert!(level.wall_s > 0.0);
+    // The scheduler's queues are reported class by class (the scripted fakes call no model).
+    let classes: Vec<&str> = level.queues.iter().map(|q| q.priority.as_str()).collect();
+    assert_eq!(classes, ["decisive", "ahead", "speculative", "partial"]);
     assert_eq!(
         capacity::max_passing(std::slice::from_ref(&level), f64::INFINITY),
         Some(2)

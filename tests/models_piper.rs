@@ -334,3 +334,109 @@ fn word_error_rate_counts_edits() {
         0.0
     );
 }
+
+/// The shared scheduler changes where the models run, not what they say: the steady voice gives
+/// the same samples, and Whisper the same words, as direct calls. A session that hangs up while
+/// its calls wait behind another session's gets its answer at once, and nothing of it runs.
+#[test]
+fn the_shared_scheduler_gives_the_same_results_and_drops_a_hung_up_sessions_calls() {
+    use voice_agent::foundation::urgency::Urgency;
+    use voice_agent::providers::scheduler::{Compute, Scheduler, Sizing};
+    use voice_agent::providers::stt::whisper::WhisperStt;
+    use voice_agent::providers::stt::SpeechToText;
+
+    if voice().is_none()
+        || !WhisperModel::dir_in(&models_dir(), "tiny.en")
+            .join("decoder.onnx")
+            .exists()
+    {
+        eprintln!("SKIPPED: Piper or Whisper missing ({})", models::SETUP_HINT);
+        return;
+    }
+    let steady = PiperVoice::load_steady(&models_dir()).expect("steady voice loads");
+    let whisper = WhisperModel::shared("tiny.en").expect("Whisper loads");
+    let scheduler = Scheduler::start(Sizing::for_cores(2, None));
+    let shared = Compute::Scheduled(scheduler.clone());
+
+    let say = |compute: Compute| {
+        let mut tts = PiperTts::on(steady.clone(), compute);
+        let mut pcm = Vec::new();
+        tts.synthesize(SENTENCE, &CancelToken::never(), &mut |p| {
+            pcm.extend_from_slice(p)
+        })
+        .expect("synthesis");
+        pcm
+    };
+    let direct_audio = say(Compute::Direct);
+    assert!(!direct_audio.is_empty());
+    assert_eq!(say(shared.clone()), direct_audio, "same samples either way");
+
+    let float: Vec<f32> = direct_audio
+        .iter()
+        .map(|&s| f32::from(s) / 32768.0)
+        .collect();
+    let pcm16k: Vec<i16> = resample(&float, OUTPUT_RATE, 16_000)
+        .iter()
+        .map(|s| (s * 32767.0).clamp(-32768.0, 32767.0) as i16)
+        .collect();
+    let direct_text = WhisperStt::with_model(whisper.clone())
+        .transcribe(&pcm16k)
+        .expect("direct transcript");
+    let mut stt = WhisperStt::on(whisper.clone(), shared.clone());
+    assert_eq!(stt.transcribe(&pcm16k).expect("scheduled"), direct_text);
+    assert!(!direct_text.trim().is_empty());
+
+    // Another session's calls hold both models' lanes...
+    let (open, gate) = crossbeam_channel::bounded::<()>(0);
+    let held: Vec<_> = ["whisper", "piper"]
+        .into_iter()
+        .map(|model| {
+            let gate = gate.clone();
+            scheduler.submit(
+                model,
+                Urgency::default(),
+                &CancelToken::never(),
+                move || {
+                    let _ = gate.recv();
+                },
+            )
+        })
+        .collect();
+    // ...while this session asks for a guess at a pause and a sentence, then hangs up.
+    let session = Generation::new();
+    let (stt_token, tts_token) = (session.token(), session.token());
+    let audio = pcm16k.clone();
+    let guess = thread::spawn(move || stt.transcribe_speculative(&audio, &stt_token));
+    let mut tts = PiperTts::on(steady.clone(), shared.clone());
+    let speech = thread::spawn(move || {
+        let mut pieces = 0;
+        let r = tts.synthesize(SENTENCE, &tts_token, &mut |_| pieces += 1);
+        (r.is_ok(), pieces)
+    });
+    // Both calls wait in the queue (each stats request is a round trip to the scheduler).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while scheduler.stats(false).queued < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the calls never queued"
+        );
+        thread::yield_now();
+    }
+    session.bump();
+    assert!(
+        matches!(guess.join().unwrap(), Ok(None)),
+        "no guess after hanging up"
+    );
+    assert_eq!(
+        speech.join().unwrap(),
+        (true, 0),
+        "no audio after hanging up"
+    );
+    drop(open);
+    for h in held {
+        h.wait().expect("the other session's calls finish");
+    }
+    let stats = scheduler.stats(false);
+    let dropped: u64 = stats.classes.iter().map(|c| c.stale).sum();
+    assert_eq!(dropped, 2, "both calls dropped unrun: {stats:?}");
+}

@@ -15,6 +15,8 @@ use crate::domain::{self, Clock, HospitalTools, Store, SystemClock};
 use crate::providers::cloud::{self, Lookup};
 use crate::providers::fallback::{FallbackStt, FallbackTts};
 use crate::providers::llm::openai::{OpenAiChat, OpenAiConfig};
+use crate::providers::models;
+use crate::providers::scheduler::{Compute, Scheduler, Sizing};
 use crate::providers::stt::deepgram::{DeepgramConfig, DeepgramStt};
 use crate::providers::stt::openai::{OpenAiStt, OpenAiSttConfig};
 use crate::providers::stt::whisper::{WhisperModel, WhisperStt};
@@ -56,12 +58,14 @@ pub enum TtsKind {
 }
 
 /// A remote speech-to-text, configured.
+#[derive(Clone)]
 enum RemoteStt {
     Deepgram(DeepgramConfig),
     OpenAi(OpenAiSttConfig),
 }
 
 /// A remote voice, configured.
+#[derive(Clone)]
 enum RemoteTts {
     ElevenLabs(ElevenLabsConfig),
     OpenAi(OpenAiTtsConfig),
@@ -99,9 +103,14 @@ pub struct ProviderOptions {
     /// The hospital database [default: ~/.local/share/voice-agent/hospital.sqlite].
     #[arg(long, global = true)]
     pub db: Option<PathBuf>,
-    /// ONNX Runtime threads for Whisper and Piper [default: the machine's cores, at most 4].
+    /// ONNX Runtime threads per Whisper or Piper call [default: the machine's cores, at most
+    /// 4]. The shared model scheduler runs as many calls at once as cores / threads.
     #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub model_threads: Option<u16>,
+    /// Each session calls the local models on its own threads, instead of through the shared
+    /// scheduler that runs every session's calls most urgent first (for comparison).
+    #[arg(long, global = true)]
+    pub private_models: bool,
     /// Deepgram (or a server speaking its protocol), e.g. ws://127.0.0.1:9000
     /// [default: $DEEPGRAM_BASE_URL or wss://api.deepgram.com].
     #[arg(long, global = true, value_name = "URL")]
@@ -133,6 +142,7 @@ impl Default for ProviderOptions {
             whisper: "tiny.en".into(),
             db: None,
             model_threads: None,
+            private_models: false,
             deepgram_url: None,
             elevenlabs_url: None,
             stt_url: None,
@@ -194,12 +204,14 @@ impl ProviderOptions {
 }
 
 /// How the brain was chosen.
+#[derive(Clone)]
 enum Brain {
     Builtin,
     OpenAi(OpenAiConfig),
 }
 
 /// Loaded providers: models are loaded once here and shared by every session.
+#[derive(Clone)]
 pub struct Providers {
     silero: Option<Arc<SileroModel>>,
     speech: Speech,
@@ -222,7 +234,7 @@ impl Providers {
     ) -> Result<Self, ProviderError> {
         let mut lines = Vec::new();
         if let Some(n) = opts.model_threads {
-            crate::providers::models::set_model_threads(usize::from(n));
+            models::set_model_threads(usize::from(n));
         }
         let silero = match opts.vad {
             Some(VadKind::Energy) => None,
@@ -253,29 +265,28 @@ impl Providers {
         });
         let (remote_stt, remote_tts) =
             opts.remote_speech(stt_kind, tts_kind, &cloud::env_lookup)?;
-        // The local model is required for local STT, and a fallback for a remote one.
-        let whisper = match (&remote_stt, WhisperModel::shared(&opts.whisper)) {
-            (_, Ok(m)) => Some(m),
-            (None, Err(e)) => return Err(e.into()),
-            (Some(_), Err(e)) => {
-                log::warn!("no local speech-to-text fallback: {e}");
-                None
+        // Shared, the scheduler splits the cores between its lanes; private, each session's
+        // calls get the threads a single caller would.
+        let sizing = (!opts.private_models).then(Sizing::for_machine);
+        let threads = sizing.map_or_else(models::model_threads, |s| s.threads);
+        let (whisper, piper) = local_models(
+            remote_stt.is_some(),
+            remote_tts.is_some(),
+            &opts.whisper,
+            threads,
+            true,
+        )?;
+        let compute = match sizing {
+            Some(s) if whisper.is_some() || piper.is_some() => {
+                Compute::Scheduled(Scheduler::start(s))
             }
-        };
-        let piper = match (
-            &remote_tts,
-            PiperVoice::load(&crate::providers::models::models_dir()),
-        ) {
-            (_, Ok(v)) => Some(v),
-            (None, Err(e)) => return Err(e.into()),
-            (Some(_), Err(e)) => {
-                log::warn!("no local voice fallback: {e}");
-                None
-            }
+            _ => Compute::Direct,
         };
         let speech = Speech {
             whisper,
             piper,
+            variant: opts.whisper.clone(),
+            compute,
             remote_stt,
             remote_tts,
         };
@@ -284,10 +295,7 @@ impl Providers {
         lines.push(format!("stt:   {}", stt.name()));
         lines.push(format!("tts:   {}", tts.name()));
         if speech.whisper.is_some() || speech.piper.is_some() {
-            lines.push(format!(
-                "local models: {} ONNX Runtime thread(s) each",
-                crate::providers::models::model_threads()
-            ));
+            lines.push(speech.describe_compute());
         }
         drop((stt, tts));
 
@@ -344,13 +352,84 @@ impl Providers {
     pub fn store(&self) -> &Store {
         &self.store
     }
+
+    /// The shared model scheduler, unless each session calls the models itself.
+    pub fn scheduler(&self) -> Option<&Scheduler> {
+        self.speech.compute.scheduler()
+    }
+
+    /// The same providers (store, brain, services) with each session calling the local models
+    /// on its own threads, as `--private-models` would make them: the bench's comparison. The
+    /// models are loaded again with the threads a session of their own gets, and freed with it.
+    pub fn with_private_models(&self) -> Result<Providers, ProviderError> {
+        let mut twin = self.clone();
+        let speech = &mut twin.speech;
+        (speech.whisper, speech.piper) = local_models(
+            speech.remote_stt.is_some(),
+            speech.remote_tts.is_some(),
+            &speech.variant,
+            models::model_threads(),
+            false,
+        )?;
+        speech.compute = Compute::Direct;
+        let line = speech.describe_compute();
+        if let Some(l) = twin
+            .lines
+            .iter_mut()
+            .find(|l| l.starts_with("local models:"))
+        {
+            *l = line;
+        }
+        Ok(twin)
+    }
+}
+
+/// Whisper and Piper, each when loaded.
+type LocalModels = (Option<Arc<WhisperModel>>, Option<Arc<PiperVoice>>);
+
+/// The local models, with `threads` intra-op threads each: required where no remote service
+/// stands in front of them, else the remote one's fallback when installed.
+fn local_models(
+    remote_stt: bool,
+    remote_tts: bool,
+    variant: &str,
+    threads: usize,
+    share: bool,
+) -> Result<LocalModels, ProviderError> {
+    // The process-wide copy, unless it is a second one that should go when its user does.
+    let loaded = if share {
+        WhisperModel::shared_with(variant, threads)
+    } else {
+        WhisperModel::load(&models::models_dir(), variant, threads).map(Arc::new)
+    };
+    let whisper = match loaded {
+        Ok(m) => Some(m),
+        Err(e) if !remote_stt => return Err(e.into()),
+        Err(e) => {
+            log::warn!("no local speech-to-text fallback: {e}");
+            None
+        }
+    };
+    let piper = match PiperVoice::load_with_threads(&models::models_dir(), threads) {
+        Ok(v) => Some(v),
+        Err(e) if !remote_tts => return Err(e.into()),
+        Err(e) => {
+            log::warn!("no local voice fallback: {e}");
+            None
+        }
+    };
+    Ok((whisper, piper))
 }
 
 /// Speech providers: the local models (the provider, or the fallback of a remote one when
 /// installed) and the remote services' configurations.
+#[derive(Clone)]
 struct Speech {
     whisper: Option<Arc<WhisperModel>>,
     piper: Option<Arc<PiperVoice>>,
+    variant: String,
+    /// Where the local models' calls run: the shared scheduler, or each session's threads.
+    compute: Compute,
     remote_stt: Option<RemoteStt>,
     remote_tts: Option<RemoteTts>,
 }
@@ -359,13 +438,26 @@ struct Speech {
 type SpeechPair = (Box<dyn SpeechToText>, Box<dyn TextToSpeech>);
 
 impl Speech {
+    fn describe_compute(&self) -> String {
+        let threads = models::model_threads();
+        match &self.compute {
+            Compute::Direct => format!(
+                "local models: called by each session, {threads} ONNX Runtime thread(s) a call"
+            ),
+            Compute::Scheduled(s) => format!(
+                "local models: shared scheduler, {} lane(s) × {} ONNX Runtime thread(s)",
+                s.sizing().lanes,
+                s.sizing().threads
+            ),
+        }
+    }
+
     /// One session's speech-to-text and voice, each remote one backed by the local model.
     fn session(&self) -> Result<SpeechPair, ProviderError> {
         let svc = |e: &dyn std::fmt::Display| ProviderError::Config(e.to_string());
-        let local_stt = self
-            .whisper
-            .as_ref()
-            .map(|m| Box::new(WhisperStt::with_model(m.clone())) as Box<dyn SpeechToText>);
+        let local_stt = self.whisper.as_ref().map(|m| {
+            Box::new(WhisperStt::on(m.clone(), self.compute.clone())) as Box<dyn SpeechToText>
+        });
         let stt: Box<dyn SpeechToText> = match (&self.remote_stt, local_stt) {
             (None, Some(local)) => local,
             (None, None) => return Err(ProviderError::Config("no speech-to-text".into())),
@@ -384,10 +476,9 @@ impl Speech {
                 }
             }
         };
-        let local_tts = self
-            .piper
-            .as_ref()
-            .map(|v| Box::new(PiperTts::new(v.clone())) as Box<dyn TextToSpeech>);
+        let local_tts = self.piper.as_ref().map(|v| {
+            Box::new(PiperTts::on(v.clone(), self.compute.clone())) as Box<dyn TextToSpeech>
+        });
         let tts: Box<dyn TextToSpeech> = match (&self.remote_tts, local_tts) {
             (None, Some(local)) => local,
             (None, None) => return Err(ProviderError::Config("no voice".into())),

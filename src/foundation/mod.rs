@@ -5,10 +5,12 @@
 //! - [`text`]: the sentence buffer that turns streamed reply text into speakable chunks;
 //! - [`cancel`]: the generation counter behind barge-in, and the token that aborts work in flight;
 //! - [`dialogue`]: tool-call records and what the caller heard of a reply;
-//! - [`panic`]: the message of a caught panic.
+//! - [`panic`]: the message of a caught panic;
+//! - [`urgency`]: how much a model call matters now, for the shared model scheduler.
 
 pub mod audio;
 pub mod cancel;
 pub mod dialogue;
 pub mod panic;
 pub mod text;
+pub mod urgency;

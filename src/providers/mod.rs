@@ -9,13 +9,15 @@
 //!
 //! [`llm::tools::ToolSet`] is the seam the agent calls tools through. [`fallback`] puts a local
 //! model behind a cloud one, [`models`] finds the model files and loads ONNX Runtime, [`cloud`]
-//! holds what the HTTP clients share, [`session`] bundles one caller's providers, and [`testing`] has scripted fakes of every seam.
+//! holds what the HTTP clients share, [`scheduler`] runs the local models' calls of every session
+//! most urgent first, [`session`] bundles one caller's providers, and [`testing`] has scripted fakes of every seam.
 //! Providers import only the foundation.
 
 pub mod cloud;
 pub mod fallback;
 pub mod llm;
 pub mod models;
+pub mod scheduler;
 pub mod session;
 pub mod stt;
 pub mod testing;

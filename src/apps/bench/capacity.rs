@@ -22,6 +22,7 @@ use crate::foundation::audio::OUTPUT_RATE;
 use crate::foundation::audio::{FRAME_SAMPLES, INPUT_RATE};
 use crate::orchestration::pipeline::{PipelineConfig, TurnReport};
 use crate::providers::cloud::is_timeout;
+use crate::providers::scheduler::{Scheduler, SchedulerStats};
 use crate::providers::session::SessionFactory;
 
 const FRAME: Duration = Duration::from_millis(20);
@@ -47,10 +48,59 @@ pub struct CapacityLevel {
     /// Peak resident memory during the level (since the process started if the kernel cannot
     /// reset the peak).
     pub peak_rss_mb: Option<f64>,
+    /// The shared model scheduler's queues during the level, most urgent class first (empty
+    /// when each session called the models itself).
+    #[serde(default)]
+    pub queues: Vec<QueueFigures>,
+}
+
+/// One class of model calls at one load level.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct QueueFigures {
+    pub priority: String,
+    pub ran: u64,
+    /// Dropped unrun because their work was void by then (a barge-in, a guess the caller
+    /// talked over, a caller gone).
+    pub stale: u64,
+    /// Dropped unrun because they could not start in time (partial transcripts).
+    pub expired: u64,
+    /// From the call to the start of its run.
+    pub wait_ms: Option<Summary>,
+}
+
+impl QueueFigures {
+    /// Of the calls made, the share dropped unrun as stale.
+    pub fn stale_share(&self) -> Option<f64> {
+        let all = self.ran + self.stale + self.expired;
+        (all > 0).then(|| self.stale as f64 / all as f64)
+    }
+
+    /// Of the calls made, the share dropped for coming too late.
+    pub fn expired_share(&self) -> Option<f64> {
+        let all = self.ran + self.stale + self.expired;
+        (all > 0).then(|| self.expired as f64 / all as f64)
+    }
+
+    pub fn from_stats(stats: &SchedulerStats) -> Vec<QueueFigures> {
+        stats
+            .classes
+            .iter()
+            .map(|c| QueueFigures {
+                priority: c.priority.clone(),
+                ran: c.ran,
+                stale: c.stale,
+                expired: c.expired,
+                wait_ms: Summary::of(&c.waits_ms),
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CapacityReport {
+    /// How the sessions ran the local models (the providers' "local models" line).
+    #[serde(default)]
+    pub models: String,
     pub levels: Vec<CapacityLevel>,
     pub utterances_per_caller: usize,
     /// Each caller starts this long after the previous one.
@@ -393,15 +443,20 @@ pub fn idle_memory(
     })
 }
 
-/// One level: `callers` callers at once, each saying `utterances`, `stagger` apart.
+/// One level: `callers` callers at once, each saying `utterances`, `stagger` apart; the
+/// `scheduler`'s queues are measured over the level.
 pub fn level(
     server: &ServerHandle,
+    scheduler: Option<&Scheduler>,
     callers: usize,
     utterances: &[Arc<Vec<i16>>],
     stagger: Duration,
     gap: Duration,
 ) -> CapacityLevel {
     wait_sessions(server, 0, Duration::from_secs(30));
+    if let Some(s) = scheduler {
+        s.stats(true);
+    }
     if !procstat::reset_peak() {
         log::debug!("cannot reset the peak RSS: reporting the lifetime peak");
     }
@@ -441,6 +496,7 @@ pub fn level(
         cpu_percent: cpu,
         wall_s,
         peak_rss_mb: procstat::memory().map(|m| m.peak_mb),
+        queues: scheduler.map_or_else(Vec::new, |s| QueueFigures::from_stats(&s.stats(true))),
     }
 }
 
@@ -461,7 +517,26 @@ mod tests {
             cpu_percent: None,
             wall_s: 1.0,
             peak_rss_mb: None,
+            queues: Vec::new(),
         }
+    }
+
+    #[test]
+    fn queue_figures_summarise_each_class_and_its_dropped_share() {
+        let mut stats = SchedulerStats::default();
+        stats.classes.push(crate::providers::scheduler::ClassStats {
+            priority: "speculative".into(),
+            ran: 3,
+            stale: 1,
+            waits_ms: vec![10.0, 20.0, 30.0],
+            ..Default::default()
+        });
+        let q = QueueFigures::from_stats(&stats);
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].stale_share(), Some(0.25));
+        assert_eq!(q[0].expired_share(), Some(0.0));
+        assert_eq!(q[0].wait_ms.as_ref().map(|w| w.p50), Some(20.0));
+        assert_eq!(QueueFigures::default().stale_share(), None);
     }
 
     #[test]

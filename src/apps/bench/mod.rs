@@ -36,7 +36,9 @@ pub use report::{BenchReport, Mode, PipelineRun};
 pub use stats::Summary;
 
 use crate::apps::compose::{ProviderOptions, Providers};
+use crate::apps::server::ServerHandle;
 use crate::providers::llm::delay::{LatencyParseError, LlmLatency};
+use crate::providers::scheduler::Scheduler;
 use crate::providers::session::SessionFactory;
 use delayed::DelayedSessions;
 pub use error::BenchError;
@@ -104,7 +106,7 @@ pub struct BenchArgs {
     /// Write the SVG chart to this file instead.
     #[arg(long)]
     pub svg: Option<PathBuf>,
-    /// Simultaneous callers of the capacity test [default: 1,2,4,8; 1,2 with --quick]
+    /// Simultaneous callers of the capacity test [default: 1,2,4,8,12; 1,2 with --quick]
     #[arg(long, value_delimiter = ',')]
     pub callers: Vec<usize>,
     /// Silence after each reply before the caller's next utterance, in ms.
@@ -146,7 +148,7 @@ impl BenchArgs {
         } else if self.quick {
             vec![1, 2]
         } else {
-            vec![1, 2, 4, 8]
+            vec![1, 2, 4, 8, 12]
         };
         k.sort_unstable();
         k.dedup();
@@ -212,7 +214,8 @@ pub fn run(
         None
     };
     progress("loading the providers");
-    let providers: Arc<dyn SessionFactory> = Arc::new(Providers::load(&opts)?);
+    let loaded = Providers::load(&opts)?;
+    let providers: Arc<dyn SessionFactory> = Arc::new(loaded.clone());
     let mut report = BenchReport {
         version: env!("CARGO_PKG_VERSION").to_string(),
         machine: procstat::Machine::detect(),
@@ -222,7 +225,7 @@ pub fn run(
     for line in &report.providers {
         progress(&format!("  {line}"));
     }
-    run_parts(&providers, args, &mut report, progress)?;
+    run_parts(&providers, Some(&loaded), args, &mut report, progress)?;
     report.machine.load_after = procstat::load_average();
     report.duration_s = started.elapsed().as_secs_f64();
     Ok(report)
@@ -265,6 +268,7 @@ fn caller_set(
 
 fn run_parts(
     providers: &Arc<dyn SessionFactory>,
+    loaded: Option<&Providers>,
     args: &BenchArgs,
     report: &mut BenchReport,
     progress: &mut dyn FnMut(&str),
@@ -331,33 +335,32 @@ fn run_parts(
             .take(per_caller)
             .map(|u| Arc::new(u.pcm.clone()))
             .collect();
-        let stagger = Duration::from_millis(300);
-        let mut measured = Vec::new();
-        for &k in &levels {
-            progress(&format!("capacity: {k} simultaneous caller(s)"));
-            let l = capacity::level(
-                server,
-                k,
-                &utts,
-                stagger,
-                Duration::from_millis(args.gap_ms),
-            );
-            progress(&format!(
-                "    {} turns, TTFA P50 {} ms, P95 {} ms",
-                l.turns,
-                l.ttfa.as_ref().map_or("–".into(), |s| report::ms(s.p50)),
-                l.ttfa.as_ref().map_or("–".into(), |s| report::ms(s.p95)),
-            ));
-            measured.push(l);
+        let scheduler = loaded.and_then(Providers::scheduler);
+        let line = models_line(&providers.describe());
+        report.capacity = Some(capacity_levels(
+            server, scheduler, &line, &levels, &utts, args, progress,
+        ));
+        // The same callers with each session calling the models itself, as before the shared
+        // scheduler: loaded after the shared runs (so their memory figures are their own) and
+        // dropped after.
+        if let (Some(loaded), Some(_)) = (loaded, scheduler) {
+            progress("capacity again, each session calling the models itself (--private-models)");
+            match loaded.with_private_models() {
+                Ok(private) => {
+                    let private: Arc<dyn SessionFactory> = Arc::new(private);
+                    let line = models_line(&private.describe());
+                    let max = levels.iter().copied().max().unwrap_or(1);
+                    let twin = capacity::start_server(private, max)?;
+                    report.capacity_private = Some(capacity_levels(
+                        &twin, None, &line, &levels, &utts, args, progress,
+                    ));
+                    twin.shutdown();
+                }
+                Err(e) => report
+                    .notes
+                    .push(format!("private-model capacity not measured: {e}")),
+            }
         }
-        let threshold_ms = 1_500.0;
-        report.capacity = Some(capacity::CapacityReport {
-            max_callers_under_threshold: capacity::max_passing(&measured, threshold_ms),
-            levels: measured,
-            utterances_per_caller: utts.len(),
-            stagger_ms: stagger.as_millis() as u64,
-            threshold_ms,
-        });
     }
     drop(server);
 
@@ -406,6 +409,56 @@ fn run_parts(
         report.overhead = overhead::summary(if args.quick { 15 } else { 40 });
     }
     Ok(())
+}
+
+/// The providers' line on how the local models run.
+fn models_line(lines: &[String]) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix("local models: "))
+        .unwrap_or("no local models")
+        .to_string()
+}
+
+/// Every capacity level on `server`, with the `scheduler`'s queues when it has one.
+fn capacity_levels(
+    server: &ServerHandle,
+    scheduler: Option<&Scheduler>,
+    models: &str,
+    levels: &[usize],
+    utts: &[Arc<Vec<i16>>],
+    args: &BenchArgs,
+    progress: &mut dyn FnMut(&str),
+) -> capacity::CapacityReport {
+    let stagger = Duration::from_millis(300);
+    let mut measured = Vec::new();
+    for &k in levels {
+        progress(&format!("capacity: {k} simultaneous caller(s)"));
+        let l = capacity::level(
+            server,
+            scheduler,
+            k,
+            utts,
+            stagger,
+            Duration::from_millis(args.gap_ms),
+        );
+        progress(&format!(
+            "    {} turns, TTFA P50 {} ms, P95 {} ms",
+            l.turns,
+            l.ttfa.as_ref().map_or("–".into(), |s| report::ms(s.p50)),
+            l.ttfa.as_ref().map_or("–".into(), |s| report::ms(s.p95)),
+        ));
+        measured.push(l);
+    }
+    let threshold_ms = 1_500.0;
+    capacity::CapacityReport {
+        models: models.to_string(),
+        max_callers_under_threshold: capacity::max_passing(&measured, threshold_ms),
+        levels: measured,
+        utterances_per_caller: utts.len(),
+        stagger_ms: stagger.as_millis() as u64,
+        threshold_ms,
+    }
 }
 
 /// A provider's name without its parenthesised details, for table headings.
@@ -518,7 +571,7 @@ mod tests {
     fn quick_runs_are_smaller_and_levels_are_sorted() {
         let mut a = BenchArgs::default();
         assert_eq!(a.utterance_count(), 10);
-        assert_eq!(a.caller_levels(), vec![1, 2, 4, 8]);
+        assert_eq!(a.caller_levels(), vec![1, 2, 4, 8, 12]);
         a.quick = true;
         assert_eq!(a.utterance_count(), 4);
         assert_eq!(a.caller_levels(), vec![1, 2]);

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::bargein::BargeInReport;
-use super::capacity::{CapacityReport, IdleMemory};
+use super::capacity::{CapacityLevel, CapacityReport, IdleMemory, QueueFigures};
 use super::llm::{LlamaServer, LlmReport};
 use super::models::ModelsReport;
 use super::procstat::Machine;
@@ -282,6 +282,9 @@ pub struct BenchReport {
     pub comparisons: Vec<Comparison>,
     pub idle_memory: Option<IdleMemory>,
     pub capacity: Option<CapacityReport>,
+    /// The same capacity levels with each session calling the local models itself.
+    #[serde(default)]
+    pub capacity_private: Option<CapacityReport>,
     /// Orchestration overhead per turn with zero-latency fakes.
     pub overhead: Option<Summary>,
     pub models: Option<ModelsReport>,
@@ -612,6 +615,12 @@ impl BenchReport {
                     .map_or("none".to_string(), |k| k.to_string())
             ));
         }
+        if let Some(c) = &self.capacity {
+            if !c.models.is_empty() {
+                push(&format!("Local models: {}.", c.models));
+            }
+            self.scheduler_tables(c, push);
+        }
         if let Some(m) = &self.idle_memory {
             push(&format!(
                 "{} idle sessions (connected, streaming silence): RSS {:.1} → {:.1} MB, **{:+.1} MB** beyond the \
@@ -620,6 +629,96 @@ impl BenchReport {
             ));
         }
         push("");
+    }
+
+    /// The shared scheduler's queues per level, and the comparison with private models.
+    fn scheduler_tables(&self, shared: &CapacityReport, push: &mut impl FnMut(&str)) {
+        let classes = ["decisive", "ahead", "speculative", "partial"];
+        let waits = |l: &CapacityLevel, class: &str| {
+            l.queues
+                .iter()
+                .find(|q| q.priority == class)
+                .and_then(|q| q.wait_ms.as_ref())
+                .map_or("–".into(), |w| format!("{} / {}", ms(w.p50), ms(w.p95)))
+        };
+        let share = |l: &CapacityLevel, class: &str, f: fn(&QueueFigures) -> Option<f64>| {
+            l.queues
+                .iter()
+                .find(|q| q.priority == class)
+                .and_then(f)
+                .map_or("–".into(), |v| format!("{:.0} %", v * 100.0))
+        };
+        let rows: Vec<Vec<String>> = shared
+            .levels
+            .iter()
+            .filter(|l| !l.queues.is_empty())
+            .map(|l| {
+                let mut row = vec![l.callers.to_string()];
+                row.extend(classes.iter().map(|c| waits(l, c)));
+                row.push(share(l, "speculative", QueueFigures::stale_share));
+                row.push(share(l, "partial", QueueFigures::expired_share));
+                row
+            })
+            .collect();
+        if !rows.is_empty() {
+            push("");
+            push(&table(
+                &[
+                    "Callers",
+                    "Wait: decisive",
+                    "ahead",
+                    "speculative",
+                    "partial",
+                    "Speculative dropped stale",
+                    "Partials dropped late",
+                ],
+                &[true; 7],
+                &rows,
+            ));
+            push(
+                "Waits are P50 / P95 ms from a model call to its start on a lane. Decisive: final transcripts \
+                 and a committed reply's first audio; ahead: the rest of a committed reply; speculative: work \
+                 started at a pause; partial: transcripts shown while the caller speaks (dropped when they \
+                 cannot start within 100 ms).",
+            );
+        }
+        let Some(private) = &self.capacity_private else {
+            return;
+        };
+        let rows: Vec<Vec<String>> = shared
+            .levels
+            .iter()
+            .filter_map(|s| {
+                let p = private.levels.iter().find(|p| p.callers == s.callers)?;
+                let both = |f: &dyn Fn(&CapacityLevel) -> String| format!("{} / {}", f(s), f(p));
+                Some(vec![
+                    s.callers.to_string(),
+                    both(&|l| opt_ms(l.ttfa.as_ref(), |t| t.p50)),
+                    both(&|l| opt_ms(l.ttfa.as_ref(), |t| t.p95)),
+                    both(&|l| l.cpu_percent.map_or("–".into(), |c| format!("{c:.0} %"))),
+                    both(&|l| l.peak_rss_mb.map_or("–".into(), |m| format!("{m:.0} MB"))),
+                    both(&|l| l.unanswered.to_string()),
+                ])
+            })
+            .collect();
+        push("");
+        push(&format!(
+            "Shared scheduler / private models ({}), same run:",
+            private.models
+        ));
+        push("");
+        push(&table(
+            &[
+                "Callers",
+                "TTFA P50",
+                "TTFA P95",
+                "CPU",
+                "Peak RSS",
+                "Unanswered",
+            ],
+            &[true; 6],
+            &rows,
+        ));
     }
 
     fn components_table(&self, push: &mut impl FnMut(&str)) {

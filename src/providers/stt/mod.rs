@@ -22,6 +22,16 @@ pub trait SpeechToText: Send {
     /// The final transcript of a whole utterance (16 kHz mono). Silence gives an empty string.
     fn transcribe(&mut self, audio: &[i16]) -> Result<String, SttError>;
 
+    /// A transcript made at a pause, on the guess that the caller has finished: less urgent
+    /// than the final one for a model shared by many sessions. `Ok(None)` when `cancel` fired.
+    fn transcribe_speculative(
+        &mut self,
+        audio: &[i16],
+        _cancel: &CancelToken,
+    ) -> Result<Option<String>, SttError> {
+        self.transcribe(audio).map(Some)
+    }
+
     /// A partial transcript of an utterance still in progress, for display only. Providers that
     /// cannot do it cheaply return `Ok(None)`; the caller may abandon it via `cancel`.
     fn transcribe_partial(

@@ -1,6 +1,7 @@
 //! The `TextToSpeech` seam. Audio out is always 24 kHz mono PCM16.
 
 use crate::foundation::cancel::CancelToken;
+use crate::foundation::urgency::Urgency;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TtsError {
@@ -25,6 +26,18 @@ pub trait TextToSpeech: Send {
         cancel: &CancelToken,
         on_audio: &mut dyn FnMut(&[i16]),
     ) -> Result<(), TtsError>;
+
+    /// As [`synthesize`](Self::synthesize), for a reply whose need `urgency` tells: a voice
+    /// shared by many sessions serves the most urgent first; others ignore it.
+    fn synthesize_as(
+        &mut self,
+        _urgency: &Urgency,
+        text: &str,
+        cancel: &CancelToken,
+        on_audio: &mut dyn FnMut(&[i16]),
+    ) -> Result<(), TtsError> {
+        self.synthesize(text, cancel, on_audio)
+    }
 }
 
 pub mod elevenlabs;

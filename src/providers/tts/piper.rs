@@ -25,7 +25,9 @@ use crate::foundation::audio::f32_to_i16 as to_pcm16;
 use crate::foundation::audio::stream_resample::StreamResampler;
 use crate::foundation::audio::OUTPUT_RATE;
 use crate::foundation::cancel::CancelToken;
+use crate::foundation::urgency::Urgency;
 use crate::providers::models::{self, ModelError};
+use crate::providers::scheduler::{CallError, Compute};
 use crate::providers::tts::espeak::{Clause, Phonemizer};
 use crate::providers::tts::normalize::normalize;
 use crate::providers::tts::{TextToSpeech, TtsError};
@@ -321,12 +323,12 @@ impl PiperVoice {
                 "whole graph"
             }
         );
-        let voice = PiperVoice {
+        let voice = Arc::new(PiperVoice {
             name: format!("piper {VOICE}"),
             config,
             graphs,
             phonemizer,
-        };
+        });
         // ORT's first run allocates and plans; pay that here, not on the first reply.
         let started = Instant::now();
         voice
@@ -338,7 +340,7 @@ impl PiperVoice {
             })
             .map_err(|e| ModelError::Runtime(format!("piper warm-up: {e}")))?;
         log::debug!("piper warm-up took {} ms", started.elapsed().as_millis());
-        Ok(Arc::new(voice))
+        Ok(voice)
     }
 
     pub fn name(&self) -> &str {
@@ -373,17 +375,11 @@ impl PiperVoice {
         matches!(self.graphs, Graphs::Split { .. })
     }
 
-    /// Runs the model on one chunk's ids, handing on float audio at the voice's sample rate
-    /// piece by piece (one piece with the whole graph). Stops between pieces when `cancel`
-    /// fires.
-    pub fn infer_streaming(
-        &self,
-        ids: &[i64],
-        cancel: &CancelToken,
-        on_audio: &mut dyn FnMut(&[f32]),
-    ) -> Result<(), TtsError> {
-        let input = Tensor::from_array(([1usize, ids.len()], ids.to_vec())).map_err(synthesis)?;
-        let lengths = Tensor::from_array(([1usize], vec![ids.len() as i64])).map_err(synthesis)?;
+    /// The model's inputs for one chunk's ids.
+    fn inputs(&self, ids: Vec<i64>) -> Result<GraphInputs, TtsError> {
+        let len = ids.len();
+        let input = Tensor::from_array(([1usize, len], ids)).map_err(synthesis)?;
+        let lengths = Tensor::from_array(([1usize], vec![len as i64])).map_err(synthesis)?;
         let scales = Tensor::from_array((
             [3usize],
             vec![
@@ -393,44 +389,108 @@ impl PiperVoice {
             ],
         ))
         .map_err(synthesis)?;
-        let inputs = ort::inputs![
+        Ok(ort::inputs![
             "input" => input,
             "input_lengths" => lengths,
             "scales" => scales,
-        ];
-        let (latent, vocoder) = match &self.graphs {
-            Graphs::Whole(session) => {
-                let mut session = lock(session);
-                let outputs = session.run(inputs).map_err(synthesis)?;
-                let output = outputs
-                    .values()
-                    .next()
-                    .ok_or_else(|| TtsError::Synthesis("piper model returned no output".into()))?;
-                let (_, audio) = output.try_extract_tensor::<f32>().map_err(synthesis)?;
-                let mut audio = audio.to_vec();
-                zero_non_finite(&mut audio);
-                on_audio(&audio);
-                return Ok(());
-            }
-            Graphs::Split { latent, vocoder } => (latent, vocoder),
+        ])
+    }
+
+    /// The whole graph: ids to the chunk's audio.
+    fn run_whole(&self, session: &Mutex<Session>, ids: Vec<i64>) -> Result<Vec<f32>, TtsError> {
+        let inputs = self.inputs(ids)?;
+        let mut session = lock(session);
+        let outputs = session.run(inputs).map_err(synthesis)?;
+        let output = outputs
+            .values()
+            .next()
+            .ok_or_else(|| TtsError::Synthesis("piper model returned no output".into()))?;
+        let (_, audio) = output.try_extract_tensor::<f32>().map_err(synthesis)?;
+        let mut audio = audio.to_vec();
+        zero_non_finite(&mut audio);
+        Ok(audio)
+    }
+
+    /// The latent graph: ids to latent frames [1, C, T], as (C, T, data).
+    fn run_latent(
+        &self,
+        session: &Mutex<Session>,
+        ids: Vec<i64>,
+    ) -> Result<(usize, usize, Vec<f32>), TtsError> {
+        let inputs = self.inputs(ids)?;
+        let mut session = lock(session);
+        let outputs = session.run(inputs).map_err(synthesis)?;
+        let (shape, z) = outputs["latent"]
+            .try_extract_tensor::<f32>()
+            .map_err(synthesis)?;
+        let dims: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
+        let [1, c, t] = dims[..] else {
+            return Err(TtsError::Synthesis(format!(
+                "piper latent frames of shape {dims:?}"
+            )));
         };
-        // Latent frames [1, C, T], copied out so the latent graph is free for other sessions.
-        let (channels, frames, z) = {
-            let mut session = lock(latent);
-            let outputs = session.run(inputs).map_err(synthesis)?;
-            let (shape, z) = outputs["latent"]
-                .try_extract_tensor::<f32>()
-                .map_err(synthesis)?;
-            let dims: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
-            let [1, c, t] = dims[..] else {
-                return Err(TtsError::Synthesis(format!(
-                    "piper latent frames of shape {dims:?}"
-                )));
-            };
-            if z.len() != c * t {
-                return Err(TtsError::Synthesis("piper latent frames cut short".into()));
+        if z.len() != c * t {
+            return Err(TtsError::Synthesis("piper latent frames cut short".into()));
+        }
+        Ok((c, t, z.to_vec()))
+    }
+
+    /// The vocoder on `span` latent frames: their audio.
+    fn run_vocoder(
+        session: &Mutex<Session>,
+        piece: Vec<f32>,
+        channels: usize,
+        span: usize,
+    ) -> Result<Vec<f32>, TtsError> {
+        let piece = Tensor::from_array(([1usize, channels, span], piece)).map_err(synthesis)?;
+        let mut session = lock(session);
+        let outputs = session
+            .run(ort::inputs!["latent" => piece])
+            .map_err(synthesis)?;
+        let (_, audio) = outputs["audio"]
+            .try_extract_tensor::<f32>()
+            .map_err(synthesis)?;
+        Ok(audio.to_vec())
+    }
+
+    /// Runs the model on one chunk's ids, handing on float audio at the voice's sample rate
+    /// piece by piece (one piece with the whole graph). Stops between pieces when `cancel`
+    /// fires. Each graph run is one call on `compute` at the priority `urgency` gives at the
+    /// time, so other sessions' urgent calls can go between the pieces of a long sentence.
+    pub fn infer_streaming(
+        self: &Arc<Self>,
+        ids: &[i64],
+        compute: &Compute,
+        urgency: &Urgency,
+        cancel: &CancelToken,
+        on_audio: &mut dyn FnMut(&[f32]),
+    ) -> Result<(), TtsError> {
+        let call = |key: &'static str, f: Box<dyn FnOnce(&PiperVoice) -> CallResult + Send>| {
+            let voice = self.clone();
+            match compute.run(key, urgency, cancel, move || f(&voice)) {
+                Ok(r) => r.map(Some),
+                Err(CallError::Stale) => Ok(None),
+                Err(e) => Err(TtsError::Synthesis(e.to_string())),
             }
-            (c, t, z.to_vec())
+        };
+        let ids = ids.to_vec();
+        if let Graphs::Whole(_) = &self.graphs {
+            let whole = Box::new(move |v: &PiperVoice| match &v.graphs {
+                Graphs::Whole(session) => v.run_whole(session, ids).map(CallOutput::Audio),
+                Graphs::Split { .. } => Err(TtsError::Synthesis("piper graphs changed".into())),
+            });
+            if let Some(CallOutput::Audio(audio)) = call(MODEL_KEY, whole)? {
+                on_audio(&audio);
+            }
+            return Ok(());
+        }
+        // Latent frames [1, C, T], copied out so the latent graph is free for other sessions.
+        let latent = Box::new(move |v: &PiperVoice| match &v.graphs {
+            Graphs::Split { latent, .. } => v.run_latent(latent, ids).map(CallOutput::Latent),
+            Graphs::Whole(_) => Err(TtsError::Synthesis("piper graphs changed".into())),
+        });
+        let Some(CallOutput::Latent((channels, frames, z))) = call(MODEL_KEY, latent)? else {
+            return Ok(());
         };
         let mut start = 0;
         let mut window = FIRST_WINDOW_FRAMES;
@@ -448,14 +508,15 @@ impl PiperVoice {
             for row in z.chunks_exact(frames) {
                 piece.extend_from_slice(&row[from..to]);
             }
-            let piece = Tensor::from_array(([1usize, channels, span], piece)).map_err(synthesis)?;
-            let mut session = lock(vocoder);
-            let outputs = session
-                .run(ort::inputs!["latent" => piece])
-                .map_err(synthesis)?;
-            let (_, audio) = outputs["audio"]
-                .try_extract_tensor::<f32>()
-                .map_err(synthesis)?;
+            let vocode = Box::new(move |v: &PiperVoice| match &v.graphs {
+                Graphs::Split { vocoder, .. } => {
+                    Self::run_vocoder(vocoder, piece, channels, span).map(CallOutput::Audio)
+                }
+                Graphs::Whole(_) => Err(TtsError::Synthesis("piper graphs changed".into())),
+            });
+            let Some(CallOutput::Audio(audio)) = call(MODEL_KEY, vocode)? else {
+                return Ok(());
+            };
             // Samples per frame (256 for Piper's voices), from what the vocoder made.
             let hop = audio.len() / span;
             if hop == 0 || audio.len() != hop * span {
@@ -465,8 +526,6 @@ impl PiperVoice {
                 )));
             }
             let mut kept = audio[(start - from) * hop..(end - from) * hop].to_vec();
-            drop(outputs);
-            drop(session);
             zero_non_finite(&mut kept);
             on_audio(&kept);
             start = end;
@@ -476,7 +535,7 @@ impl PiperVoice {
     }
 
     /// One chunk of phonemes to 24 kHz PCM16.
-    pub fn speak_phonemes(&self, phonemes: &str) -> Result<Vec<i16>, TtsError> {
+    pub fn speak_phonemes(self: &Arc<Self>, phonemes: &str) -> Result<Vec<i16>, TtsError> {
         let mut pcm = Vec::new();
         self.speak_phonemes_streaming(phonemes, &CancelToken::never(), &mut |piece| {
             pcm.extend_from_slice(piece)
@@ -486,7 +545,26 @@ impl PiperVoice {
 
     /// One chunk of phonemes to 24 kHz PCM16, handed on as it is made (see the module docs).
     pub fn speak_phonemes_streaming(
-        &self,
+        self: &Arc<Self>,
+        phonemes: &str,
+        cancel: &CancelToken,
+        on_pcm: &mut dyn FnMut(&[i16]),
+    ) -> Result<(), TtsError> {
+        self.speak_on(
+            &Compute::Direct,
+            &Urgency::default(),
+            phonemes,
+            cancel,
+            on_pcm,
+        )
+    }
+
+    /// As [`speak_phonemes_streaming`](Self::speak_phonemes_streaming), the model's calls run on
+    /// `compute` at `urgency`.
+    pub fn speak_on(
+        self: &Arc<Self>,
+        compute: &Compute,
+        urgency: &Urgency,
         phonemes: &str,
         cancel: &CancelToken,
         on_pcm: &mut dyn FnMut(&[i16]),
@@ -497,7 +575,7 @@ impl PiperVoice {
         let mut seconds = 0.0;
         let mut resampler = StreamResampler::new(self.config.sample_rate, OUTPUT_RATE);
         let mut out = Vec::new();
-        self.infer_streaming(&ids, cancel, &mut |audio| {
+        self.infer_streaming(&ids, compute, urgency, cancel, &mut |audio| {
             seconds += audio.len() as f64 / f64::from(self.config.sample_rate);
             out.clear();
             resampler.process(audio, &mut out);
@@ -528,15 +606,40 @@ fn synthesis(e: impl Display) -> TtsError {
     TtsError::Synthesis(e.to_string())
 }
 
+/// What one of the voice's graph calls gives back.
+enum CallOutput {
+    Audio(Vec<f32>),
+    Latent((usize, usize, Vec<f32>)),
+}
+
+type CallResult = Result<CallOutput, TtsError>;
+
+/// Named inputs of a graph, as `ort::inputs!` makes them.
+type GraphInputs = Vec<(
+    std::borrow::Cow<'static, str>,
+    ort::session::SessionInputValue<'static>,
+)>;
+
+/// The scheduler's name for the voice: its graphs (whole, or latent and vocoder) are one model
+/// to it, so a voice never takes two lanes at once and Whisper always has one.
+const MODEL_KEY: &str = "piper";
+
 /// A per-session Piper speaker: a cheap handle on the shared [`PiperVoice`].
 #[derive(Clone)]
 pub struct PiperTts {
     voice: Arc<PiperVoice>,
+    /// Where the voice's calls run: here, or on the shared scheduler's lanes.
+    compute: Compute,
 }
 
 impl PiperTts {
     pub fn new(voice: Arc<PiperVoice>) -> PiperTts {
-        PiperTts { voice }
+        Self::on(voice, Compute::Direct)
+    }
+
+    /// A speaker whose calls run where `compute` says.
+    pub fn on(voice: Arc<PiperVoice>, compute: Compute) -> PiperTts {
+        PiperTts { voice, compute }
     }
 
     pub fn voice(&self) -> &Arc<PiperVoice> {
@@ -555,6 +658,16 @@ impl TextToSpeech for PiperTts {
         cancel: &CancelToken,
         on_audio: &mut dyn FnMut(&[i16]),
     ) -> Result<(), TtsError> {
+        self.synthesize_as(&Urgency::default(), text, cancel, on_audio)
+    }
+
+    fn synthesize_as(
+        &mut self,
+        urgency: &Urgency,
+        text: &str,
+        cancel: &CancelToken,
+        on_audio: &mut dyn FnMut(&[i16]),
+    ) -> Result<(), TtsError> {
         if cancel.is_cancelled() {
             return Ok(());
         }
@@ -564,7 +677,7 @@ impl TextToSpeech for PiperTts {
             }
             // Audio finished after a barge-in is stale: drop it.
             self.voice
-                .speak_phonemes_streaming(&chunk, cancel, &mut |pcm| {
+                .speak_on(&self.compute, urgency, &chunk, cancel, &mut |pcm| {
                     if !cancel.is_cancelled() {
                         on_audio(pcm)
                     }

@@ -17,7 +17,6 @@ use super::super::runner::{Flow, Stage};
 use super::super::shared::Shared;
 use super::super::turn::{Mark, Turn};
 use crate::foundation::audio::INPUT_RATE;
-use crate::foundation::cancel::CancelToken;
 use crate::providers::stt::SpeechToText;
 
 /// Re-decode the growing utterance for display about this often.
@@ -124,7 +123,11 @@ impl SttStage {
             return Flow::Continue;
         }
         u.last_partial = Instant::now();
-        match self.stt.transcribe_partial(&u.audio, &CancelToken::never()) {
+        // A caller who hangs up (a generation bump) leaves no partial waiting for a model.
+        match self
+            .stt
+            .transcribe_partial(&u.audio, &self.s.generation.token())
+        {
             Ok(Some(text)) if !text.trim().is_empty() => {
                 self.s.events.emit(Event::Transcript {
                     turn: u.turn.id,
@@ -160,8 +163,12 @@ impl SttStage {
             return Flow::Continue;
         }
         let started = Instant::now();
-        match self.stt.transcribe(&u.audio) {
-            Ok(text) => {
+        match self
+            .stt
+            .transcribe_speculative(&u.audio, &self.s.generation.token())
+        {
+            Ok(None) => {}
+            Ok(Some(text)) => {
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
                 let text = text.trim().to_string();
                 u.speculative = Some((text.clone(), ms));

@@ -38,7 +38,9 @@ use self::mel::{LogMel, HOP, MAX_FRAMES, SAMPLE_RATE};
 use self::tokenizer::Tokenizer;
 use super::{SpeechToText, SttError};
 use crate::foundation::cancel::CancelToken;
+use crate::foundation::urgency::{Priority, Urgency};
 use crate::providers::models::{self, ModelError};
+use crate::providers::scheduler::{CallError, Compute};
 
 /// Shorter audio than this is not worth a transcript (0.25 s).
 pub const MIN_SAMPLES: usize = SAMPLE_RATE / 4;
@@ -55,6 +57,8 @@ const WINDOW_SAMPLES: usize = MAX_FRAMES * HOP;
 const MAX_TOKENS_PER_WINDOW: usize = 224;
 /// Token budget for a partial transcript.
 const PARTIAL_TOKENS: usize = 48;
+/// A partial transcript that a shared model cannot start within this long is dropped.
+const PARTIAL_PATIENCE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Which Whisper to load: the folder `models/whisper-<variant>/`.
 pub const DEFAULT_VARIANT: &str = "tiny.en";
@@ -226,22 +230,26 @@ impl WhisperModel {
         })
     }
 
-    /// The process-wide model of `variant` from [`models::models_dir`], loaded on first use.
+    /// The process-wide model of `variant` from [`models::models_dir`], loaded on first use
+    /// with [`models::model_threads`] threads.
     pub fn shared(variant: &str) -> Result<Arc<Self>, ModelError> {
-        static SHARED: OnceLock<Mutex<HashMap<String, Arc<WhisperModel>>>> = OnceLock::new();
+        Self::shared_with(variant, models::model_threads())
+    }
+
+    /// The process-wide model of `variant` with `threads` intra-op threads, loaded on first use.
+    pub fn shared_with(variant: &str, threads: usize) -> Result<Arc<Self>, ModelError> {
+        type Cache = Mutex<HashMap<(String, usize), Arc<WhisperModel>>>;
+        static SHARED: OnceLock<Cache> = OnceLock::new();
         let cache = SHARED.get_or_init(Default::default);
         let mut cache = cache
             .lock()
             .map_err(|_| runtime("Whisper model cache lock poisoned"))?;
-        if let Some(model) = cache.get(variant) {
+        let key = (variant.to_string(), threads);
+        if let Some(model) = cache.get(&key) {
             return Ok(model.clone());
         }
-        let model = Arc::new(Self::load(
-            &models::models_dir(),
-            variant,
-            models::model_threads(),
-        )?);
-        cache.insert(variant.to_string(), model.clone());
+        let model = Arc::new(Self::load(&models::models_dir(), variant, threads)?);
+        cache.insert(key, model.clone());
         Ok(model)
     }
 
@@ -284,10 +292,12 @@ impl WhisperModel {
             result.skipped = Some("below -50 dBFS");
             return Ok(Some(result));
         }
+        // A panic during an earlier call (caught by the scheduler's lane) leaves the graphs
+        // themselves intact.
         let mut sessions = self
             .sessions
             .lock()
-            .map_err(|_| SttError::Inference("Whisper session lock poisoned".into()))?;
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut texts = Vec::new();
         for (index, window) in samples.chunks(WINDOW_SAMPLES).enumerate() {
             // A short tail after a long window (e.g. 30.1 s) carries no words worth a pass.
@@ -407,11 +417,16 @@ fn ms_since(t: Instant) -> f64 {
 /// A per-session Whisper handle (cheap: the model is shared).
 pub struct WhisperStt {
     model: Arc<WhisperModel>,
+    /// Where the model's calls run: here, or on the shared scheduler's lanes.
+    compute: Compute,
     /// The tokens of the last transcription: the draft for the next one. Within an utterance
     /// (partials while it grows, the guess at a pause, the final) most of them come back; a
     /// stale draft from the previous utterance costs one pass and changes nothing.
     draft: Vec<Vec<u32>>,
 }
+
+/// The scheduler's name for Whisper's graphs (one call at a time).
+const MODEL_KEY: &str = "whisper";
 
 impl WhisperStt {
     /// tiny.en, shared by every session of the process.
@@ -425,14 +440,52 @@ impl WhisperStt {
     }
 
     pub fn with_model(model: Arc<WhisperModel>) -> Self {
+        Self::on(model, Compute::Direct)
+    }
+
+    /// A handle whose calls run where `compute` says.
+    pub fn on(model: Arc<WhisperModel>, compute: Compute) -> Self {
         Self {
             model,
+            compute,
             draft: Vec::new(),
         }
     }
 
     pub fn model(&self) -> &Arc<WhisperModel> {
         &self.model
+    }
+
+    /// One transcription as a call of the given priority; `Ok(None)` when it was cancelled or
+    /// dropped as stale. Its tokens become the next draft.
+    fn run(
+        &mut self,
+        audio: &[i16],
+        opts: RunOptions,
+        priority: Priority,
+        cancel: &CancelToken,
+    ) -> Result<Option<Transcript>, SttError> {
+        let (model, audio, token) = (self.model.clone(), audio.to_vec(), cancel.clone());
+        let call = move || model.run(&audio, &opts, &token);
+        // A partial is shown while the caller speaks: late, it shows nothing new, and the
+        // session had better go on to its next message (the end of the turn, say).
+        let patience = (priority == Priority::Partial).then_some(PARTIAL_PATIENCE);
+        let t = match self.compute.run_within(
+            MODEL_KEY,
+            &Urgency::fixed(priority),
+            cancel,
+            patience,
+            call,
+        ) {
+            Ok(r) => r?,
+            Err(CallError::Stale) => None,
+            Err(e) => return Err(SttError::Inference(e.to_string())),
+        };
+        if let Some(t) = &t {
+            // A partial cut at its token budget is still a good draft for the tokens it has.
+            self.draft = t.window_tokens.clone();
+        }
+        Ok(t)
     }
 }
 
@@ -447,8 +500,7 @@ impl SpeechToText for WhisperStt {
             ..RunOptions::default()
         };
         let t = self
-            .model
-            .run(audio, &opts, &CancelToken::never())?
+            .run(audio, opts, Priority::Decisive, &CancelToken::never())?
             .unwrap_or_default();
         log::debug!(
             "whisper: {:.2} s audio -> {:?} (mel {:.0} ms, encoder {:.0} ms, decoder {:.0} ms, {} tokens, {} from the draft, {} passes{})",
@@ -462,8 +514,21 @@ impl SpeechToText for WhisperStt {
             t.passes,
             t.skipped.map(|s| format!(", empty: {s}")).unwrap_or_default()
         );
-        self.draft = t.window_tokens;
         Ok(t.text)
+    }
+
+    fn transcribe_speculative(
+        &mut self,
+        audio: &[i16],
+        cancel: &CancelToken,
+    ) -> Result<Option<String>, SttError> {
+        let opts = RunOptions {
+            draft: std::mem::take(&mut self.draft),
+            ..RunOptions::default()
+        };
+        Ok(self
+            .run(audio, opts, Priority::Speculative, cancel)?
+            .map(|t| t.text))
     }
 
     fn transcribe_partial(
@@ -476,12 +541,9 @@ impl SpeechToText for WhisperStt {
             draft: self.draft.clone(),
             ..RunOptions::default()
         };
-        let Some(t) = self.model.run(audio, &opts, cancel)? else {
-            return Ok(None);
-        };
-        // A partial cut at its token budget is still a good draft for the tokens it has.
-        self.draft = t.window_tokens;
-        Ok(Some(t.text))
+        Ok(self
+            .run(audio, opts, Priority::Partial, cancel)?
+            .map(|t| t.text))
     }
 
     fn discard_utterance(&mut self) {
