@@ -47,6 +47,8 @@ enum Command {
     Mic(voice_agent::apps::mic::MicArgs),
     /// Put the server through load, abuse and faults on 127.0.0.1, and print what held.
     Soak(voice_agent::apps::soak::SoakArgs),
+    /// Score the brain (built-in, or `--llm URL`) on the receptionist corpus, by category.
+    Eval(voice_agent::apps::eval::EvalArgs),
 }
 
 #[derive(clap::Args)]
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         Command::Say(args) => say(args),
         Command::Bench(args) => bench(&cli.providers, args),
         Command::Soak(args) => soak(args),
+        Command::Eval(args) => eval(&cli.providers, args),
         Command::Mic(args) => mic(&cli.providers, args),
     };
     match result {
@@ -234,6 +237,21 @@ fn bench(
     let report = voice_agent::apps::bench::run(opts, &args, &mut |line| eprintln!("{line}"))?;
     println!("{}", report.to_markdown());
     for path in voice_agent::apps::bench::save(&report, &args)? {
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval(
+    opts: &ProviderOptions,
+    args: voice_agent::apps::eval::EvalArgs,
+) -> anyhow::Result<ExitCode> {
+    let report =
+        voice_agent::apps::eval::command::run(opts, &args, &mut |line| eprintln!("{line}"))?;
+    println!("{}", report.to_markdown(args.failures));
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -15,6 +15,7 @@ mod doctors;
 mod names;
 mod phrase;
 mod results;
+mod sounds;
 mod understand;
 mod words;
 

@@ -329,38 +329,12 @@ fn run_parts(
     }
 
     if let Some(server) = &server {
-        let per_caller = if args.quick { 1 } else { 2 };
-        let utts: Vec<Arc<Vec<i16>>> = set
-            .iter()
-            .take(per_caller)
-            .map(|u| Arc::new(u.pcm.clone()))
-            .collect();
+        let utts = capacity_utterances(&set, args);
         let scheduler = loaded.and_then(Providers::scheduler);
         let line = models_line(&providers.describe());
         report.capacity = Some(capacity_levels(
             server, scheduler, &line, &levels, &utts, args, progress,
         ));
-        // The same callers with each session calling the models itself, as before the shared
-        // scheduler: loaded after the shared runs (so their memory figures are their own) and
-        // dropped after.
-        if let (Some(loaded), Some(_)) = (loaded, scheduler) {
-            progress("capacity again, each session calling the models itself (--private-models)");
-            match loaded.with_private_models() {
-                Ok(private) => {
-                    let private: Arc<dyn SessionFactory> = Arc::new(private);
-                    let line = models_line(&private.describe());
-                    let max = levels.iter().copied().max().unwrap_or(1);
-                    let twin = capacity::start_server(private, max)?;
-                    report.capacity_private = Some(capacity_levels(
-                        &twin, None, &line, &levels, &utts, args, progress,
-                    ));
-                    twin.shutdown();
-                }
-                Err(e) => report
-                    .notes
-                    .push(format!("private-model capacity not measured: {e}")),
-            }
-        }
     }
     drop(server);
 
@@ -408,7 +382,41 @@ fn run_parts(
         progress("orchestration overhead (zero-latency fakes)");
         report.overhead = overhead::summary(if args.quick { 15 } else { 40 });
     }
+    // The same callers with each session calling the models itself, as before the shared
+    // scheduler: last, because it loads a second copy of the models (with the threads a
+    // session of its own gets), which no other figure should carry.
+    let scheduler = loaded.and_then(Providers::scheduler);
+    if let (Some(loaded), Some(_), false) = (loaded, scheduler, levels.is_empty()) {
+        if !args.skips(Part::Capacity) {
+            progress("capacity again, each session calling the models itself (--private-models)");
+            match loaded.with_private_models() {
+                Ok(private) => {
+                    let private: Arc<dyn SessionFactory> = Arc::new(private);
+                    let line = models_line(&private.describe());
+                    let max = levels.iter().copied().max().unwrap_or(1);
+                    let twin = capacity::start_server(private, max)?;
+                    let utts = capacity_utterances(&set, args);
+                    report.capacity_private = Some(capacity_levels(
+                        &twin, None, &line, &levels, &utts, args, progress,
+                    ));
+                    twin.shutdown();
+                }
+                Err(e) => report
+                    .notes
+                    .push(format!("private-model capacity not measured: {e}")),
+            }
+        }
+    }
     Ok(())
+}
+
+/// Each capacity caller's utterances.
+fn capacity_utterances(set: &[Utterance], args: &BenchArgs) -> Vec<Arc<Vec<i16>>> {
+    let per_caller = if args.quick { 1 } else { 2 };
+    set.iter()
+        .take(per_caller)
+        .map(|u| Arc::new(u.pcm.clone()))
+        .collect()
 }
 
 /// The providers' line on how the local models run.

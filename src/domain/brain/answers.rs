@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::dialogue::{exact, Dialogue, Flow, Offer, Pending, Task, Used};
+use super::dialogue::{exact, Dialogue, Flow, Inquiry, Offer, Pending, Task, Used};
 use super::phrase;
 use super::understand::{name_at, Heard, Intent};
 use crate::domain::calendar::{Date, Time};
@@ -71,6 +71,39 @@ impl Dialogue {
                 }
             }
             Pending::Dob => self.answer_dob(h),
+            Pending::ConfirmDoctor { surnames, info } if h.yes && h.doctor.is_none() => {
+                let [surname] = surnames.as_slice() else {
+                    // "Yes" to "Doctor Patel or Doctor Chen?": which one.
+                    let names: Vec<String> = surnames.iter().map(|s| phrase::doctor(s)).collect();
+                    let text = format!("Which one, {}?", names.join(" or "));
+                    return reask(self, Pending::Doctor, &text);
+                };
+                let surname = surname.clone();
+                if info {
+                    let resume = std::mem::take(&mut self.pending);
+                    return Flow::Done(self.look_up_doctors(Inquiry {
+                        doctor: Some(surname),
+                        resume,
+                        ..Inquiry::default()
+                    }));
+                }
+                self.last_doctor = Some(surname.clone());
+                self.task.doctor = Some(surname);
+                self.task.checked = None;
+                if self.task.intent.is_none() {
+                    self.task.intent = Some(Intent::Availability);
+                }
+                Flow::Continue(Used { doctor: true, ..Used::default() })
+            }
+            Pending::ConfirmDoctor { info, .. } if h.no && h.doctor.is_none() => {
+                let text = if info {
+                    "Sorry about that. Which doctor would you like to know about?"
+                } else {
+                    "Sorry about that. Which doctor would you like to see?"
+                };
+                reask(self, Pending::Doctor, text)
+            }
+            Pending::ConfirmDoctor { .. } => Flow::Continue(Used::default()),
             Pending::Doctor => {
                 let doctor = h.doctor.clone().or_else(|| bare_name(h).map(|n| n.to_lowercase()));
                 match doctor {

@@ -40,6 +40,12 @@ pub enum Pending {
     Name,
     Dob,
     Doctor,
+    /// "Did you mean Doctor Patel?" about a name only heard by its sound (one surname, or two
+    /// as likely); `info`: the caller asked about the doctor rather than for an appointment.
+    ConfirmDoctor {
+        surnames: Vec<String>,
+        info: bool,
+    },
     Date,
     ConfirmBook,
     ConfirmCancel,
@@ -193,6 +199,10 @@ impl Dialogue {
                 h.intent = Some(Intent::DoctorInfo);
             }
         }
+        if !h.misheard_doctor.is_empty() && h.doctor.is_none() {
+            let surnames = h.misheard_doctor.clone();
+            return self.confirm_doctor(&h, surnames);
+        }
         if h.intent == Some(Intent::DoctorInfo) {
             // Whatever was asked before, a question about a doctor is answered first, and
             // never becomes the doctor of the booking in progress.
@@ -208,6 +218,18 @@ impl Dialogue {
             return self.without_intent(&h);
         }
         self.next_step("")
+    }
+
+    /// A doctor heard only by sound: keep the rest of the request and ask before using it.
+    fn confirm_doctor(&mut self, h: &Heard, surnames: Vec<String>) -> Action {
+        let info = h.intent == Some(Intent::DoctorInfo);
+        if !info {
+            self.pending = Pending::Nothing;
+            self.merge(h, &Used::default());
+        }
+        let names: Vec<String> = surnames.iter().map(|s| phrase::doctor(s)).collect();
+        let text = format!("Sorry, did you mean {}?", names.join(" or "));
+        self.ask(Pending::ConfirmDoctor { surnames, info }, text)
     }
 
     pub(super) fn set_name(&mut self, name: String) {

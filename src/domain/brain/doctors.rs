@@ -162,7 +162,9 @@ impl Dialogue {
             Pending::Nothing | Pending::AnythingElse | Pending::OfferBooking(_) => return None,
             Pending::Name => "Now, can I have your full name and date of birth?".to_string(),
             Pending::Dob => "Now, what's your date of birth?".to_string(),
-            Pending::Doctor => "Now, which doctor would you like to see?".to_string(),
+            Pending::Doctor | Pending::ConfirmDoctor { .. } => {
+                "Now, which doctor would you like to see?".to_string()
+            }
             Pending::Date => format!("Now, what day would you like to come in{with}?"),
             Pending::ConfirmBook => format!("Now, shall I book {}?", self.booking_summary()),
             Pending::ChooseSlot(offers) => {

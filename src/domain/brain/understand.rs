@@ -3,6 +3,7 @@
 //! carries (doctor, day, time, name, date of birth, reason).
 
 use super::names::Roster;
+use super::sounds::SoundRoster;
 use super::words::*;
 use crate::domain::calendar::{month_from_word, Date, Time, Weekday};
 use crate::domain::dates::{self, DateExpr, PartOfDay};
@@ -62,6 +63,10 @@ pub struct Heard {
     pub clinic_hours: bool,
     /// A question about "him" or "her": the doctor just talked about.
     pub about_them: bool,
+    /// Doctors' surnames that words of the utterance only sound like ("not to tell" for
+    /// Doctor Patel), the likeliest first: to be confirmed, never acted on (see
+    /// [`super::sounds`]).
+    pub misheard_doctor: Vec<String>,
 }
 
 impl Heard {
@@ -193,6 +198,18 @@ pub fn understand(text: &str, doctor_names: &[String], today: Date) -> Heard {
     h.part = when.part;
     h.year = find_year(&toks, today);
     h.doctor = find_doctor(&outside_name, &Roster::new(doctor_names));
+    // No doctor, or a name that is none of ours: the words may only sound like one.
+    let unknown = h.doctor.as_deref().is_some_and(|d| {
+        d != "any"
+            && directory::speciality_in(d).is_none()
+            && !doctor_names.iter().any(|n| n.to_lowercase().contains(d))
+    });
+    if h.doctor.is_none() || unknown {
+        h.misheard_doctor = misheard_doctor(&outside_name, doctor_names);
+        if !h.misheard_doctor.is_empty() {
+            h.doctor = None;
+        }
+    }
     h.reason = find_reason(&toks);
     h.language = LANGUAGES
         .iter()
@@ -421,6 +438,56 @@ fn find_doctor(toks: &[String], roster: &Roster) -> Option<String> {
     any.iter()
         .any(|a| joined.contains(a))
         .then(|| "any".to_string())
+}
+
+/// Words after "doctor" (standing for a surname) or after "with" / "see" (standing for
+/// "doctor <surname>" as a whole) that sound like one doctor's name.
+fn misheard_doctor(toks: &[String], doctor_names: &[String]) -> Vec<String> {
+    const STOP: &[&str] = &[
+        "on", "at", "for", "and", "please", "today", "tomorrow", "next", "this", "about", "in",
+        "or", "because", "instead", "doctor", "dr",
+    ];
+    // After "with" or "see", these start something else than a misheard name.
+    const NOT_A_NAME: &[&str] = &[
+        "a", "an", "the", "my", "your", "his", "her", "our", "their", "someone", "somebody",
+        "anyone", "anybody", "you", "us", "them", "him", "me", "it", "that", "what", "if",
+    ];
+    let cues: Vec<(usize, bool)> = toks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| match t.as_str() {
+            "doctor" | "dr" => Some((i, true)),
+            "with" | "see" => Some((i, false)),
+            _ => None,
+        })
+        .filter(|&(i, titled)| {
+            titled
+                || toks
+                    .get(i + 1)
+                    .is_some_and(|w| !NOT_A_NAME.contains(&w.as_str()))
+        })
+        .collect();
+    if cues.is_empty() || doctor_names.is_empty() {
+        return Vec::new();
+    }
+    let sounds = SoundRoster::new(doctor_names);
+    let mut best: Option<(Vec<String>, f32)> = None;
+    for (cue, titled) in cues {
+        let mut span: Vec<&str> = Vec::new();
+        for w in toks.iter().skip(cue + 1).take(3) {
+            let is_day_or_time = !dates::extract(w).dates.is_empty() || w.parse::<u32>().is_ok();
+            if STOP.contains(&w.as_str()) || is_day_or_time || !is_wordlike(w) {
+                break;
+            }
+            span.push(w);
+            if let Some((names, d)) = sounds.sounds_like(&span.join(" "), titled) {
+                if best.as_ref().is_none_or(|b| d < b.1) {
+                    best = Some((names, d));
+                }
+            }
+        }
+    }
+    best.map(|(names, _)| names).unwrap_or_default()
 }
 
 /// Why the caller wants to come in, when they say it with a cue.
