@@ -36,6 +36,8 @@ pub struct BuiltinReceptionist {
     dialogue: Dialogue,
     calls: u64,
     preambles: bool,
+    /// The answer to a first request, said before the call that serves the second.
+    lead: Option<String>,
 }
 
 /// A few words said before a tool call ("Let me check."), as a receptionist would while
@@ -66,6 +68,7 @@ impl BuiltinReceptionist {
             dialogue: Dialogue::new(Vec::new(), Arc::new(SystemClock)),
             calls: 0,
             preambles: true,
+            lead: None,
         }
     }
 
@@ -122,7 +125,9 @@ impl BuiltinReceptionist {
                         .unwrap_or_else(|_| json!({ "error": m.content, "code": "internal" }));
                     action = Some(self.dialogue.on_tool_result(name, &value));
                 }
-                action.unwrap_or_else(|| self.dialogue.say("Sorry, could you say that again?"))
+                let action =
+                    action.unwrap_or_else(|| self.dialogue.say("Sorry, could you say that again?"));
+                self.go_on(action)
             }
             Role::User => {
                 // Lines the caller said while nothing answered them belong together.
@@ -134,7 +139,8 @@ impl BuiltinReceptionist {
                     .iter()
                     .map(|m| m.content.as_str())
                     .collect();
-                self.dialogue.on_user(&text.join(" "))
+                let action = self.dialogue.on_user(&text.join(" "));
+                self.go_on(action)
             }
             Role::System | Role::Assistant => {
                 if messages.iter().any(|m| m.role == Role::User) {
@@ -144,6 +150,49 @@ impl BuiltinReceptionist {
                 }
             }
         }
+    }
+}
+
+impl BuiltinReceptionist {
+    /// The first request is answered: go on to the second one said with it, if any and if
+    /// nothing waits for the caller's answer. Its tool call comes after the first answer's
+    /// words; a reply comes after them in the same breath.
+    fn go_on(&mut self, action: Action) -> Action {
+        let Action::Say(said) = &action else {
+            return action;
+        };
+        if !self.dialogue.may_go_on() {
+            self.dialogue.follow_up = None;
+            return action;
+        }
+        let Some(next) = self.dialogue.follow_up.take() else {
+            return action;
+        };
+        // The first answer's closing question gives way to the second request.
+        let said = closing_question_dropped(said);
+        match self.dialogue.on_user(&next) {
+            Action::Call { name, args } => {
+                self.lead = Some(said);
+                Action::Call { name, args }
+            }
+            Action::Say(more) => {
+                let both = format!("{said} {more}").trim().to_string();
+                self.dialogue.say(both)
+            }
+        }
+    }
+}
+
+/// `text` without a last sentence that asks the caller something.
+fn closing_question_dropped(text: &str) -> String {
+    let t = text.trim();
+    if !t.ends_with('?') {
+        return t.to_string();
+    }
+    let body = &t[..t.len() - 1];
+    match body.rfind(['.', '!', '?']) {
+        Some(i) => t[..=i].to_string(),
+        None => t.to_string(),
     }
 }
 
@@ -176,6 +225,11 @@ impl ChatModel for BuiltinReceptionist {
         };
         match action {
             Action::Call { name, args } => {
+                if let Some(lead) = self.lead.take() {
+                    if stream_words(&format!("{lead} "), cancel, on_event) {
+                        return Ok(FinishReason::Cancelled);
+                    }
+                }
                 if self.preambles && stream_words(preamble(name), cancel, on_event) {
                     return Ok(FinishReason::Cancelled);
                 }

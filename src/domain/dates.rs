@@ -182,6 +182,12 @@ fn year_at(toks: &[String], j: usize) -> Option<(i32, usize)> {
     if t.len() == 4 && (1900..=2100).contains(&n) {
         return Some((n as i32, 1));
     }
+    // "january twelfth eighty eight": a birth year said in two digits (30-99 can be no
+    // hour or day of an appointment; a time would come with "at", "am" or "pm").
+    let next = toks.get(j + 1).map(String::as_str).unwrap_or("");
+    if t.len() == 2 && (30..=99).contains(&n) && !matches!(next, "am" | "pm" | "a.m." | "p.m.") {
+        return Some((1900 + n as i32, 1));
+    }
     if t.len() != 2 || !(10..=20).contains(&n) {
         return None;
     }
@@ -212,6 +218,8 @@ fn month_at(toks: &[String], j: usize) -> Option<u32> {
 fn find_dates(toks: &[String], used: &mut [bool]) -> Vec<DateExpr> {
     let mut out = Vec::new();
     let mut i = 0;
+    // Where the last expression ended (the next one may refine it).
+    let mut last_end: Option<usize> = None;
     while i < toks.len() {
         if used[i] {
             i += 1;
@@ -223,8 +231,19 @@ fn find_dates(toks: &[String], used: &mut [bool]) -> Vec<DateExpr> {
                 for u in used.iter_mut().skip(i).take(len) {
                     *u = true;
                 }
+                // "wednesday the eleventh", "friday march 13th": the day of the month says
+                // which Wednesday; the weekday only agrees with it.
+                let names_the_day =
+                    matches!(expr, DateExpr::DayOfMonth(_) | DateExpr::MonthDay { .. });
+                if names_the_day
+                    && matches!(out.last(), Some(DateExpr::Weekday { .. }))
+                    && last_end == Some(i)
+                {
+                    out.pop();
+                }
                 out.push(expr);
                 i += len.max(1);
+                last_end = Some(i);
             }
             None => i += 1,
         }

@@ -1,5 +1,6 @@
 //! Finding doctors by what callers say: a surname, a full name, a speciality, or the kind
-//! of doctor ("heart doctor", "a dermatologist", "someone for my kids").
+//! of doctor ("heart doctor", "a dermatologist", "someone for my kids"), or what the visit
+//! is about ("my knee", "a rash", "my son").
 
 use super::numbers::tokens;
 use super::store::Doctor;
@@ -14,11 +15,26 @@ pub const SPECIALITIES: &[(&str, &[&str])] = &[
             "cardiologists",
             "cardiac",
             "heart",
+            "heartbeat",
+            "palpitations",
+            "chest pain",
         ],
     ),
     (
         "dermatology",
-        &["dermatology", "dermatologist", "dermatologists", "skin"],
+        &[
+            "dermatology",
+            "dermatologist",
+            "dermatologists",
+            "skin",
+            "skin's",
+            "mole",
+            "moles",
+            "rash",
+            "itchy",
+            "acne",
+            "eczema",
+        ],
     ),
     (
         "paediatrics",
@@ -34,6 +50,17 @@ pub const SPECIALITIES: &[(&str, &[&str])] = &[
             "child",
             "kids",
             "kid",
+            "kid's",
+            "son",
+            "son's",
+            "daughter",
+            "daughter's",
+            "little boy",
+            "little boy's",
+            "little girl",
+            "baby",
+            "toddler",
+            "jabs",
         ],
     ),
     (
@@ -41,12 +68,14 @@ pub const SPECIALITIES: &[(&str, &[&str])] = &[
         &[
             "family medicine",
             "family doctor",
+            "family doctors",
             "family physician",
             "family practice",
             "general practitioner",
             "general practice",
             "gp",
             "primary care",
+            "regular doctor",
         ],
     ),
     (
@@ -60,6 +89,14 @@ pub const SPECIALITIES: &[(&str, &[&str])] = &[
             "orthopedist",
             "bone",
             "bones",
+            "knee",
+            "knees",
+            "hip",
+            "ankle",
+            "shoulder",
+            "joint",
+            "joints",
+            "sprained",
         ],
     ),
     (
@@ -71,11 +108,25 @@ pub const SPECIALITIES: &[(&str, &[&str])] = &[
             "neuro",
             "nerve",
             "brain",
+            "migraine",
+            "migraines",
+            "numbness",
+            "seizures",
+            "epilepsy",
         ],
     ),
     (
         "ophthalmology",
-        &["ophthalmology", "ophthalmologist", "eye", "eyes", "vision"],
+        &[
+            "ophthalmology",
+            "ophthalmologist",
+            "eye",
+            "eyes",
+            "vision",
+            "blurry",
+            "glaucoma",
+            "cataracts",
+        ],
     ),
 ];
 

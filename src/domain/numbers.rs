@@ -57,6 +57,11 @@ fn classify(word: &str) -> Option<Word> {
         "thousand" => Some(Word::Thousand),
         "twentieth" => Some(Word::Ordinal(20)),
         "thirtieth" => Some(Word::Ordinal(30)),
+        // As speech-to-text sometimes spells them.
+        "forth" => Some(Word::Ordinal(4)),
+        "fith" | "fifht" => Some(Word::Ordinal(5)),
+        "nineth" => Some(Word::Ordinal(9)),
+        "twelth" => Some(Word::Ordinal(12)),
         _ => None,
     }
 }

@@ -13,7 +13,7 @@ use crate::apps::bench::caller::CallerScript;
 use crate::apps::bench::utterances;
 use crate::apps::bench::Mode;
 use crate::domain::{system_prompt, HospitalTools};
-use crate::orchestration::pipeline::{output, Event, Output, Pipeline, SessionParts};
+use crate::orchestration::pipeline::{output, Event, Output, Pipeline, SessionParts, TurnReport};
 use crate::providers::models::models_dir;
 use crate::providers::scheduler::{Compute, Scheduler, Sizing};
 use crate::providers::session::SessionProviders;
@@ -24,8 +24,9 @@ use crate::providers::vad::silero::{SileroModel, SileroVad};
 /// Calls played at once: the models are shared through one scheduler, as on a server.
 const AT_ONCE: usize = 2;
 
-/// Silence before the caller speaks.
+/// Silence before the caller speaks, and after an answer before the next line.
 const LEAD_MS: u64 = 600;
+const GAP_MS: u64 = 400;
 
 /// The local models every spoken call shares.
 struct Models {
@@ -50,6 +51,7 @@ pub fn run(
         compute: Compute::Scheduled(Scheduler::start(Sizing::for_machine())),
     };
     let mut speaker = PiperTts::new(models.voice.clone());
+    let yes = utterances::speak(&mut speaker, YES).map_err(|e| err(&e))?;
     let mut speech = Vec::with_capacity(cases.len());
     for case in cases {
         speech.push(utterances::speak(&mut speaker, &case.say).map_err(|e| err(&e))?);
@@ -63,10 +65,10 @@ pub fn run(
     let mut results: Vec<Option<CaseResult>> = vec![None; cases.len()];
     std::thread::scope(|scope| {
         for _ in 0..AT_ONCE {
-            let (jobs, done_tx, models) = (jobs.clone(), done_tx.clone(), &models);
+            let (jobs, done_tx, models, yes) = (jobs.clone(), done_tx.clone(), &models, &yes);
             scope.spawn(move || {
                 for (i, (case, pcm)) in jobs {
-                    let r = play(brain, models, &case, pcm);
+                    let r = play(brain, models, &case, pcm, yes);
                     if done_tx.send((i, r)).is_err() {
                         break;
                     }
@@ -94,15 +96,71 @@ pub fn run(
     ))
 }
 
-/// One spoken call: the line in, the first answered turn's tool calls and reply out.
+/// What a caller says when the agent asks "Did you mean Doctor Patel?" and it did.
+const YES: &str = "Yes, that's right.";
+
+/// One spoken call, scored on the turn that answers the line. When the agent asks to confirm
+/// a name it half heard, the caller says yes (as the caller the case stands for would) and
+/// the task is scored on the turn after.
 fn play(
     brain: &BrainChoice,
     models: &Models,
     case: &Case,
     pcm: Vec<i16>,
+    yes: &[i16],
 ) -> Result<CaseResult, EvalError> {
     let clock = clock();
-    let (store, world) = hospital(clock.as_ref())?;
+    let (_, world) = hospital(clock.as_ref())?;
+    let reports = session(brain, models, case, vec![pcm.clone()])?;
+    let Some(first) = reports.first() else {
+        return Ok(CaseResult {
+            id: case.id.clone(),
+            category: case.category.clone(),
+            say: case.say.clone(),
+            heard: String::new(),
+            outcome: Outcome::default(),
+            miss: Some("nothing was heard".into()),
+        });
+    };
+    let scored = |report: &TurnReport, heard: String| {
+        let outcome = Outcome {
+            calls: report.tool_calls.clone(),
+            reply: report.agent_text.clone(),
+        };
+        let miss = corpus::check(case, &outcome, &world);
+        CaseResult {
+            id: case.id.clone(),
+            category: case.category.clone(),
+            say: case.say.clone(),
+            heard,
+            outcome,
+            miss,
+        }
+    };
+    let result = scored(first, first.transcript.clone());
+    let asked_to_confirm = first.agent_text.to_lowercase().contains("did you mean");
+    if result.miss.is_none() || !asked_to_confirm {
+        return Ok(result);
+    }
+    let again = session(brain, models, case, vec![pcm, yes.to_vec()])?;
+    Ok(match again.get(1) {
+        Some(second) => scored(
+            second,
+            format!("{} / {}", first.transcript, second.transcript),
+        ),
+        None => result,
+    })
+}
+
+/// One call saying `utterances`, one per turn: the answered turns' reports, in order.
+fn session(
+    brain: &BrainChoice,
+    models: &Models,
+    case: &Case,
+    utterances: Vec<Vec<i16>>,
+) -> Result<Vec<TurnReport>, EvalError> {
+    let clock = clock();
+    let (store, _) = hospital(clock.as_ref())?;
     let providers = SessionProviders {
         vad: Box::new(SileroVad::with_model(models.silero.clone())),
         stt: Box::new(WhisperStt::on(
@@ -114,18 +172,22 @@ fn play(
         tts: Box::new(PiperTts::on(models.voice.clone(), models.compute.clone())),
         system_prompt: system_prompt(clock.as_ref()),
     };
-    let caller = CallerScript::new(vec![pcm], LEAD_MS, 0);
+    let caller = CallerScript::new(utterances, LEAD_MS, GAP_MS);
+    // The caller goes on (or hangs up) once it has heard each answer.
+    let progress = caller.progress();
     let (out, rx) = output::channel();
     let pipeline = Pipeline::spawn(
         SessionParts::new(providers, Box::new(caller), Box::new(out)),
         Mode::Streaming.config(),
     );
-    let mut answer = None;
+    let mut answers = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     // The channel closes when the session has ended (the caller script ends the call).
     for item in rx.iter() {
         if let Output::Event(Event::Metrics(report)) = item {
-            if answer.is_none() && !report.transcript.trim().is_empty() {
-                answer = Some(report);
+            progress.reply(report.is_answer());
+            if !report.transcript.trim().is_empty() && seen.insert(report.turn) {
+                answers.push(*report);
             }
         }
     }
@@ -137,27 +199,5 @@ fn play(
             outcome.failed_stages.join(", ")
         )));
     }
-    let Some(report) = answer else {
-        return Ok(CaseResult {
-            id: case.id.clone(),
-            category: case.category.clone(),
-            say: case.say.clone(),
-            heard: String::new(),
-            outcome: Outcome::default(),
-            miss: Some("nothing was heard".into()),
-        });
-    };
-    let outcome = Outcome {
-        calls: report.tool_calls.clone(),
-        reply: report.agent_text.clone(),
-    };
-    let miss = corpus::check(case, &outcome, &world);
-    Ok(CaseResult {
-        id: case.id.clone(),
-        category: case.category.clone(),
-        say: case.say.clone(),
-        heard: report.transcript,
-        outcome,
-        miss,
-    })
+    Ok(answers)
 }

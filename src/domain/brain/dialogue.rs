@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::phrase;
-use super::understand::{understand, Heard, Intent};
+use super::understand::{split_requests, understand, Heard, Intent};
 use crate::domain::calendar::{Clock, Date, Time};
 use crate::domain::dates::{DateExpr, PartOfDay};
 
@@ -112,6 +112,9 @@ availability, book or cancel an appointment, look up your details, or tell you a
 How can I help?";
 const NOT_UNDERSTOOD: &str = "Sorry, I didn't quite get that. I can check availability, book or \
 cancel an appointment, look up your details, or tell you about our doctors. What would you like to do?";
+const OUT_OF_SCOPE_REPLY: &str = "I'm sorry, that's not something I can help with here: I \
+can't give medical advice or handle prescriptions or bills. I can check availability, book or \
+cancel an appointment, look up your details, or tell you about our doctors.";
 const NOT_HEARD: &str = "Sorry, I didn't hear anything. How can I help?";
 
 /// Which details of an utterance the pending question already used.
@@ -139,6 +142,9 @@ pub struct Dialogue {
     pub inquiry: Option<Inquiry>,
     /// The one doctor last talked about, for "what are her hours".
     pub last_doctor: Option<String>,
+    /// A second request said with the first ("... and is she free thursday"), answered once
+    /// the first has been.
+    pub follow_up: Option<String>,
 }
 
 impl Dialogue {
@@ -152,6 +158,7 @@ impl Dialogue {
             last_reply: String::new(),
             inquiry: None,
             last_doctor: None,
+            follow_up: None,
         }
     }
 
@@ -179,7 +186,19 @@ impl Dialogue {
 
     /// One caller turn.
     pub fn on_user(&mut self, text: &str) -> Action {
-        let mut h = understand(text, &self.doctor_names, self.today());
+        let (text, rest) = match split_requests(text, &self.doctor_names, self.today()) {
+            Some((first, rest)) => (first, Some(rest)),
+            None => (text.to_string(), None),
+        };
+        self.follow_up = rest;
+        let mut h = understand(&text, &self.doctor_names, self.today());
+        // "is she free thursday": the doctor just talked about.
+        let pronoun = h.any(&["she", "he", "her", "him", "his", "them", "they"]);
+        let books = matches!(h.intent, Some(Intent::Availability | Intent::Book))
+            || (h.intent.is_none() && !h.dates.is_empty());
+        if h.doctor.is_none() && h.misheard_doctor.is_empty() && pronoun && books {
+            h.doctor = self.last_doctor.clone();
+        }
         if h.tokens.is_empty() {
             return self.say(NOT_HEARD);
         }
@@ -192,6 +211,9 @@ impl Dialogue {
         }
         if h.bye && h.intent.is_none() {
             return self.farewell(&h);
+        }
+        if h.out_of_scope {
+            return self.say(OUT_OF_SCOPE_REPLY);
         }
         if h.about_them {
             if let Some(d) = self.last_doctor.clone() {
@@ -232,6 +254,18 @@ impl Dialogue {
         self.ask(Pending::ConfirmDoctor { surnames, info }, text)
     }
 
+    /// Whether a second request may be answered now: the first left no question that the
+    /// caller must answer before anything else happens (a confirmation, their details).
+    pub fn may_go_on(&self) -> bool {
+        matches!(
+            self.pending,
+            Pending::Nothing
+                | Pending::AnythingElse
+                | Pending::OfferBooking(_)
+                | Pending::ChooseSlot(_)
+        )
+    }
+
     pub(super) fn set_name(&mut self, name: String) {
         if self.caller.name.as_deref() != Some(name.as_str()) {
             self.caller.name = Some(name);
@@ -255,7 +289,18 @@ impl Dialogue {
             }
             self.task.intent = Some(new);
         }
-        if let (Some(d), false) = (&h.doctor, used.doctor) {
+        // "it's for a rash" after "with doctor chen": the rash says what the visit is about,
+        // not that the caller wants another doctor.
+        let named = |d: &str| {
+            self.doctor_names
+                .iter()
+                .any(|n| n.to_lowercase().ends_with(d))
+        };
+        let reason_only = h.doctor.as_deref().is_some_and(|d| {
+            crate::domain::directory::speciality_in(d) == Some(d)
+                && !h.any(&["doctor", "dr", "specialist", "instead", "someone"])
+        }) && self.task.doctor.as_deref().is_some_and(named);
+        if let (Some(d), false, false) = (&h.doctor, used.doctor, reason_only) {
             if d != "any" {
                 self.last_doctor = Some(d.clone());
             }

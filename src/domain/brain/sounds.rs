@@ -15,8 +15,10 @@ use crate::providers::tts::espeak::Phonemizer;
 /// The espeak voice the phonemes are read with.
 const VOICE: &str = "en-us";
 
-/// At most this distance per phoneme of the longer side to count as sounding alike.
+/// At most this distance per phoneme of the longer side to count as sounding alike: words
+/// after "doctor" stand for a name (up to half the sounds may differ); others must be nearer.
 const ALIKE: f32 = 0.46;
+const ALIKE_TITLED: f32 = 0.5;
 
 /// Names within this much of the best one are as likely: the question names them all.
 const MARGIN: f32 = 0.08;
@@ -141,13 +143,14 @@ impl SoundRoster {
             })
             .collect();
         scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let alike = if titled { ALIKE_TITLED } else { ALIKE };
         let best = scored.first()?.0;
-        if best > ALIKE {
+        if best > alike {
             return None;
         }
         let names = scored
             .iter()
-            .take_while(|(d, _)| *d <= ALIKE && *d - best < MARGIN)
+            .take_while(|(d, _)| *d <= alike && *d - best < MARGIN)
             .take(2)
             .map(|(_, s)| s.to_string())
             .collect();

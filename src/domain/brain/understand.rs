@@ -67,6 +67,8 @@ pub struct Heard {
     /// Doctor Patel), the likeliest first: to be confirmed, never acted on (see
     /// [`super::sounds`]).
     pub misheard_doctor: Vec<String>,
+    /// Something a receptionist cannot do: medical advice, prescriptions, billing, errands.
+    pub out_of_scope: bool,
 }
 
 impl Heard {
@@ -82,7 +84,7 @@ impl Heard {
             .any(|w| w.iter().zip(&p).all(|(a, b)| a == b))
     }
 
-    fn any(&self, words: &[&str]) -> bool {
+    pub fn any(&self, words: &[&str]) -> bool {
         words.iter().any(|w| {
             if w.contains(' ') {
                 self.has_phrase(w)
@@ -111,7 +113,109 @@ impl Heard {
 /// Understand one utterance. `doctor_names` are full names ("Priya Patel") to recognise
 /// bare surnames; `today` separates birth dates from appointment days.
 pub fn understand(text: &str, doctor_names: &[String], today: Date) -> Heard {
+    // Hesitations carry nothing, and a word said twice ("the the") once.
+    let mut toks: Vec<String> = tokens(text)
+        .into_iter()
+        .filter(|t| !HESITATIONS.contains(&t.as_str()))
+        .collect();
+    toks.dedup();
+    correction(&toks, doctor_names, today)
+        .unwrap_or_else(|| understand_words(&toks, doctor_names, today))
+}
+
+/// Two requests in one breath ("what are doctor rossi's hours and is she free thursday"):
+/// the first, and the rest to answer after it. `None` for one request with several parts
+/// ("book with doctor patel, and my name is john smith").
+pub fn split_requests(
+    text: &str,
+    doctor_names: &[String],
+    today: Date,
+) -> Option<(String, String)> {
     let toks = tokens(text);
+    for i in 1..toks.len().saturating_sub(2) {
+        if toks[i] != "and" {
+            continue;
+        }
+        let also = matches!(toks[i + 1].as_str(), "also" | "then");
+        let (before, after) = (&toks[..i], &toks[i + 1 + usize::from(also)..]);
+        if before.len() < 2 || after.len() < 2 {
+            continue;
+        }
+        let hb = understand_words(before, doctor_names, today);
+        let ha = understand_words(after, doctor_names, today);
+        let before_asks = hb.intent.is_some() || (hb.doctor.is_some() && !hb.dates.is_empty());
+        // A name, a birth date or a reason after "and" belongs to the same request.
+        let after_asks = ha.intent.is_some()
+            || !ha.dates.is_empty()
+            || ha.any(&["doctor", "dr", "doctors", "what about", "how about"])
+            || (also && ha.doctor.is_some());
+        if before_asks && after_asks && ha.name.is_none() && ha.dob.is_none() {
+            return Some((before.join(" "), after.join(" ")));
+        }
+    }
+    None
+}
+
+/// What corrects what was just said: "tuesday, no, monday", "doctor chen, i mean doctor
+/// tanaka", "at ten, or actually half past ten".
+#[rustfmt::skip]
+const CORRECTIONS: &[&[&str]] = &[
+    &["actually", "no", "make", "that"], &["no", "make", "that"], &["make", "that"],
+    &["sorry", "i", "meant"], &["sorry", "i", "mean"], &["wait", "i", "mean"], &["er", "i", "mean"],
+    &["no", "hang", "on"], &["hang", "on"], &["or", "actually"], &["no", "actually"],
+    &["no", "wait"], &["hmm", "no"], &["i", "meant"], &["i", "mean"], &["sorry", "no"],
+    &["actually"], &["sorry"], &["rather"], &["wait"], &["no"],
+];
+
+/// An utterance that corrects itself, read with the correction standing: the details after
+/// the last marker replace those of the same kind before it. `None` when nothing is corrected
+/// (a "no" that answers a question, "sorry" that apologises).
+fn correction(toks: &[String], doctor_names: &[String], today: Date) -> Option<Heard> {
+    for at in (1..toks.len()).rev() {
+        let Some(marker) = CORRECTIONS.iter().find(|m| {
+            toks.len() > at + m.len() && m.iter().enumerate().all(|(k, w)| toks[at + k] == *w)
+        }) else {
+            continue;
+        };
+        let before = &toks[..at];
+        let after = &toks[at + marker.len()..];
+        let hb = understand_words(before, doctor_names, today);
+        let ha = understand_words(after, doctor_names, today);
+        let time_b = hb.time.or(hb.bare_time);
+        let time_a = ha.time.or(ha.bare_time);
+        let doctor = ha.doctor.is_some() && hb.doctor.is_some();
+        let day = !ha.dates.is_empty() && !hb.dates.is_empty();
+        let time = time_a.is_some() && time_b.is_some();
+        let part = ha.part.is_some() && (hb.part.is_some() || time_b.is_some());
+        if !(doctor || day || time || part) {
+            continue;
+        }
+        let words: Vec<String> = before.iter().chain(after).cloned().collect();
+        let mut h = understand_words(&words, doctor_names, today);
+        if ha.doctor.is_some() {
+            h.doctor = ha.doctor;
+            h.misheard_doctor = ha.misheard_doctor;
+        }
+        if !ha.dates.is_empty() {
+            h.dates = ha.dates;
+        }
+        if time || ha.time.is_some() {
+            h.time = time_a;
+            h.bare_time = time_a;
+        }
+        if ha.part.is_some() {
+            h.part = ha.part;
+            if time_a.is_none() {
+                h.time = None;
+            }
+        }
+        return Some(h);
+    }
+    None
+}
+
+fn understand_words(toks: &[String], doctor_names: &[String], today: Date) -> Heard {
+    let toks = toks.to_vec();
     let mut h = Heard {
         tokens: toks.clone(),
         ..Heard::default()
@@ -200,9 +304,11 @@ pub fn understand(text: &str, doctor_names: &[String], today: Date) -> Heard {
     h.doctor = find_doctor(&outside_name, &Roster::new(doctor_names));
     // No doctor, or a name that is none of ours: the words may only sound like one.
     let unknown = h.doctor.as_deref().is_some_and(|d| {
-        d != "any"
-            && directory::speciality_in(d).is_none()
-            && !doctor_names.iter().any(|n| n.to_lowercase().contains(d))
+        let on_roster = doctor_names.iter().any(|n| {
+            let words = tokens(n);
+            d.split(' ').all(|w| words.iter().any(|nw| nw == w))
+        });
+        d != "any" && directory::speciality_in(d).is_none() && !on_roster
     });
     if h.doctor.is_none() || unknown {
         h.misheard_doctor = misheard_doctor(&outside_name, doctor_names);
@@ -219,6 +325,14 @@ pub fn understand(text: &str, doctor_names: &[String], today: Date) -> Heard {
     h.about = h.any(ABOUT_DOCTOR);
     h.details = h.any(RECORD_DETAILS);
     h.clinic_hours = h.doctor.is_none() && h.dates.is_empty() && h.any(CLINIC_HOURS);
+    // Advice, prescriptions, billing, errands: no request of ours unless one is said too.
+    h.out_of_scope = h.any(OUT_OF_SCOPE)
+        && !h.any(BOOK)
+        && !h.any(CANCEL)
+        && !h.any(AVAILABILITY)
+        && h.doctor
+            .as_deref()
+            .is_none_or(|d| directory::speciality_in(d).is_some());
     h.intent = find_intent(&h);
     h.about_them = h.doctor.is_none()
         && !h.clinic_hours
@@ -278,6 +392,19 @@ fn starts_with_question(h: &Heard) -> bool {
 /// hours", "what does doctor chen do", and misheard ones like "what are doctor chen zowers".
 fn asks_about_a_doctor(h: &Heard) -> bool {
     let named = h.doctor.as_deref().is_some_and(|d| d != "any");
+    // "what time does doctor chen start", "doctor tanaka's schedule": the working hours,
+    // even with a day ("on fridays"), not a free slot.
+    let books = h.any(&[
+        "book",
+        "booking",
+        "appointment",
+        "reserve",
+        "come in",
+        "get in",
+    ]);
+    if named && h.any(WORKING_HOURS) && !books {
+        return true;
+    }
     // "what about doctor chen" / "how about" offers another doctor for the same booking.
     let switching = h.has_phrase("what about") || h.has_phrase("how about");
     named
@@ -311,6 +438,7 @@ fn find_name(toks: &[String]) -> (Option<String>, Vec<usize>) {
                 }
             }
             ("this", "is", _) => i + 2,
+            ("it's" | "its" | "he's" | "she's", _, _) => i + 1,
             ("i", "am", _) => i + 2,
             ("i'm", _, _) | ("im", _, _) => i + 1,
             _ => continue,
@@ -322,6 +450,25 @@ fn find_name(toks: &[String]) -> (Option<String>, Vec<usize>) {
         // "i'm worried", "this is urgent": only "my name is" may give a single word.
         let strong = matches!(w(i), "name" | "name's" | "names");
         if name.is_some() && (strong || span.len() >= 2) {
+            return (name, span);
+        }
+    }
+    // "sarah johnson, january twelfth eighty eight", "yuki sato here": a name said as the
+    // answer to who is calling, before a birth date or "here"; or the whole line is a name.
+    for start in 0..toks.len() {
+        if start > 0 && !COMMON.contains(&w(start - 1)) && !STOP.contains(&w(start - 1)) {
+            continue;
+        }
+        let (name, span) = name_at(toks, start);
+        let after = span.last().map_or(start, |&k| k + 1);
+        let then = w(after);
+        let birth_follows = then == "here"
+            || then == "born"
+            || (then == "date" && w(after + 1) == "of")
+            || month_from_word(then).is_some()
+            || (then == "the" && parse_ordinal(w(after + 1)).is_some());
+        let whole = start == 0 && span.len() == toks.len();
+        if (2..=3).contains(&span.len()) && (birth_follows || whole) {
             return (name, span);
         }
     }
@@ -347,13 +494,17 @@ pub fn name_at(toks: &[String], start: usize) -> (Option<String>, Vec<usize>) {
             break;
         }
         span.push(k);
+        // "emma wilson's mum": the name is Emma Wilson's.
+        if t.ends_with("'s") && span.len() >= 2 {
+            break;
+        }
     }
     if span.is_empty() {
         return (None, span);
     }
     let name = span
         .iter()
-        .map(|&k| capitalise(&toks[k]))
+        .map(|&k| capitalise(toks[k].trim_end_matches("'s")))
         .collect::<Vec<_>>()
         .join(" ");
     (Some(name), span)
@@ -444,8 +595,8 @@ fn find_doctor(toks: &[String], roster: &Roster) -> Option<String> {
 /// "doctor <surname>" as a whole) that sound like one doctor's name.
 fn misheard_doctor(toks: &[String], doctor_names: &[String]) -> Vec<String> {
     const STOP: &[&str] = &[
-        "on", "at", "for", "and", "please", "today", "tomorrow", "next", "this", "about", "in",
-        "or", "because", "instead", "doctor", "dr",
+        "on", "at", "and", "please", "today", "tomorrow", "next", "this", "about", "in", "or",
+        "because", "instead", "doctor", "dr",
     ];
     // After "with" or "see", these start something else than a misheard name.
     const NOT_A_NAME: &[&str] = &[
@@ -476,7 +627,10 @@ fn misheard_doctor(toks: &[String], doctor_names: &[String]) -> Vec<String> {
         let mut span: Vec<&str> = Vec::new();
         for w in toks.iter().skip(cue + 1).take(3) {
             let is_day_or_time = !dates::extract(w).dates.is_empty() || w.parse::<u32>().is_ok();
-            if STOP.contains(&w.as_str()) || is_day_or_time || !is_wordlike(w) {
+            // "for" ends a span after "with" ("with my son for..."), not after "doctor"
+            // ("doctor a cough for").
+            let stop = STOP.contains(&w.as_str()) || (!titled && w == "for");
+            if stop || is_day_or_time || !is_wordlike(w) {
                 break;
             }
             span.push(w);

@@ -33,7 +33,12 @@ pub const PATIENT_INFO: &[&str] = &[
     "my file", "my insurance", "on file", "do i have", "upcoming appointments", "look me up",
     "my next appointment", "when is my appointment", "what is my appointment",
     "when's my appointment", "what's my appointment", "my phone number", "my allergies",
-    "is my appointment", "my appointment is", "check my appointment",
+    "is my appointment", "my appointment is", "check my appointment", "am i booked",
+    "anything booked", "anything coming up", "upcoming visits", "my appointment time",
+    "my appointment details", "when my appointment", "confirm my booking", "when am i",
+    "which doctor am i", "am i seeing", "is she seeing", "is he seeing", "for me on file",
+    "you have for me", "my booking", "did my appointment", "next in", "my next visit",
+    "i'm seeing", "supposed to come in",
 ];
 
 #[rustfmt::skip]
@@ -75,7 +80,8 @@ pub const NOT_DOCTOR_WORDS: &[&str] = &[
     "on", "at", "for", "in", "is", "the", "a", "an", "and", "please", "today", "tomorrow", "this",
     "next", "available", "free", "about", "who", "that", "appointment", "office", "to", "with",
     "or", "if", "there", "you", "i", "me", "my", "have", "has", "does", "do", "can", "could",
-    "would", "will", "be", "visit", "tell", "hours", "work", "works",
+    "would", "will", "be", "visit", "tell", "hours", "work", "works", "see", "her", "him",
+    "them", "appointments", "appointment's",
 ];
 
 #[rustfmt::skip]
@@ -126,6 +132,26 @@ pub const QUESTION_LEAD_IN: &[&str] = &[
 pub const QUESTION_WORDS: &[&str] = &[
     "what", "what's", "whats", "who", "who's", "whos", "which", "tell", "when", "when's", "is",
     "does", "do", "how", "describe",
+];
+
+/// Sounds that carry no words.
+pub const HESITATIONS: &[&str] = &["uh", "um", "er", "erm", "ah", "uhm", "hm", "mm", "like"];
+
+/// What a receptionist cannot do: judge symptoms, handle prescriptions, bills or errands.
+#[rustfmt::skip]
+pub const OUT_OF_SCOPE: &[&str] = &[
+    "should i take", "is it safe", "serious", "cancerous", "dangerous", "what does it mean",
+    "results mean", "test results", "diagnose", "dose", "dosage", "how much calpol",
+    "prescription", "refill", "pharmacy", "refund", "charged", "billing", "my bill",
+    "insurance to cover", "parking", "fine in", "weather", "alarm", "pizza", "the score",
+    "taxi", "joke", "recipe",
+];
+
+/// Asking when a doctor works in general, not for a free slot.
+#[rustfmt::skip]
+pub const WORKING_HOURS: &[&str] = &[
+    "start", "starts", "finish", "finishes", "schedule", "opening hours", "hours",
+    "information about", "info about", "some information", "in general", "work on", "works on",
 ];
 
 /// Asking what a doctor does rather than when they work.

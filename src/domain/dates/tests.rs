@@ -259,3 +259,22 @@ fn phrases_round_trip_through_extract() {
         );
     }
 }
+
+#[test]
+fn as_recognisers_write_them() {
+    // A weekday with its day of the month: the day of the month says which week.
+    assert_eq!(date("wednesday the eleventh"), "2026-03-11");
+    assert_eq!(date("thursday the 19th"), "2026-03-19");
+    // Ordinals spelled the way they sound.
+    assert_eq!(date("on the fith"), "2026-03-05");
+    assert_eq!(date("the forth"), "2026-03-04");
+    // A clock time without its colon, after "at" or with am/pm.
+    assert_eq!(time("at 1030"), "10:30");
+    assert_eq!(time("930 am"), "09:30");
+    assert!(time("1985").starts_with("error"), "a year is no time");
+    // A birth year in two digits after the day.
+    assert_eq!(
+        find_full_date("january twelfth eighty eight").map(|d| d.to_string()),
+        Some("1988-01-12".to_string())
+    );
+}

@@ -186,6 +186,21 @@ pub(super) fn find_time(
                 }
             }
         }
+        // "at 1030", "930 am": a recogniser's clock time without its colon.
+        if (3..=4).contains(&t.len()) && t.chars().all(|c| c.is_ascii_digit()) && !used[i] {
+            let cued = i > 0 && TIME_CUES.contains(&toks[i - 1].as_str());
+            let after = meridiem_at(toks, i + 1);
+            let (h, m) = t.split_at(t.len() - 2);
+            if let (true, Some(hour), Some(minute)) =
+                (cued || after.is_some(), number(h), number(m))
+            {
+                let (mer, n) = after.unwrap_or((Meridiem::Clinic, 0));
+                if let Some(time) = make_time(hour, minute, mer, h.starts_with('0'), part) {
+                    mark(used, i, i + 1 + n);
+                    return Some(time);
+                }
+            }
+        }
         // "3 pm", "at 3", "at 2 30", "3 o'clock", "9 in the morning".
         if let Some(hour) = number(t).filter(|h| *h <= 24 && !used[i]) {
             let (minute, mlen) = minutes_at(toks, i + 1).unwrap_or((0, 0));
