@@ -244,7 +244,10 @@ impl Dialogue {
 
     /// A doctor heard only by sound: keep the rest of the request and ask before using it.
     fn confirm_doctor(&mut self, h: &Heard, surnames: Vec<String>) -> Action {
-        let info = h.intent == Some(Intent::DoctorInfo);
+        // "what days does doctor rasi work": a question about the doctor, though the name
+        // (which would have made it one) is still unconfirmed.
+        let info = h.intent == Some(Intent::DoctorInfo)
+            || (h.intent.is_none() && h.dates.is_empty() && h.any(super::words::DOCTOR_INFO));
         if !info {
             self.pending = Pending::Nothing;
             self.merge(h, &Used::default());
