@@ -42,8 +42,8 @@ fn tool_call(name: &str, args: &Value) -> Reply {
     ])
 }
 
-/// What a model that understood the line would answer first.
-fn right_answer(expect: &Expect) -> Reply {
+/// The script's first answer to a line: what a model meeting `expect` would say or call.
+fn answer_for(expect: &Expect) -> Reply {
     match expect {
         Expect::Tool { tool, args } => tool_call(tool, &Value::Object(args.clone())),
         Expect::Reply { reply, name } => text(&match reply {
@@ -73,23 +73,22 @@ fn the_llm_agent_is_scored_on_the_corpus_with_the_prompt_and_schemas_checked() {
     // Every seventh case is answered wrongly: a tool where a reply was due, or the wrong tool.
     let wrong: Vec<String> = cases.iter().step_by(7).map(|c| c.id.clone()).collect();
     // Each scored line and the answer the script gives it (a reply of no help when planted).
-    let answers_by_line: Arc<Mutex<HashMap<String, Option<Expect>>>> = Arc::default();
-    for c in &cases {
-        let answer = if wrong.contains(&c.id) {
-            Expect::Reply {
-                reply: ReplyKind::Chat,
-                name: None,
-            }
-        } else {
-            c.expect.all()[0].clone()
-        };
-        answers_by_line
-            .lock()
-            .unwrap()
-            .insert(c.say.clone(), Some(answer));
-    }
+    let script: HashMap<String, Expect> = cases
+        .iter()
+        .map(|c| {
+            let answer = if wrong.contains(&c.id) {
+                Expect::Reply {
+                    reply: ReplyKind::Chat,
+                    name: None,
+                }
+            } else {
+                c.expect.all()[0].clone()
+            };
+            (c.say.clone(), answer)
+        })
+        .collect();
     let problems: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (script, seen) = (answers_by_line.clone(), problems.clone());
+    let seen = problems.clone();
     let server = HttpMock::start(move |req| {
         let body = req.json();
         let names: Vec<&str> = body["tools"]
@@ -135,9 +134,8 @@ fn the_llm_agent_is_scored_on_the_corpus_with_the_prompt_and_schemas_checked() {
                 .push(format!("a schema without properties: {params}"));
         }
         let said = last["content"].as_str().unwrap_or("").to_string();
-        match script.lock().unwrap().get(&said) {
-            Some(Some(e)) => right_answer(e),
-            Some(None) => text("Okay."),
+        match script.get(&said) {
+            Some(e) => answer_for(e),
             None => {
                 seen.lock()
                     .unwrap()

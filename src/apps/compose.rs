@@ -152,6 +152,33 @@ impl Default for ProviderOptions {
 }
 
 impl ProviderOptions {
+    /// The OpenAI-compatible model these options pick, or `None` for the built-in
+    /// receptionist: `--llm builtin|URL`, else `OPENAI_BASE_URL` or `OPENAI_API_KEY` in the
+    /// environment; `--llm-model` and `--llm-max-tokens` over the environment's.
+    pub fn llm_config(&self) -> Option<OpenAiConfig> {
+        let mut config = match self.llm.as_deref() {
+            Some("builtin") => return None,
+            Some(url) => {
+                let mut c = OpenAiConfig::from_env();
+                c.base_url = url.trim_end_matches('/').to_string();
+                c
+            }
+            None if std::env::var_os("OPENAI_BASE_URL").is_some()
+                || std::env::var_os("OPENAI_API_KEY").is_some() =>
+            {
+                OpenAiConfig::from_env()
+            }
+            None => return None,
+        };
+        if let Some(m) = &self.llm_model {
+            config.model = m.clone();
+        }
+        if let Some(n) = self.llm_max_tokens {
+            config.max_tokens = Some(n);
+        }
+        Some(config)
+    }
+
     /// The base URL flags and the variables they stand for (a flag wins over its variable).
     pub fn url_overrides(&self) -> [(&'static str, Option<&str>); 4] {
         [
@@ -305,32 +332,12 @@ impl Providers {
         })?;
         lines.push(format!("db:    {}", db.display()));
 
-        let brain = match opts.llm.as_deref() {
-            Some("builtin") => Brain::Builtin,
-            Some(url) => {
-                let mut c = OpenAiConfig::from_env();
-                c.base_url = url.trim_end_matches('/').to_string();
-                Brain::OpenAi(c)
-            }
-            None if std::env::var_os("OPENAI_BASE_URL").is_some()
-                || std::env::var_os("OPENAI_API_KEY").is_some() =>
-            {
-                Brain::OpenAi(OpenAiConfig::from_env())
-            }
-            None => Brain::Builtin,
-        };
-        let brain = match brain {
-            Brain::OpenAi(mut c) => {
-                if let Some(m) = &opts.llm_model {
-                    c.model = m.clone();
-                }
-                if let Some(n) = opts.llm_max_tokens {
-                    c.max_tokens = Some(n);
-                }
+        let brain = match opts.llm_config() {
+            Some(c) => {
                 lines.push(format!("brain: {}", OpenAiChat::new(c.clone()).name()));
                 Brain::OpenAi(c)
             }
-            Brain::Builtin => {
+            None => {
                 lines.push(format!(
                     "brain: {} (no LLM configured: pass --llm URL or set OPENAI_BASE_URL)",
                     BuiltinReceptionist::new().name()

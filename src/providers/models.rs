@@ -127,8 +127,8 @@ pub fn threads_override() -> Option<usize> {
 
 /// Intra-op threads for Whisper and Piper when each session calls them itself (the shared
 /// scheduler splits the cores between its lanes instead: `scheduler::Sizing`): as set by
-/// [`set_model_threads`], else the machine's cores up to 4. Measured on 2 cores, 2 threads against 1: Whisper on 3 s of speech 252 vs
-/// 332 ms, Piper's first audio for a 5-word clause 114 vs 180 ms. Stages rarely run models at
+/// [`set_model_threads`], else the machine's cores up to 4. Measured on 2 cores, 2 threads
+/// against 1: Whisper on 3 s of speech 252 vs 332 ms, Piper's first audio for a 5-word clause 114 vs 180 ms. Stages rarely run models at
 /// the same moment, and idle threads sleep (no spinning), so sharing the cores costs little.
 pub fn model_threads() -> usize {
     match MODEL_THREADS.load(Ordering::Relaxed) {

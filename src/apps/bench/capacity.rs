@@ -71,14 +71,17 @@ pub struct QueueFigures {
 impl QueueFigures {
     /// Of the calls made, the share dropped unrun as stale.
     pub fn stale_share(&self) -> Option<f64> {
-        let all = self.ran + self.stale + self.expired;
-        (all > 0).then(|| self.stale as f64 / all as f64)
+        self.share_of(self.stale)
     }
 
     /// Of the calls made, the share dropped for coming too late.
     pub fn expired_share(&self) -> Option<f64> {
+        self.share_of(self.expired)
+    }
+
+    fn share_of(&self, n: u64) -> Option<f64> {
         let all = self.ran + self.stale + self.expired;
-        (all > 0).then(|| self.expired as f64 / all as f64)
+        (all > 0).then(|| n as f64 / all as f64)
     }
 
     pub fn from_stats(stats: &SchedulerStats) -> Vec<QueueFigures> {

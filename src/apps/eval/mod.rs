@@ -69,30 +69,11 @@ pub enum BrainChoice {
 }
 
 impl BrainChoice {
-    /// As the provider options say: `--llm URL` (or the OpenAI environment) picks the
-    /// OpenAI-compatible client, otherwise the built-in receptionist.
+    /// As the provider options say (`ProviderOptions::llm_config`, as every command reads
+    /// them).
     pub fn from_options(opts: &ProviderOptions) -> Self {
-        let mut config = match opts.llm.as_deref() {
-            Some("builtin") => return BrainChoice::Builtin,
-            Some(url) => {
-                let mut c = OpenAiConfig::from_env();
-                c.base_url = url.trim_end_matches('/').to_string();
-                c
-            }
-            None if std::env::var_os("OPENAI_BASE_URL").is_some()
-                || std::env::var_os("OPENAI_API_KEY").is_some() =>
-            {
-                OpenAiConfig::from_env()
-            }
-            None => return BrainChoice::Builtin,
-        };
-        if let Some(m) = &opts.llm_model {
-            config.model = m.clone();
-        }
-        if let Some(n) = opts.llm_max_tokens {
-            config.max_tokens = Some(n);
-        }
-        BrainChoice::OpenAi(config)
+        opts.llm_config()
+            .map_or(BrainChoice::Builtin, BrainChoice::OpenAi)
     }
 
     /// The brain of one call on `store`.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::unbounded;
 
-use super::corpus::{self, Case, Outcome};
+use super::corpus::{self, Case, Outcome, World};
 use super::{clock, hospital, BrainChoice, CaseResult, EvalError, Score};
 use crate::apps::bench::caller::CallerScript;
 use crate::apps::bench::utterances;
@@ -28,12 +28,14 @@ const AT_ONCE: usize = 2;
 const LEAD_MS: u64 = 600;
 const GAP_MS: u64 = 400;
 
-/// The local models every spoken call shares.
+/// What every spoken call shares: the local models, and the hospital the checks read.
 struct Models {
     voice: Arc<PiperVoice>,
     whisper: Arc<WhisperModel>,
     silero: Arc<SileroModel>,
     compute: Compute,
+    /// What the checks resolve against (the same seeded hospital every call starts from).
+    world: World,
 }
 
 /// Play `cases` (their `say` lines; context is not spoken) and score what the agent did.
@@ -49,6 +51,7 @@ pub fn run(
         whisper: WhisperModel::shared(DEFAULT_VARIANT).map_err(|e| err(&e))?,
         silero: SileroModel::shared().map_err(|e| err(&e))?,
         compute: Compute::Scheduled(Scheduler::start(Sizing::for_machine())),
+        world: hospital(clock().as_ref())?.1,
     };
     let mut speaker = PiperTts::new(models.voice.clone());
     let yes = utterances::speak(&mut speaker, YES).map_err(|e| err(&e))?;
@@ -109,8 +112,6 @@ fn play(
     pcm: Vec<i16>,
     yes: &[i16],
 ) -> Result<CaseResult, EvalError> {
-    let clock = clock();
-    let (_, world) = hospital(clock.as_ref())?;
     let reports = session(brain, models, case, vec![pcm.clone()])?;
     let Some(first) = reports.first() else {
         return Ok(CaseResult {
@@ -127,7 +128,7 @@ fn play(
             calls: report.tool_calls.clone(),
             reply: report.agent_text.clone(),
         };
-        let miss = corpus::check(case, &outcome, &world);
+        let miss = corpus::check(case, &outcome, &models.world);
         CaseResult {
             id: case.id.clone(),
             category: case.category.clone(),

@@ -219,12 +219,13 @@ pub fn group_clauses(clauses: &[Clause]) -> Vec<String> {
     chunks
 }
 
-/// The voice's graphs: whole, or split into latent frames and a vocoder that can stream.
+/// The voice's graphs: whole, or split into latent frames and a vocoder that can stream. Each
+/// in an `Arc` so that a call handed to the model scheduler can take its graph along.
 enum Graphs {
-    Whole(Mutex<Session>),
+    Whole(Arc<Mutex<Session>>),
     Split {
-        latent: Mutex<Session>,
-        vocoder: Mutex<Session>,
+        latent: Arc<Mutex<Session>>,
+        vocoder: Arc<Mutex<Session>>,
     },
 }
 
@@ -303,8 +304,8 @@ impl PiperVoice {
         );
         let graphs = if split && latent.exists() && vocoder.exists() {
             Graphs::Split {
-                latent: Mutex::new(models::load_session(&latent, threads)?),
-                vocoder: Mutex::new(models::load_session(&vocoder, threads)?),
+                latent: Arc::new(Mutex::new(models::load_session(&latent, threads)?)),
+                vocoder: Arc::new(Mutex::new(models::load_session(&vocoder, threads)?)),
             }
         } else {
             log::info!(
@@ -312,7 +313,7 @@ impl PiperVoice {
                 vocoder.display(),
                 models::SETUP_HINT
             );
-            Graphs::Whole(Mutex::new(models::load_session(&model, threads)?))
+            Graphs::Whole(Arc::new(Mutex::new(models::load_session(&model, threads)?)))
         };
         log::info!(
             "piper {VOICE} loaded in {} ms ({threads} thread(s), {})",
@@ -453,6 +454,22 @@ impl PiperVoice {
         Ok(audio.to_vec())
     }
 
+    /// One graph run as a call on `compute`; `Ok(None)` when it was dropped as stale.
+    fn call<R: Send + 'static>(
+        self: &Arc<Self>,
+        compute: &Compute,
+        urgency: &Urgency,
+        cancel: &CancelToken,
+        run: impl FnOnce(&PiperVoice) -> Result<R, TtsError> + Send + 'static,
+    ) -> Result<Option<R>, TtsError> {
+        let voice = self.clone();
+        match compute.run(MODEL_KEY, urgency, cancel, move || run(&voice)) {
+            Ok(r) => r.map(Some),
+            Err(CallError::Stale) => Ok(None),
+            Err(e) => Err(TtsError::Synthesis(e.to_string())),
+        }
+    }
+
     /// Runs the model on one chunk's ids, handing on float audio at the voice's sample rate
     /// piece by piece (one piece with the whole graph). Stops between pieces when `cancel`
     /// fires. Each graph run is one call on `compute` at the priority `urgency` gives at the
@@ -465,31 +482,21 @@ impl PiperVoice {
         cancel: &CancelToken,
         on_audio: &mut dyn FnMut(&[f32]),
     ) -> Result<(), TtsError> {
-        let call = |key: &'static str, f: Box<dyn FnOnce(&PiperVoice) -> CallResult + Send>| {
-            let voice = self.clone();
-            match compute.run(key, urgency, cancel, move || f(&voice)) {
-                Ok(r) => r.map(Some),
-                Err(CallError::Stale) => Ok(None),
-                Err(e) => Err(TtsError::Synthesis(e.to_string())),
-            }
-        };
         let ids = ids.to_vec();
-        if let Graphs::Whole(_) = &self.graphs {
-            let whole = Box::new(move |v: &PiperVoice| match &v.graphs {
-                Graphs::Whole(session) => v.run_whole(session, ids).map(CallOutput::Audio),
-                Graphs::Split { .. } => Err(TtsError::Synthesis("piper graphs changed".into())),
-            });
-            if let Some(CallOutput::Audio(audio)) = call(MODEL_KEY, whole)? {
-                on_audio(&audio);
+        let (latent, vocoder) = match &self.graphs {
+            Graphs::Whole(session) => {
+                let session = session.clone();
+                let whole = move |v: &PiperVoice| v.run_whole(&session, ids);
+                if let Some(audio) = self.call(compute, urgency, cancel, whole)? {
+                    on_audio(&audio);
+                }
+                return Ok(());
             }
-            return Ok(());
-        }
+            Graphs::Split { latent, vocoder } => (latent.clone(), vocoder.clone()),
+        };
         // Latent frames [1, C, T], copied out so the latent graph is free for other sessions.
-        let latent = Box::new(move |v: &PiperVoice| match &v.graphs {
-            Graphs::Split { latent, .. } => v.run_latent(latent, ids).map(CallOutput::Latent),
-            Graphs::Whole(_) => Err(TtsError::Synthesis("piper graphs changed".into())),
-        });
-        let Some(CallOutput::Latent((channels, frames, z))) = call(MODEL_KEY, latent)? else {
+        let frames_of = move |v: &PiperVoice| v.run_latent(&latent, ids);
+        let Some((channels, frames, z)) = self.call(compute, urgency, cancel, frames_of)? else {
             return Ok(());
         };
         let mut start = 0;
@@ -508,13 +515,9 @@ impl PiperVoice {
             for row in z.chunks_exact(frames) {
                 piece.extend_from_slice(&row[from..to]);
             }
-            let vocode = Box::new(move |v: &PiperVoice| match &v.graphs {
-                Graphs::Split { vocoder, .. } => {
-                    Self::run_vocoder(vocoder, piece, channels, span).map(CallOutput::Audio)
-                }
-                Graphs::Whole(_) => Err(TtsError::Synthesis("piper graphs changed".into())),
-            });
-            let Some(CallOutput::Audio(audio)) = call(MODEL_KEY, vocode)? else {
+            let vocoder = vocoder.clone();
+            let vocode = move |_: &PiperVoice| Self::run_vocoder(&vocoder, piece, channels, span);
+            let Some(audio) = self.call(compute, urgency, cancel, vocode)? else {
                 return Ok(());
             };
             // Samples per frame (256 for Piper's voices), from what the vocoder made.
@@ -605,14 +608,6 @@ impl PiperVoice {
 fn synthesis(e: impl Display) -> TtsError {
     TtsError::Synthesis(e.to_string())
 }
-
-/// What one of the voice's graph calls gives back.
-enum CallOutput {
-    Audio(Vec<f32>),
-    Latent((usize, usize, Vec<f32>)),
-}
-
-type CallResult = Result<CallOutput, TtsError>;
 
 /// Named inputs of a graph, as `ort::inputs!` makes them.
 type GraphInputs = Vec<(
