@@ -23,6 +23,8 @@ struct Call {
     store: Store,
     /// (tool, arguments, result) of every call made.
     log: Vec<(String, String, String)>,
+    /// Everything said in the last turn, the words before its tool calls included.
+    heard: String,
 }
 
 impl Call {
@@ -40,6 +42,7 @@ impl Call {
             history: vec![ChatMessage::system(system_prompt(clock.as_ref()))],
             store,
             log: Vec::new(),
+            heard: String::new(),
         }
     }
 
@@ -47,6 +50,7 @@ impl Call {
     /// the reply text ends the turn.
     fn say(&mut self, line: &str) -> String {
         self.history.push(ChatMessage::user(line));
+        self.heard.clear();
         let specs = self.tools.specs();
         for _ in 0..6 {
             let (mut text, mut calls, mut deltas) = (String::new(), Vec::new(), 0);
@@ -66,6 +70,7 @@ impl Call {
                     },
                 )
                 .unwrap();
+            self.heard = format!("{} {text}", self.heard).trim().to_string();
             if calls.is_empty() {
                 assert_eq!(finish, FinishReason::Stop);
                 assert!(deltas > 1 || !text.contains(' '), "streamed word by word");
@@ -523,6 +528,164 @@ fn moves_an_appointment_by_cancelling_then_booking_anew() {
     assert_eq!(appts.len(), 1);
     assert_eq!(appts[0].start, DateTime::parse("2026-03-10 12:00").unwrap());
     assert_eq!(appts[0].reason, "knee pain");
+}
+
+#[test]
+fn a_cancellation_with_a_new_time_looks_for_the_time_first_and_offers_it_after() {
+    let mut call = Call::new();
+    call.say("john smith");
+    call.say("march fourth nineteen eighty five");
+    call.say(
+        "cancel my appointment with doctor patel and see if doctor okafor has anything friday instead",
+    );
+    let r = call.heard.clone();
+    // The new times first, then the cancellation to confirm; nothing is cancelled yet.
+    expect(
+        &r,
+        &[
+            "On Friday, March 6, Doctor Okafor is free",
+            "Doctor Patel",
+            "Shall I cancel it?",
+        ],
+    );
+    let tools: Vec<&str> = call.log.iter().map(|(t, _, _)| t.as_str()).collect();
+    assert_eq!(tools, ["check_availability", "get_patient_info"]);
+    call.say("yes please");
+    let r = call.heard.clone();
+    expect(
+        &r,
+        &[
+            "is cancelled",
+            "On Friday, March 6, Doctor Okafor is free",
+            "Which time would you like?",
+        ],
+    );
+    let r = call.say("the first one");
+    expect(
+        &r,
+        &["Doctor Okafor on Friday, March 6", "Shall I book it?"],
+    );
+    let r = call.say("yes");
+    expect(&r, &["You're all set"]);
+    let john = patient(&call.store, "John Smith", "1985-03-04");
+    let appts = call
+        .store
+        .upcoming_appointments(john, clock().now())
+        .unwrap();
+    assert!(
+        appts.iter().all(|a| !a.doctor_name.contains("Patel")),
+        "{appts:?}"
+    );
+    assert!(
+        appts.iter().any(|a| a.doctor_name.contains("Okafor")),
+        "{appts:?}"
+    );
+}
+
+#[test]
+fn a_second_request_reads_its_pronouns_and_days_from_the_first() {
+    let mut call = Call::new();
+    // "that afternoon": the day of the first question; "he": its doctor.
+    call.say(
+        "what time does doctor okafor start on fridays and does he have anything that afternoon",
+    );
+    expect(
+        &call.heard,
+        &[
+            "Doctor Okafor works in cardiology",
+            "Doctor Okafor is free",
+            "PM",
+        ],
+    );
+    let (tool, args, _) = &call.log[1];
+    assert_eq!(tool, "check_availability");
+    assert!(
+        args.contains("friday") && args.contains("Okafor") && args.contains("afternoon"),
+        "{args}"
+    );
+    // "can she see my son": the son is the patient; "she" is the doctor just named.
+    let mut call = Call::new();
+    call.say("does doctor garcia speak spanish and can she see my son on friday");
+    expect(
+        &call.heard,
+        &[
+            "Doctor Garcia speaks Spanish. Let me check.",
+            "Doctor Garcia is free",
+        ],
+    );
+    assert!(call.log[1].1.contains("Garcia"), "{:?}", call.log[1]);
+    // "among them": the speciality just listed.
+    let mut call = Call::new();
+    call.say("who are the heart doctors and who's free monday morning among them");
+    assert!(call.log[1].1.contains("cardiology"), "{:?}", call.log[1]);
+}
+
+#[test]
+fn declining_the_cancellation_keeps_the_appointment_and_the_times_found() {
+    let mut call = Call::new();
+    call.say("john smith");
+    call.say("march fourth nineteen eighty five");
+    call.say("cancel my appointment with doctor patel and see if doctor okafor has anything friday instead");
+    let r = call.say("no, keep it");
+    expect(
+        &r,
+        &[
+            "keep that appointment",
+            "Doctor Okafor is free",
+            "Which time",
+        ],
+    );
+    assert!(call.log.iter().all(|(t, _, _)| t != "cancel_appointment"));
+}
+
+#[test]
+fn moving_to_a_named_day_checks_that_day_before_cancelling() {
+    let mut call = Call::new();
+    call.say("james o'connor");
+    call.say("may sixteenth nineteen eighty two");
+    call.say("move my appointment with doctor becker to tuesday");
+    let r = call.heard.clone();
+    expect(
+        &r,
+        &[
+            "On Tuesday, March 10, Doctor Becker is free",
+            "cancel it and then book you a new time",
+        ],
+    );
+    let (tool, args, _) = &call.log[0];
+    assert_eq!(tool, "check_availability");
+    assert!(
+        args.contains("tuesday") && args.contains("becker"),
+        "{args}"
+    );
+    call.say("yes");
+    let r = call.heard.clone();
+    expect(&r, &["is cancelled", "Which time would you like?"]);
+}
+
+#[test]
+fn moving_without_a_doctor_finds_the_appointment_then_the_new_day() {
+    let mut call = Call::new();
+    call.say("james o'connor");
+    call.say("may sixteenth nineteen eighty two");
+    let r = call.say("can i move my appointment to next tuesday");
+    // The old appointment is found by the lookup, not by the new day.
+    expect(
+        &r,
+        &[
+            "Doctor Becker on Thursday, March 5",
+            "cancel it and then book you a new time",
+        ],
+    );
+    call.say("yes");
+    let r = call.heard.clone();
+    expect(
+        &r,
+        &[
+            "is cancelled",
+            "On Tuesday, March 10, Doctor Becker is free",
+        ],
+    );
 }
 
 /// The demo call, as Whisper writes it: book with Patel, day and time, name and birth date,

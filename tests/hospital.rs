@@ -398,6 +398,37 @@ fn scheduling_through_the_tool() {
 }
 
 #[test]
+fn a_name_heard_slightly_wrong_verifies_only_beside_the_exact_birth_date() {
+    if voice_agent::domain::sounds::phonemes("maria").is_none() {
+        eprintln!("SKIPPED: libespeak-ng not available");
+        return;
+    }
+    let s = store();
+    let mut t = tools(&s);
+    // "Marie" for "Maria", as Whisper writes it: the record, under its own name.
+    let r = call(
+        &mut t,
+        "get_patient_info",
+        json!({"patient_name": "Marie Gonzalez", "date_of_birth": "1972-11-19"}),
+    );
+    assert_eq!(r["patient"]["name"], "Maria Gonzalez", "{r}");
+    // The same near name with another birth date, or another name with hers: nothing.
+    let mut t = tools(&s);
+    for (name, dob) in [
+        ("Marie Gonzalez", "1972-11-20"),
+        ("Maria Garcia", "1972-11-19"),
+    ] {
+        let r = call(
+            &mut t,
+            "get_patient_info",
+            json!({"patient_name": name, "date_of_birth": dob}),
+        );
+        assert_eq!(r["code"], "not_verified", "{name}: {r}");
+    }
+    assert!(t.verified_patients().is_empty());
+}
+
+#[test]
 fn verification_refusal_reveals_nothing() {
     let s = store();
     let mut t = tools(&s);

@@ -15,7 +15,6 @@ mod doctors;
 mod names;
 mod phrase;
 mod results;
-mod sounds;
 mod understand;
 mod words;
 
@@ -36,8 +35,6 @@ pub struct BuiltinReceptionist {
     dialogue: Dialogue,
     calls: u64,
     preambles: bool,
-    /// The answer to a first request, said before the call that serves the second.
-    lead: Option<String>,
 }
 
 /// A few words said before a tool call ("Let me check."), as a receptionist would while
@@ -68,7 +65,6 @@ impl BuiltinReceptionist {
             dialogue: Dialogue::new(Vec::new(), Arc::new(SystemClock)),
             calls: 0,
             preambles: true,
-            lead: None,
         }
     }
 
@@ -170,9 +166,10 @@ impl BuiltinReceptionist {
         };
         // The first answer's closing question gives way to the second request.
         let said = closing_question_dropped(said);
+        self.dialogue.set_aside_search();
         match self.dialogue.on_user(&next) {
             Action::Call { name, args } => {
-                self.lead = Some(said);
+                self.dialogue.lead = Some(said);
                 Action::Call { name, args }
             }
             Action::Say(more) => {
@@ -225,12 +222,13 @@ impl ChatModel for BuiltinReceptionist {
         };
         match action {
             Action::Call { name, args } => {
-                if let Some(lead) = self.lead.take() {
-                    if stream_words(&format!("{lead} "), cancel, on_event) {
-                        return Ok(FinishReason::Cancelled);
-                    }
-                }
-                if self.preambles && stream_words(preamble(name), cancel, on_event) {
+                // The answer so far, then the preamble, as one stream of words.
+                let lead = self.dialogue.lead.take().unwrap_or_default();
+                let opening = match self.preambles {
+                    true => format!("{lead} {}", preamble(name)),
+                    false => lead,
+                };
+                if stream_words(&opening, cancel, on_event) {
                     return Ok(FinishReason::Cancelled);
                 }
                 self.calls += 1;

@@ -1,7 +1,8 @@
 //! Layer 3, the domain: the hospital receptionist. A SQLite store of doctors, weekly schedules, patients and
 //! appointments ([`store`], its records in [`model`], demo data seeded on first use),
 //! spoken dates and times resolved against an injectable clock ([`dates`], [`calendar`]),
-//! doctor lookup by name or speciality ([`directory`]), the five tools an agent calls
+//! doctor lookup by name or speciality ([`directory`]), names compared by their sounds
+//! ([`sounds`]), the five tools an agent calls
 //! ([`tools`]), the system prompt for a language model ([`prompt`]), and the built-in rule-based
 //! receptionist that stands in for one offline ([`brain`]). It implements the seams
 //! (`ToolSet`, `ChatModel`) and knows nothing of the pipeline.
@@ -24,6 +25,7 @@ pub mod numbers;
 pub mod prompt;
 mod schema;
 mod seed;
+pub mod sounds;
 pub mod store;
 mod tables;
 pub mod tools;

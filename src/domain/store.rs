@@ -179,6 +179,17 @@ impl Store {
         Ok(found.optional()?)
     }
 
+    /// Every patient born on `date_of_birth` (a name heard slightly wrong is checked against
+    /// these only).
+    pub fn patients_born_on(&self, date_of_birth: Date) -> Result<Vec<Patient>> {
+        let conn = self.lock();
+        let sql = "SELECT id, name, date_of_birth, phone, insurance, notes FROM patients
+                   WHERE date_of_birth = ?1 ORDER BY id";
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map([date_of_birth.to_string()], patient_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     pub fn patient(&self, id: i64) -> Result<Option<Patient>> {
         let conn = self.lock();
         let sql =

@@ -28,6 +28,7 @@ use self::args::{
 use super::calendar::{Clock, Date, DateTime, Time};
 use super::dates::{self, PartOfDay};
 use super::directory::{self, DoctorLookup};
+use super::sounds;
 use super::store::{Appointment, Doctor, NewPatient, Patient, Store, StoreError};
 
 mod args;
@@ -182,7 +183,7 @@ impl HospitalTools {
                  call back later or visit the front desk with identification",
             ));
         }
-        match self.store.find_patient(name, dob).map_err(internal)? {
+        match self.find_patient(name, dob)? {
             Some(p) => {
                 self.store
                     .clear_failed_verifications(name)
@@ -200,6 +201,26 @@ impl HospitalTools {
                 );
                 Err(err("not_verified", refusal))
             }
+        }
+    }
+
+    /// The record with this name and birth date; failing that, the one record of that
+    /// birth date whose name sounds the same ("Marie Gonzalez" heard for "Maria Gonzalez").
+    /// The birth date must match exactly, and two near names verify no one.
+    fn find_patient(&self, name: &str, dob: Date) -> Result<Option<Patient>, Value> {
+        if let Some(p) = self.store.find_patient(name, dob).map_err(internal)? {
+            return Ok(Some(p));
+        }
+        let born = self.store.patients_born_on(dob).map_err(internal)?;
+        let mut near = born
+            .into_iter()
+            .filter(|p| sounds::same_name(name, &p.name));
+        match (near.next(), near.next()) {
+            (Some(p), None) => {
+                log::info!("identity matched a record by the sound of the name");
+                Ok(Some(p))
+            }
+            _ => Ok(None),
         }
     }
 

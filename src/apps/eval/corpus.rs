@@ -11,6 +11,7 @@ use crate::domain::calendar::{Date, Time};
 use crate::domain::dates;
 use crate::domain::directory::{self, DoctorLookup};
 use crate::domain::model::{name_key, Doctor};
+use crate::domain::sounds;
 use crate::foundation::dialogue::ToolCallRecord;
 
 /// The built-in corpus.
@@ -125,16 +126,39 @@ fn changes_record(tool: &str) -> bool {
 
 /// Why the outcome misses every expectation of the case, or `None` when it meets them all.
 pub fn check(case: &Case, out: &Outcome, world: &World) -> Option<String> {
-    let misses: Vec<String> = case
-        .expect
-        .all()
+    let all = case.expect.all();
+    let misses: Vec<String> = all
         .iter()
-        .filter_map(|e| check_one(e, out, world))
+        .enumerate()
+        .filter_map(|(i, e)| {
+            // Calls that serve another request of the turn are no lookups of this one.
+            let others: Vec<&ToolCallRecord> = out
+                .calls
+                .iter()
+                .filter(|c| {
+                    all.iter()
+                        .enumerate()
+                        .any(|(j, o)| j != i && serves(o, c, world))
+                })
+                .collect();
+            check_one(e, out, &others, world)
+        })
         .collect();
     (!misses.is_empty()).then(|| misses.join("; "))
 }
 
-fn check_one(expect: &Expect, out: &Outcome, world: &World) -> Option<String> {
+/// `call` is the tool call `expect` asks for.
+fn serves(expect: &Expect, call: &ToolCallRecord, world: &World) -> bool {
+    matches!(expect, Expect::Tool { tool, args }
+        if *tool == call.name && args_match(args, &call.arguments, world).is_none())
+}
+
+fn check_one(
+    expect: &Expect,
+    out: &Outcome,
+    others: &[&ToolCallRecord],
+    world: &World,
+) -> Option<String> {
     match expect {
         Expect::Tool { tool, args } => {
             let same_tool: Vec<&ToolCallRecord> =
@@ -152,7 +176,7 @@ fn check_one(expect: &Expect, out: &Outcome, world: &World) -> Option<String> {
             // The tool descriptions ask for a confirmation before a booking or a cancellation:
             // the question that asks it, on details consistent with the expectation, is the
             // right move for the turn that completes them.
-            if changes_record(tool) && confirms(out, args, world) {
+            if changes_record(tool) && confirms(out, args, others, world) {
                 return None;
             }
             Some(format!("no {tool} call ({})", describe(out)))
@@ -184,12 +208,18 @@ fn check_one(expect: &Expect, out: &Outcome, world: &World) -> Option<String> {
 const OFFERS: &[&str] = &["appointment", "book", "schedule", "availability", "doctor"];
 
 /// A confirmation question whose lookups agree with the details expected.
-fn confirms(out: &Outcome, args: &Map<String, Value>, world: &World) -> bool {
+fn confirms(
+    out: &Outcome,
+    args: &Map<String, Value>,
+    others: &[&ToolCallRecord],
+    world: &World,
+) -> bool {
     if !out.reply.contains('?') {
         return false;
     }
     // A lookup made on the way must agree with the expectation on what they share.
-    out.calls.iter().all(|c| {
+    let mine = out.calls.iter().filter(|c| !others.contains(c));
+    mine.into_iter().all(|c| {
         let shared: Map<String, Value> = args
             .iter()
             .filter(|(k, _)| {
@@ -249,7 +279,10 @@ pub fn arg_matches(key: &str, want: &Value, got: Option<&Value>, world: &World) 
             Some(_) => same_time(&want, &got_text),
             None => got_text.to_lowercase().contains(&want.to_lowercase()),
         },
-        "patient_name" => name_key(&want) == name_key(&got_text),
+        // The tools take a name that sounds the same beside the exact birth date.
+        "patient_name" => {
+            name_key(&want) == name_key(&got_text) || sounds::same_name(&got_text, &want)
+        }
         "reason" => got_text.to_lowercase().contains(&want.to_lowercase()),
         _ => want.trim().eq_ignore_ascii_case(got_text.trim()),
     }
@@ -382,6 +415,40 @@ mod tests {
             reply: "Okay.".into(),
         };
         assert!(check(&c, &no_question, &w).is_some());
+    }
+
+    #[test]
+    fn a_search_for_a_second_request_is_not_a_lookup_of_the_cancellation() {
+        let w = world();
+        let c = case(json!([
+            {"tool": "cancel_appointment", "args": {"doctor": "patel"}},
+            {"tool": "check_availability", "args": {"doctor": "okafor", "date": "2026-03-06"}},
+        ]));
+        let search = call(
+            "check_availability",
+            json!({"doctor": "okafor", "date": "friday"}),
+        );
+        let both = Outcome {
+            calls: vec![search.clone(), call("get_patient_info", json!({}))],
+            reply: "I see your appointment with Doctor Patel. Shall I cancel it?".into(),
+        };
+        assert_eq!(check(&c, &both, &w), None);
+        // A search that serves no request of the turn still has to agree.
+        let alone = case(json!({"tool": "cancel_appointment", "args": {"doctor": "patel"}}));
+        assert!(check(&alone, &both, &w).is_some());
+    }
+
+    #[test]
+    fn a_patient_name_is_read_the_way_the_tools_read_it() {
+        let w = world();
+        let name = |want: &str, got: &str| {
+            arg_matches("patient_name", &json!(want), Some(&json!(got)), &w)
+        };
+        assert!(name("John Smith", "john  smith"));
+        assert!(!name("John Smith", "Joan Smithers"));
+        if sounds::phonemes("maria").is_some() {
+            assert!(name("Maria Gonzalez", "Marie Gonzalez"));
+        }
     }
 
     #[test]

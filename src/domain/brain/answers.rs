@@ -33,7 +33,11 @@ impl Dialogue {
             }
             Pending::ConfirmCancel if h.yes => Flow::Done(self.cancel_call()),
             Pending::ConfirmCancel if h.no => {
-                Flow::Done(self.done("Okay, I'll keep that appointment."))
+                let said = "Okay, I'll keep that appointment.";
+                match self.resume_set_aside(said) {
+                    Some(action) => Flow::Done(action),
+                    None => Flow::Done(self.done(said)),
+                }
             }
             Pending::ConfirmBook | Pending::ConfirmCancel => Flow::Continue(Used::default()),
             Pending::ChooseSlot(offers) => self.choose_slot(offers, h),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::phrase;
-use super::understand::{split_requests, understand, Heard, Intent};
+use super::understand::{split_move, split_requests, understand, Heard, Intent};
 use crate::domain::calendar::{Clock, Date, Time};
 use crate::domain::dates::{DateExpr, PartOfDay};
 
@@ -76,6 +76,8 @@ pub struct Task {
     pub rebook: bool,
     /// The slot was just seen free with this doctor ("Dr. ...") on this day.
     pub checked: Option<(String, Date)>,
+    /// Moving an appointment: the new day asked for, booked once the old one is cancelled.
+    pub move_to: Option<DateExpr>,
 }
 
 /// A question about doctors, answered beside whatever the caller was doing: it never
@@ -142,9 +144,21 @@ pub struct Dialogue {
     pub inquiry: Option<Inquiry>,
     /// The one doctor last talked about, for "what are her hours".
     pub last_doctor: Option<String>,
+    /// The day last talked about, for "anything that afternoon".
+    pub last_date: Option<DateExpr>,
     /// A second request said with the first ("... and is she free thursday"), answered once
     /// the first has been.
     pub follow_up: Option<String>,
+    /// The follow-up is a cancellation put after the search for a new time ("cancel my
+    /// Monday and see if she has Friday instead"): it goes on whatever the search left
+    /// pending, and times found wait in `set_aside` until it is done.
+    pub cancel_after: bool,
+    /// Words said before the next tool call: the answer to what was settled first (a first
+    /// request, a cancellation before the booking that follows it).
+    pub lead: Option<String>,
+    /// A booking's offered times, set aside while a cancellation is settled; offered again
+    /// once it is done or declined.
+    pub set_aside: Option<(Task, Pending)>,
 }
 
 impl Dialogue {
@@ -158,7 +172,11 @@ impl Dialogue {
             last_reply: String::new(),
             inquiry: None,
             last_doctor: None,
+            last_date: None,
             follow_up: None,
+            cancel_after: false,
+            lead: None,
+            set_aside: None,
         }
     }
 
@@ -180,24 +198,86 @@ impl Dialogue {
     /// Finish the request and offer more help.
     pub fn done(&mut self, text: impl Into<String>) -> Action {
         self.task = Task::default();
+        self.set_aside = None;
         let text = format!("{} Is there anything else I can help with?", text.into());
         self.ask(Pending::AnythingElse, text)
     }
 
     /// One caller turn.
     pub fn on_user(&mut self, text: &str) -> Action {
-        let (text, rest) = match split_requests(text, &self.doctor_names, self.today()) {
+        let (mut text, mut rest) = match split_requests(text, &self.doctor_names, self.today()) {
             Some((first, rest)) => (first, Some(rest)),
-            None => (text.to_string(), None),
+            None => match split_move(text, &self.doctor_names, self.today()) {
+                Some((old, new)) => (old, Some(new)),
+                None => (text.to_string(), None),
+            },
         };
+        // A cancellation with a new time asked for: look for the new time first, so that
+        // the caller decides with the choice in hand and never loses an appointment for
+        // nothing; the cancellation follows (see `BuiltinReceptionist::go_on`).
+        self.cancel_after = false;
+        let (mut moved_doctor, mut move_to) = (None, None);
+        if let Some(second) = rest.clone() {
+            let first = understand(&text, &self.doctor_names, self.today());
+            let next = understand(&second, &self.doctor_names, self.today());
+            let searches = matches!(next.intent, Some(Intent::Availability | Intent::Book))
+                || (next.intent.is_none() && !next.dates.is_empty());
+            if first.reschedule && first.doctor.is_none() && next.doctor.is_none() {
+                // "move my tuesday appointment to friday": the doctor is known once the
+                // appointment is found; the new day waits for the booking after the cancel.
+                move_to = next.dates.first().copied();
+                rest = None;
+            } else if first.intent == Some(Intent::Cancel) && searches {
+                if first.doctor.is_some() {
+                    // "... with doctor rossi and check if she has tuesday".
+                    self.last_doctor = first.doctor.clone();
+                }
+                if first.reschedule {
+                    // "move my appointment with doctor wilson to thursday": the same doctor.
+                    moved_doctor = first.doctor.clone();
+                }
+                self.cancel_after = true;
+                rest = Some(std::mem::replace(&mut text, second));
+            }
+        }
         self.follow_up = rest;
         let mut h = understand(&text, &self.doctor_names, self.today());
+        if h.doctor.is_none() && h.misheard_doctor.is_empty() {
+            h.doctor = moved_doctor;
+        }
+        // "does he have anything that afternoon": the day just talked about.
+        if h.dates.is_empty()
+            && h.any(&[
+                "that afternoon",
+                "that morning",
+                "that evening",
+                "that day",
+                "the same day",
+            ])
+        {
+            h.dates.extend(self.last_date);
+        }
+        if let Some(d) = h.dates.first() {
+            self.last_date = Some(*d);
+        }
         // "is she free thursday": the doctor just talked about.
         let pronoun = h.any(&["she", "he", "her", "him", "his", "them", "they"]);
         let books = matches!(h.intent, Some(Intent::Availability | Intent::Book))
             || (h.intent.is_none() && !h.dates.is_empty());
-        if h.doctor.is_none() && h.misheard_doctor.is_empty() && pronoun && books {
-            h.doctor = self.last_doctor.clone();
+        // "can she see my son": the son is the patient, "she" the doctor.
+        let patient_named = h.doctor.as_deref() == Some("paediatrics")
+            && h.any(&["she", "he", "her", "him"])
+            && !h.any(&[
+                "paediatrician",
+                "pediatrician",
+                "paediatrics",
+                "pediatrics",
+                "doctor",
+                "specialist",
+            ]);
+        if (h.doctor.is_none() || patient_named) && h.misheard_doctor.is_empty() && pronoun && books
+        {
+            h.doctor = self.last_doctor.clone().or(h.doctor);
         }
         if h.tokens.is_empty() {
             return self.say(NOT_HEARD);
@@ -236,6 +316,9 @@ impl Dialogue {
             Flow::Continue(used) => used,
         };
         self.merge(&h, &used);
+        if move_to.is_some() {
+            self.task.move_to = move_to;
+        }
         if self.task.intent.is_none() {
             return self.without_intent(&h);
         }
@@ -257,16 +340,30 @@ impl Dialogue {
         self.ask(Pending::ConfirmDoctor { surnames, info }, text)
     }
 
+    /// The search for a new time is answered and the cancellation said before it comes
+    /// next: keep the times offered for after it.
+    pub fn set_aside_search(&mut self) {
+        if !std::mem::take(&mut self.cancel_after) {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let task = std::mem::take(&mut self.task);
+        if matches!(pending, Pending::ChooseSlot(_)) {
+            self.set_aside = Some((task, pending));
+        }
+    }
+
     /// Whether a second request may be answered now: the first left no question that the
     /// caller must answer before anything else happens (a confirmation, their details).
     pub fn may_go_on(&self) -> bool {
-        matches!(
-            self.pending,
-            Pending::Nothing
-                | Pending::AnythingElse
-                | Pending::OfferBooking(_)
-                | Pending::ChooseSlot(_)
-        )
+        self.cancel_after
+            || matches!(
+                self.pending,
+                Pending::Nothing
+                    | Pending::AnythingElse
+                    | Pending::OfferBooking(_)
+                    | Pending::ChooseSlot(_)
+            )
     }
 
     pub(super) fn set_name(&mut self, name: String) {

@@ -58,6 +58,9 @@ impl Dialogue {
                 _ => format!("{} speak {lang}.", phrase::join_and(&names)),
             };
             let offer = single(&doctors);
+            if let Some(d) = &offer {
+                self.last_doctor = Some(d.clone());
+            }
             return self.after_answer(text, offer, q.resume);
         }
         let text = match doctors.as_slice() {
@@ -112,7 +115,9 @@ impl Dialogue {
                 )
             }
         };
-        if let Some(d) = single(&doctors) {
+        // "Who's free among them": the one doctor, or the speciality asked about.
+        let talked_about = single(&doctors).or(asked.clone().filter(|_| !doctors.is_empty()));
+        if let Some(d) = talked_about {
             self.last_doctor = Some(d);
         }
         let offer = single(&doctors).or(asked);

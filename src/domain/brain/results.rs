@@ -112,6 +112,9 @@ impl Dialogue {
                     "Done. Your appointment {} is cancelled.",
                     phrase::appointment(a)
                 );
+                if let Some(action) = self.resume_set_aside(&said) {
+                    return action;
+                }
                 if !self.task.rebook {
                     return self.done(said);
                 }
@@ -120,14 +123,37 @@ impl Dialogue {
                     intent: Some(Intent::Book),
                     doctor: a["doctor"].as_str().map(str::to_string),
                     reason: a["reason"].as_str().map(str::to_string),
+                    date: self.task.move_to,
                     ..Task::default()
                 };
-                self.next_step(&format!("{said} Now let's find a new time."))
+                let said = format!("{said} Now let's find a new time.");
+                match self.next_step(&said) {
+                    call @ Action::Call { .. } => {
+                        self.lead = Some(said);
+                        call
+                    }
+                    reply => reply,
+                }
             }
             "get_patient_info" => self.on_patient(result),
             "get_doctor_info" => self.on_doctors(result),
             _ => self.say("Sorry, something went wrong on my side. Could you say that again?"),
         }
+    }
+
+    /// After a cancellation was settled: the times found before it, offered again.
+    pub(super) fn resume_set_aside(&mut self, said: &str) -> Option<Action> {
+        let (task, pending) = self.set_aside.take()?;
+        let Pending::ChooseSlot(offers) = &pending else {
+            return None;
+        };
+        let day = offers.first()?.date.spoken();
+        let text = format!(
+            "{said} On {day}, {}. Which time would you like?",
+            offers_text(offers)
+        );
+        self.task = task;
+        Some(self.ask(pending, text))
     }
 
     fn on_availability(&mut self, v: &Value) -> Action {

@@ -3,12 +3,12 @@
 //! carries (doctor, day, time, name, date of birth, reason).
 
 use super::names::Roster;
-use super::sounds::SoundRoster;
 use super::words::*;
 use crate::domain::calendar::{month_from_word, Date, Time, Weekday};
 use crate::domain::dates::{self, DateExpr, PartOfDay};
 use crate::domain::directory;
 use crate::domain::numbers::{parse_ordinal, tokens};
+use crate::domain::sounds::SoundRoster;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Intent {
@@ -65,7 +65,7 @@ pub struct Heard {
     pub about_them: bool,
     /// Doctors' surnames that words of the utterance only sound like ("not to tell" for
     /// Doctor Patel), the likeliest first: to be confirmed, never acted on (see
-    /// [`super::sounds`]).
+    /// [`crate::domain::sounds`]).
     pub misheard_doctor: Vec<String>,
     /// Something a receptionist cannot do: medical advice, prescriptions, billing, errands.
     pub out_of_scope: bool,
@@ -114,13 +114,41 @@ impl Heard {
 /// bare surnames; `today` separates birth dates from appointment days.
 pub fn understand(text: &str, doctor_names: &[String], today: Date) -> Heard {
     // Hesitations carry nothing, and a word said twice ("the the") once.
-    let mut toks: Vec<String> = tokens(text)
+    let mut toks: Vec<String> = tokens(&holidays_as_dates(text))
         .into_iter()
         .filter(|t| !HESITATIONS.contains(&t.as_str()))
+        .map(|t| match DOCTOR_AS_HEARD.contains(&t.as_str()) {
+            true => "doctor".to_string(),
+            false => t,
+        })
         .collect();
     toks.dedup();
     correction(&toks, doctor_names, today)
         .unwrap_or_else(|| understand_words(&toks, doctor_names, today))
+}
+
+/// Days callers name by their holiday ("born on christmas eve ninety two").
+const HOLIDAYS: &[(&str, &str)] = &[
+    ("christmas eve", "december twenty fourth"),
+    ("christmas day", "december twenty fifth"),
+    ("christmas", "december twenty fifth"),
+    ("boxing day", "december twenty sixth"),
+    ("new year's eve", "december thirty first"),
+    ("new years eve", "december thirty first"),
+    ("new year's day", "january first"),
+    ("new years day", "january first"),
+    ("valentine's day", "february fourteenth"),
+    ("halloween", "october thirty first"),
+];
+
+fn holidays_as_dates(text: &str) -> String {
+    let mut text = text.to_lowercase();
+    for (holiday, date) in HOLIDAYS {
+        if text.contains(holiday) {
+            text = text.replace(holiday, date);
+        }
+    }
+    text
 }
 
 /// Two requests in one breath ("what are doctor rossi's hours and is she free thursday"):
@@ -156,6 +184,25 @@ pub fn split_requests(
     None
 }
 
+/// A request to move an appointment, split where the new day begins: ("move my appointment
+/// with doctor wilson", "to thursday"). The days before the split find the old appointment.
+pub fn split_move(text: &str, doctor_names: &[String], today: Date) -> Option<(String, String)> {
+    let toks = tokens(text);
+    let at = |markers: &[&str]| {
+        (1..toks.len().saturating_sub(1)).rev().find(|&i| {
+            markers.contains(&toks[i].as_str())
+                && !understand_words(&toks[i..], doctor_names, today)
+                    .dates
+                    .is_empty()
+        })
+    };
+    let i = at(&["to", "till", "until", "into"]).or_else(|| at(&["for"]))?;
+    let before = understand_words(&toks[..i], doctor_names, today);
+    before
+        .reschedule
+        .then(|| (toks[..i].join(" "), toks[i..].join(" ")))
+}
+
 /// What corrects what was just said: "tuesday, no, monday", "doctor chen, i mean doctor
 /// tanaka", "at ten, or actually half past ten".
 #[rustfmt::skip]
@@ -187,6 +234,13 @@ fn correction(toks: &[String], doctor_names: &[String], today: Date) -> Option<H
         let day = !ha.dates.is_empty() && !hb.dates.is_empty();
         let time = time_a.is_some() && time_b.is_some();
         let part = ha.part.is_some() && (hb.part.is_some() || time_b.is_some());
+        // "june 25th 1991, no, 1990": the birth year said again.
+        if let (Some(dob), Some((year, len))) = (hb.dob, year_at_start(after, today)) {
+            let words: Vec<String> = before.iter().chain(&after[len..]).cloned().collect();
+            let mut h = understand_words(&words, doctor_names, today);
+            h.dob = Date::from_ymd(year, dob.month(), dob.day()).or(h.dob);
+            return Some(h);
+        }
         if !(doctor || day || time || part) {
             continue;
         }
@@ -516,6 +570,27 @@ pub fn capitalise(word: &str) -> String {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
     }
+}
+
+/// A birth year opening `toks` ("1990", "19 90", a spoken two-digit "65"), with the number
+/// of tokens it takes.
+fn year_at_start(toks: &[String], today: Date) -> Option<(i32, usize)> {
+    let num = |i: usize| -> Option<i32> {
+        let t = toks.get(i)?;
+        (t.len() == 2 || t.len() == 4)
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let first = num(0)?;
+    let (year, len) = match (toks[0].len(), num(1)) {
+        (4, _) => (first, 1),
+        (2, Some(low)) if (19..=20).contains(&first) && toks[1].len() == 2 => {
+            (first * 100 + low, 2)
+        }
+        (2, _) if (30..=99).contains(&first) => (1900 + first, 1),
+        _ => return None,
+    };
+    (1900..=today.year()).contains(&year).then_some((year, len))
 }
 
 /// A year said alone: "1985", "19 85", "two thousand and five".

@@ -24,7 +24,7 @@ pub const AVAILABILITY: &[&str] = &[
     "available", "availability", "free", "opening", "openings", "open", "slot", "slots",
     "when can", "earliest", "soonest", "1st available", "next available", "any time", "what times",
     "which times", "what time", "is there anything", "anything with", "anything on", "same day",
-    "that day",
+    "that day", "have anything", "has anything", "anything that", "anything in the",
 ];
 
 #[rustfmt::skip]
@@ -38,7 +38,8 @@ pub const PATIENT_INFO: &[&str] = &[
     "my appointment details", "when my appointment", "confirm my booking", "when am i",
     "which doctor am i", "am i seeing", "is she seeing", "is he seeing", "for me on file",
     "you have for me", "my booking", "did my appointment", "next in", "my next visit",
-    "i'm seeing", "supposed to come in",
+    "i'm seeing", "supposed to come in", "look up my appointment", "find my appointment",
+    "check on my appointment",
 ];
 
 #[rustfmt::skip]
@@ -54,6 +55,7 @@ pub const DOCTOR_INFO: &[&str] = &[
     "tell me about", "which doctors", "what doctors", "your doctors", "do you have a",
     "do you have any", "speak", "speaks", "language", "languages", "work", "works", "working",
     "specialities", "specialties", "speciality", "specialty", "what kind", "doctors",
+    "know who", "tell me who", "who the", "who's the", "who i'd be seeing", "who would i see",
 ];
 
 /// Words that end a name or a reason.
@@ -104,6 +106,7 @@ pub const COMMON: &[&str] = &[
     "any", "anytime", "whatever", "maybe", "one", "wait", "hmm", "um", "uh", "check", "see",
     "tomorrow", "today", "next", "week", "name", "birth", "date", "born", "reason", "visit",
     "headache", "headaches", "pain", "rash", "fever", "cough", "checkup", "follow", "up",
+    "details", "detail", "info", "information", "record", "records", "appointments", "booking",
 ];
 
 /// Languages callers may ask doctors to speak.
@@ -136,6 +139,11 @@ pub const QUESTION_WORDS: &[&str] = &[
 
 /// Sounds that carry no words.
 pub const HESITATIONS: &[&str] = &["uh", "um", "er", "erm", "ah", "uhm", "hm", "mm", "like"];
+
+/// How recognisers write "doctor" before a name they do not know ("Dokkur Rasi").
+pub const DOCTOR_AS_HEARD: &[&str] = &[
+    "docker", "dokkur", "ducker", "dokter", "doktor", "doctur", "dockter", "doctah", "docta",
+];
 
 /// What a receptionist cannot do: judge symptoms, handle prescriptions, bills or errands.
 #[rustfmt::skip]

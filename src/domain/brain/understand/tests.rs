@@ -167,3 +167,69 @@ fn questions_about_him_or_her() {
     assert!(!hear("what are doctor chen's hours").about_them, "named");
     assert!(!hear("her name is maria").about_them, "no question");
 }
+
+#[test]
+fn a_birth_year_said_again_replaces_the_first() {
+    let h = hear("i'm michael brown, august thirtieth sixty six, sorry sixty five");
+    assert_eq!(h.dob, Date::from_ymd(1965, 8, 30));
+    let h = hear(
+        "born june twenty fifth nineteen ninety one, no, nineteen ninety, and i need to cancel",
+    );
+    assert_eq!(h.dob, Date::from_ymd(1990, 6, 25));
+    assert_eq!(h.intent, Some(Intent::Cancel));
+    // A day corrected after a birth date is no birth year.
+    let h = hear("born june twenty fifth ninety, book me tuesday, no, wednesday");
+    assert_eq!(h.dob, Date::from_ymd(1990, 6, 25));
+}
+
+#[test]
+fn holidays_are_dates() {
+    let h = hear("yuki sato here, christmas eve ninety two");
+    assert_eq!(h.dob, Date::from_ymd(1992, 12, 24));
+    assert_eq!(h.name.as_deref(), Some("Yuki Sato"));
+}
+
+#[test]
+fn a_move_splits_where_the_new_day_begins() {
+    let names = vec!["Emily Chen".to_string()];
+    let split = |t: &str| split_move(t, &names, today());
+    assert_eq!(
+        split("move my appointment with doctor chen to thursday"),
+        Some((
+            "move my appointment with doctor chen".into(),
+            "to thursday".into()
+        ))
+    );
+    assert_eq!(
+        split("can i change my appointment from tuesday to next friday"),
+        Some((
+            "can i change my appointment from tuesday".into(),
+            "to next friday".into()
+        ))
+    );
+    // Not a move, or no new day.
+    assert_eq!(split("i want to book for thursday"), None);
+    assert_eq!(split("i need to move my appointment"), None);
+}
+
+#[test]
+fn asking_who_a_specialist_is() {
+    assert_eq!(
+        hear("i want to know who the eye doctor is").intent,
+        Some(Intent::DoctorInfo)
+    );
+    assert_eq!(
+        hear("i'd like to know who i'd be seeing about my knee").intent,
+        Some(Intent::DoctorInfo)
+    );
+}
+
+#[test]
+fn the_title_as_recognisers_write_it() {
+    let h = hear("is docker patel free on tuesday");
+    assert_eq!(h.doctor.as_deref(), Some("patel"));
+    // Still a doctor's title before a name only heard by its sound.
+    assert!(hear("what days does dokkur chan work")
+        .tokens
+        .contains(&"doctor".to_string()));
+}

@@ -1,11 +1,12 @@
-//! Doctors' names by sound. Speech recognition writes a name it does not know as ordinary
+//! Names by sound. Speech recognition writes a name it does not know as ordinary
 //! words that sound like it: "Doctor Patel" comes out as "not to tell", "Okafor" as "a cough
 //! for". Spelling cannot find these; their sounds can. Each candidate phrase and each doctor's
 //! name become IPA phonemes (espeak-ng, the front end the local voice already uses) and are
 //! compared with an edit distance in which near sounds (two vowels, "t" and "d") cost half.
 //!
-//! A match found this way is a guess: the receptionist asks "Did you mean Doctor Patel?"
-//! rather than acting on it.
+//! A doctor found this way is a guess: the receptionist asks "Did you mean Doctor Patel?"
+//! rather than acting on it. A patient's name is matched this way only beside the exact
+//! birth date, and only when it is very near ("Marie" for "Maria"; see [`same_name`]).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -162,6 +163,22 @@ fn per_phoneme(a: &[char], b: &[char]) -> f32 {
     distance(a, b) / a.len().max(b.len()).max(1) as f32
 }
 
+/// At most this distance per phoneme for a caller's name to stand for a record's: one sound
+/// in a dozen ("Marie Gonzalez" for "Maria Gonzalez"), not a different name.
+const SAME_NAME: f32 = 0.12;
+
+/// Whether `heard` sounds like the name `recorded` (both names, as a whole); false when
+/// libespeak-ng cannot be used.
+pub fn same_name(heard: &str, recorded: &str) -> bool {
+    match (
+        phonemes(&heard.to_lowercase()),
+        phonemes(&recorded.to_lowercase()),
+    ) {
+        (Some(a), Some(b)) => per_phoneme(&a, &b) <= SAME_NAME,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +233,20 @@ mod tests {
         ] {
             assert_eq!(like(plain, false), None, "{plain}");
         }
+    }
+
+    #[test]
+    fn a_patient_name_matches_only_when_very_near() {
+        if phonemes("maria").is_none() {
+            eprintln!("SKIPPED: libespeak-ng not available");
+            return;
+        }
+        assert!(same_name("Marie Gonzalez", "Maria Gonzalez"));
+        assert!(same_name("john smith", "John Smith"));
+        assert!(!same_name("Maria Garcia", "Maria Gonzalez"));
+        // Two near sounds in a short name still count ("Ken" for "Kim": vowel, nasal).
+        assert!(same_name("David Ken", "David Kim"));
+        assert!(!same_name("David Kent", "David Kim"));
+        assert!(!same_name("Sarah Johnson", "Sara Jones"));
     }
 }
