@@ -204,6 +204,9 @@ fn echo_run(echo_gate: bool) -> (SessionOutcome, Vec<Event>) {
     let mut config = PipelineConfig::default();
     if !echo_gate {
         config.vad.echo_gate_threshold = None;
+        // Ducking at the echo's onset would hide the echo too (and pump the agent's volume):
+        // the control keeps the voice level so the echo is as loud as it would be.
+        config.vad.duck_gain = 1.0;
     }
     let outcome = join(Pipeline::spawn(p, config));
     (outcome, rx.try_iter().collect())
@@ -228,4 +231,89 @@ fn without_the_echo_gate_the_same_echo_would_interrupt() {
     let (outcome, events) = echo_run(false);
     assert!(events.contains(&Event::Clear));
     assert!(outcome.reports[0].interrupted);
+}
+
+/// The loudest write, and whether some write before the first clear was ducked (played at
+/// under a quarter of it, not silent).
+fn ducked_before_any_clear(out: &RecordingOutput) -> (i16, bool) {
+    let writes = out.writes.lock().unwrap();
+    let loudest = writes.iter().map(|w| w.peak).max().unwrap_or(0);
+    let ducked = writes
+        .iter()
+        .any(|w| w.clears_before == 0 && w.peak > 0 && w.peak <= loudest / 4);
+    (loudest, ducked)
+}
+
+#[test]
+fn a_cough_over_the_agent_ducks_its_voice_then_restores_it_with_nothing_lost() {
+    let caller = synthetic_caller(&[
+        (200, false),
+        (600, true),
+        (1_500, false),
+        (250, true),
+        (4_000, false),
+    ]);
+    let reply = "This reply keeps going for a few seconds, so the caller can cough over it.";
+    let out = RecordingOutput::default();
+    let p = session(
+        Box::new(WavInput::from_samples(caller, true)),
+        Box::new(out.clone()),
+        &["hello", "cough"],
+        ScriptedChat::replies(&[reply]),
+        unbounded().0,
+    );
+    let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
+    let r = &outcome.reports;
+    assert_eq!(r.len(), 1, "{r:#?}");
+    assert!(!r[0].interrupted);
+    assert_eq!(r[0].played_text, reply, "every word still played");
+    assert!(out.clears.lock().unwrap().is_empty(), "never cut");
+    let (loudest, ducked) = ducked_before_any_clear(&out);
+    assert!(ducked, "the cough ducked the agent");
+    // ... and the voice came back to full volume after it.
+    let writes = out.writes.lock().unwrap();
+    let last_ducked = writes
+        .iter()
+        .rposition(|w| w.peak > 0 && w.peak <= loudest / 4)
+        .unwrap();
+    assert!(
+        writes[last_ducked..].iter().any(|w| w.peak == loudest),
+        "restored after the cough"
+    );
+}
+
+#[test]
+fn a_real_interruption_ducks_the_agent_before_it_cuts_it_off() {
+    let caller = synthetic_caller(&[
+        (200, false),
+        (600, true),
+        (2_000, false),
+        (1_000, true),
+        (4_000, false),
+    ]);
+    let out = RecordingOutput::default();
+    let p = session(
+        Box::new(WavInput::from_samples(caller, true)),
+        Box::new(out.clone()),
+        &["tell me about the clinic", "wait, stop"],
+        ScriptedChat::replies(&[
+            "We open at eight every weekday and close at six in the evening, and parking is free.",
+            "Sure.",
+        ]),
+        unbounded().0,
+    );
+    let outcome = join(Pipeline::spawn(p, PipelineConfig::default()));
+    let r = &outcome.reports;
+    assert!(r[0].interrupted, "{r:#?}");
+    assert!(!out.clears.lock().unwrap().is_empty(), "cut off");
+    let (_, ducked) = ducked_before_any_clear(&out);
+    assert!(ducked, "ducked while the barge-in was confirmed");
+    // The next reply is at full volume.
+    let writes = out.writes.lock().unwrap();
+    let after: Vec<i16> = writes
+        .iter()
+        .filter(|w| w.clears_before > 0)
+        .map(|w| w.peak)
+        .collect();
+    assert!(after.iter().any(|&p| p > 0) && !after.is_empty());
 }

@@ -1,5 +1,6 @@
-//! Barge-in reaction time: from the moment the caller starts talking over the agent to the moment
-//! the agent's audio stops (the output is cleared). Scripted sessions with an energy VAD, a
+//! Barge-in reaction time, as two figures from the moment the caller starts talking over the
+//! agent: until the agent's voice is ducked (played quieter at once, before the interruption is
+//! confirmed), and until its audio stops (the output is cleared). Scripted sessions with an energy VAD, a
 //! scripted STT and chat, and a tone TTS: the reaction depends on the pipeline and the turn
 //! detector's thresholds, not on the models.
 
@@ -25,6 +26,9 @@ pub struct BargeInReport {
     /// Sessions where the agent was cut off (and so measured).
     pub measured: usize,
     pub reaction_ms: Option<Summary>,
+    /// Caller speech start to the first agent audio played ducked.
+    #[serde(default)]
+    pub duck_ms: Option<Summary>,
     /// The configured minimum of caller speech before the agent is cut off (part of the reaction).
     pub barge_in_min_ms: u32,
 }
@@ -63,8 +67,9 @@ impl AudioInput for MarkedInput {
     }
 }
 
-/// One scripted session; the reaction in ms when the agent was cut off.
-fn one_session(config: &PipelineConfig) -> Option<f64> {
+/// One scripted session: (speech start to duck, speech start to cut) in ms, when the agent
+/// was cut off.
+fn one_session(config: &PipelineConfig) -> Option<(Option<f64>, f64)> {
     let onset_ms: u64 = PATTERN[..3].iter().map(|p| p.0).sum();
     let marked = Arc::new(Mutex::new(None));
     let input = MarkedInput {
@@ -75,6 +80,7 @@ fn one_session(config: &PipelineConfig) -> Option<f64> {
     };
     let output = RecordingOutput::default();
     let clears = output.clears.clone();
+    let writes = output.writes.clone();
     let parts = SessionParts {
         input: Box::new(input),
         output: Box::new(output::speaker(output).0),
@@ -99,7 +105,25 @@ fn one_session(config: &PipelineConfig) -> Option<f64> {
     }
     let onset = (*marked.lock().ok()?)?;
     let cleared = *clears.lock().ok()?.first()?;
-    Some(cleared.saturating_duration_since(onset).as_secs_f64() * 1000.0)
+    let since_onset = |t: Instant| t.saturating_duration_since(onset).as_secs_f64() * 1000.0;
+    // Ducked: a write at under a quarter of the level before it (the tone's level changes by
+    // less than that from one sentence to the next), counted once fully ducked (the 5 ms ramp
+    // into it is one write earlier).
+    let mut before = 0;
+    let mut ducked = None;
+    for w in writes
+        .lock()
+        .ok()?
+        .iter()
+        .filter(|w| w.clears_before == 0 && w.peak > 0)
+    {
+        if w.at >= onset && w.peak <= before / 4 {
+            ducked = Some(since_onset(w.at));
+            break;
+        }
+        before = w.peak;
+    }
+    Some((ducked, since_onset(cleared)))
 }
 
 /// `sessions` scripted barge-ins, run side by side (they are cheap).
@@ -111,15 +135,18 @@ pub fn run(sessions: usize) -> BargeInReport {
             std::thread::spawn(move || one_session(&c))
         })
         .collect();
-    let reactions: Vec<f64> = handles
+    let measured: Vec<(Option<f64>, f64)> = handles
         .into_iter()
         .filter_map(|h| h.join().ok().flatten())
         .collect();
+    let reactions: Vec<f64> = measured.iter().map(|m| m.1).collect();
+    let ducks: Vec<f64> = measured.iter().filter_map(|m| m.0).collect();
     BargeInReport {
         providers: "energy VAD, scripted STT and chat, tone TTS".into(),
         sessions: sessions.max(1),
         measured: reactions.len(),
         reaction_ms: Summary::of(&reactions),
+        duck_ms: Summary::of(&ducks),
         barge_in_min_ms: config.vad.barge_in_min_ms,
     }
 }
@@ -132,6 +159,9 @@ mod tests {
         assert_eq!(r.measured, 1, "{r:?}");
         let s = r.reaction_ms.expect("a reaction time");
         assert!(s.p50 > 0.0, "{s:?}");
+        // The voice was ducked on the way to the cut.
+        let d = r.duck_ms.expect("a duck time");
+        assert!(d.p50 > 0.0 && d.p50 < s.p50, "{d:?} then {s:?}");
         assert_eq!(
             r.barge_in_min_ms,
             crate::orchestration::pipeline::PipelineConfig::default()

@@ -870,6 +870,16 @@ impl BenchReport {
         if let Some(b) = &self.barge_in {
             row(
                 format!(
+                    "Barge-in duck, caller speech start → agent voice at -15 dB ({}; n={})",
+                    b.providers, b.measured
+                ),
+                b.duck_ms.as_ref().map_or("–".into(), |s| {
+                    format!("P50 {} ms, P95 {} ms", ms(s.p50), ms(s.p95))
+                }),
+                "P50 < 100 ms",
+            );
+            row(
+                format!(
                     "Barge-in reaction, caller speech start → agent audio stopped ({}; n={})",
                     b.providers, b.measured
                 ),

@@ -203,6 +203,9 @@ pub enum SinkControl {
     Committed { turn_id: u64, generation: u64 },
     /// vad: the caller cut the agent off; the generation was bumped to `generation`.
     BargeIn { seq: u64, generation: u64 },
+    /// vad: the caller may be starting to talk over the agent: play the agent's voice at
+    /// `gain` until told otherwise (1.0 restores it; a barge-in or a new reply also does).
+    Duck { gain: f32 },
     /// The caller hung up: drop every reply unplayed and let the session end.
     HangUp,
 }

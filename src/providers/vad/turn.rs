@@ -25,6 +25,11 @@ pub struct VadConfig {
     pub max_utterance_ms: u32,
     /// While the agent speaks, the caller must talk this long to interrupt it.
     pub barge_in_min_ms: u32,
+    /// Speech this long is an onset: the agent's voice is ducked at once, before the turn
+    /// (or the barge-in) is confirmed.
+    pub duck_onset_ms: u32,
+    /// The agent's volume while ducked (linear gain; 0.178 is -15 dB).
+    pub duck_gain: f32,
     /// While the agent speaks, the speech threshold is raised to this (echo gate); `None` turns
     /// the echo gate off (headphones).
     pub echo_gate_threshold: Option<f32>,
@@ -47,6 +52,9 @@ impl Default for VadConfig {
             pre_padding_ms: 320,
             max_utterance_ms: 30_000,
             barge_in_min_ms: 400,
+            // Two chunks: one loud chunk (a click) is no onset.
+            duck_onset_ms: 64,
+            duck_gain: 0.178,
             echo_gate_threshold: Some(0.85),
             echo_gate_gain: 0.25,
         }
@@ -56,6 +64,10 @@ impl Default for VadConfig {
 /// What one chunk changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TurnEvent {
+    /// Speech may be starting: `duck_onset_ms` above the threshold, not yet `min_speech_ms`.
+    Onset,
+    /// The onset died away before it became speech.
+    OnsetLost,
     /// Speech confirmed; it began `lead_ms` before the end of this chunk.
     SpeechStart { lead_ms: u32 },
     /// Still speech (the turn has lasted `speech_ms` so far).
@@ -86,16 +98,34 @@ pub struct TurnDetector {
     chunk_ms: u32,
     state: State,
     gated: bool,
+    /// Silence that ends the current turn: `min_silence_ms` unless the end-of-turn decision
+    /// said otherwise at this pause.
+    end_silence_ms: u32,
 }
 
 impl TurnDetector {
     /// `chunk_ms`: duration of one probability chunk (32 ms for Silero at 16 kHz).
     pub fn new(config: VadConfig, chunk_ms: u32) -> Self {
         Self {
-            config,
             chunk_ms: chunk_ms.max(1),
             state: State::Silence { speech_run_ms: 0 },
             gated: false,
+            end_silence_ms: config.min_silence_ms,
+            config,
+        }
+    }
+
+    /// End the current pause after `ms` of silence in all (sooner or later than configured);
+    /// speech again brings back the configured wait. Already that silent: the next chunk ends it.
+    pub fn set_end_silence(&mut self, ms: u32) {
+        self.end_silence_ms = ms;
+    }
+
+    /// Silence so far in the current turn's pause (0 while speaking or between turns).
+    pub fn silence_ms(&self) -> u32 {
+        match self.state {
+            State::Speech { silence_run_ms, .. } => silence_run_ms,
+            State::Silence { .. } => 0,
         }
     }
 
@@ -139,6 +169,7 @@ impl TurnDetector {
                     speech_run_ms
                 };
                 if run >= cfg.min_speech_ms.max(c) {
+                    self.end_silence_ms = cfg.min_silence_ms;
                     self.state = State::Speech {
                         utterance_ms: run,
                         silence_run_ms: 0,
@@ -147,7 +178,14 @@ impl TurnDetector {
                     Some(TurnEvent::SpeechStart { lead_ms: run })
                 } else {
                     self.state = State::Silence { speech_run_ms: run };
-                    None
+                    let onset = cfg.duck_onset_ms.max(c);
+                    if run >= onset && speech_run_ms < onset {
+                        Some(TurnEvent::Onset)
+                    } else if run == 0 && speech_run_ms >= onset {
+                        Some(TurnEvent::OnsetLost)
+                    } else {
+                        None
+                    }
                 }
             }
             State::Speech {
@@ -165,7 +203,8 @@ impl TurnDetector {
                 }
                 if p < cfg.neg_threshold || (silence_run_ms > 0 && p < threshold) {
                     let silence = silence_run_ms + c;
-                    if silence >= cfg.min_silence_ms {
+                    if silence >= self.end_silence_ms {
+                        self.end_silence_ms = cfg.min_silence_ms;
                         self.state = State::Silence { speech_run_ms: 0 };
                         return Some(TurnEvent::SpeechEnd {
                             silence_ms: silence,
@@ -187,6 +226,7 @@ impl TurnDetector {
                         silence_run_ms: 0,
                         paused: false,
                     };
+                    self.end_silence_ms = cfg.min_silence_ms;
                     if paused {
                         Some(TurnEvent::Resume)
                     } else {
@@ -202,6 +242,7 @@ impl TurnDetector {
     /// Forget the current turn (e.g. after the stream ended).
     pub fn reset(&mut self) {
         self.state = State::Silence { speech_run_ms: 0 };
+        self.end_silence_ms = self.config.min_silence_ms;
     }
 }
 
@@ -214,7 +255,12 @@ mod tests {
             .iter()
             .enumerate()
             .filter_map(|(i, &p)| det.push(p).map(|e| (i, e)))
-            .filter(|(_, e)| !matches!(e, TurnEvent::Speaking { .. }))
+            .filter(|(_, e)| {
+                !matches!(
+                    e,
+                    TurnEvent::Speaking { .. } | TurnEvent::Onset | TurnEvent::OnsetLost
+                )
+            })
             .collect()
     }
 
@@ -311,5 +357,74 @@ mod tests {
         assert!(run(&mut d, &[0.7; 10]).is_empty());
         d.set_echo_gate(false);
         assert!(!run(&mut d, &[0.7; 10]).is_empty());
+    }
+
+    #[test]
+    fn an_onset_comes_before_the_start_and_is_lost_when_it_dies_away() {
+        let mut d = TurnDetector::new(VadConfig::default(), 32);
+        let all = |d: &mut TurnDetector, probs: &[f32]| -> Vec<(usize, TurnEvent)> {
+            probs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &p)| d.push(p).map(|e| (i, e)))
+                .collect()
+        };
+        // A click (one chunk) is no onset; a cough (three chunks) is one, then lost.
+        assert!(all(&mut d, &[0.9, 0.0, 0.0]).is_empty());
+        assert_eq!(
+            all(&mut d, &[0.9, 0.9, 0.9, 0.0]),
+            vec![(1, TurnEvent::Onset), (3, TurnEvent::OnsetLost)]
+        );
+        // Speech: the onset at 64 ms, the start at 192 ms.
+        let ev = all(&mut d, &[0.9; 6]);
+        assert_eq!(ev[0], (1, TurnEvent::Onset));
+        assert_eq!(ev[1], (5, TurnEvent::SpeechStart { lead_ms: 192 }));
+    }
+
+    #[test]
+    fn the_end_of_a_turn_waits_as_long_as_it_is_told() {
+        let speech_then_silence = |d: &mut TurnDetector, silent: usize| {
+            let mut probs = vec![0.9; 6];
+            probs.extend(vec![0.0; silent]);
+            run(d, &probs)
+        };
+        // Told to end early at the pause: the end comes at 192 ms instead of 320.
+        let mut d = TurnDetector::new(cfg(), 32);
+        let ev = speech_then_silence(&mut d, 4);
+        assert_eq!(ev[1].1, TurnEvent::Pause { silence_ms: 128 });
+        d.set_end_silence(192);
+        assert_eq!(d.silence_ms(), 128);
+        let ev = run(&mut d, &[0.0; 2]);
+        assert_eq!(
+            ev,
+            vec![(
+                1,
+                TurnEvent::SpeechEnd {
+                    silence_ms: 192,
+                    forced: false
+                }
+            )]
+        );
+        // Told to hold: 320 ms of silence is still a pause; speech again resumes the turn,
+        // and the next pause waits the configured time again.
+        let mut d = TurnDetector::new(cfg(), 32);
+        speech_then_silence(&mut d, 4);
+        d.set_end_silence(960);
+        assert!(run(&mut d, &[0.0; 20]).is_empty());
+        let ev = run(
+            &mut d,
+            &[0.9, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        );
+        assert_eq!(ev[0].1, TurnEvent::Resume);
+        assert!(matches!(
+            ev.last(),
+            Some((
+                _,
+                TurnEvent::SpeechEnd {
+                    silence_ms: 320,
+                    ..
+                }
+            ))
+        ));
     }
 }

@@ -56,6 +56,10 @@ pub struct Sink {
     media_cursor: u64,
     /// The reply closed last: (turn, generation).
     last_closed: Option<(u64, u64)>,
+    /// The agent's volume asked for (below 1.0 while a caller's onset ducks it), and the one
+    /// the last slice ended at (the change is ramped, not stepped: a step clicks).
+    gain: f32,
+    played_gain: f32,
 }
 
 impl Sink {
@@ -78,6 +82,8 @@ impl Sink {
             committed: (0, 0),
             hung_up: false,
             input_closed: false,
+            gain: 1.0,
+            played_gain: 1.0,
             next_play: Instant::now(),
             media_cursor: 0,
             last_closed: None,
@@ -198,7 +204,12 @@ impl Sink {
                 return;
             }
             let n = r.queued.len().min(SLICE);
-            let slice: Vec<i16> = r.queued.drain(..n).collect();
+            let mut slice: Vec<i16> = r.queued.drain(..n).collect();
+            if r.released == 0 {
+                // A reply starts at full volume, whatever the last one was ducked to.
+                self.gain = 1.0;
+            }
+            self.played_gain = apply_gain(&mut slice, self.played_gain, self.gain);
             if r.released == 0 {
                 r.turn.mark(Mark::FirstAudioOut);
                 let entered = self.state.reply_started();
@@ -339,8 +350,10 @@ impl Stage for Sink {
                     self.committed = (turn_id, generation);
                 }
             }
+            SinkControl::Duck { gain } => self.gain = gain,
             SinkControl::BargeIn { seq, generation } => {
                 self.vad_seq = seq;
+                self.gain = 1.0;
                 // Drop all queued agent audio downstream now, then say what happened.
                 self.emit(Event::Clear);
                 let entered = self.state.barge_in();
@@ -408,6 +421,30 @@ impl Stage for Sink {
     }
 }
 
+/// Samples over which a change of volume is ramped (5 ms at 16 kHz).
+const GAIN_RAMP: usize = 80;
+
+/// Scale `pcm` by a gain going from `from` to `to` over the first [`GAIN_RAMP`] samples;
+/// returns the gain it ends at.
+fn apply_gain(pcm: &mut [i16], from: f32, to: f32) -> f32 {
+    if from == 1.0 && to == 1.0 {
+        return to;
+    }
+    for (i, x) in pcm.iter_mut().enumerate() {
+        let g = if i < GAIN_RAMP {
+            from + (to - from) * (i + 1) as f32 / GAIN_RAMP as f32
+        } else {
+            to
+        };
+        *x = (*x as f32 * g).round() as i16;
+    }
+    if pcm.len() < GAIN_RAMP {
+        from + (to - from) * pcm.len() as f32 / GAIN_RAMP as f32
+    } else {
+        to
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -420,6 +457,25 @@ mod tests {
     use crate::orchestration::pipeline::messages::Events;
     use crate::orchestration::pipeline::output;
     use crate::orchestration::pipeline::turn::Turn;
+
+    #[test]
+    fn a_duck_ramps_down_and_back_without_a_step() {
+        let mut pcm = vec![10_000i16; 320];
+        let ended = apply_gain(&mut pcm, 1.0, 0.178);
+        assert_eq!(ended, 0.178);
+        // Down over the first 5 ms, never a jump bigger than one ramp step.
+        assert!(pcm[0] > 9_800 && pcm[0] < 10_000, "{}", pcm[0]);
+        assert!(pcm.windows(2).all(|w| (w[0] - w[1]).abs() <= 110));
+        assert_eq!(pcm[GAIN_RAMP], 1_780);
+        assert_eq!(pcm[319], 1_780);
+        let mut back = vec![10_000i16; 320];
+        assert_eq!(apply_gain(&mut back, 0.178, 1.0), 1.0);
+        assert_eq!(back[319], 10_000);
+        // Full volume is left untouched.
+        let mut same = vec![123i16; 10];
+        apply_gain(&mut same, 1.0, 1.0);
+        assert!(same.iter().all(|&x| x == 123));
+    }
 
     struct Rig {
         sink: Sink,

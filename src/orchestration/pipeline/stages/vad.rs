@@ -45,6 +45,8 @@ pub struct VadStage {
     agent: AgentState,
     /// Requests sent to the sink; an announcement older than the last one is overtaken.
     seq: u64,
+    /// The agent's voice is ducked for a caller's onset not yet confirmed or dismissed.
+    ducked: bool,
     tx: Sender<VadMsg>,
     s: Shared,
 }
@@ -73,6 +75,7 @@ impl VadStage {
             failed: false,
             agent: AgentState::Idle,
             seq: 0,
+            ducked: false,
             tx,
             s,
         }
@@ -91,6 +94,16 @@ impl VadStage {
         }
     }
 
+    /// Turn the agent's voice down while the caller may be cutting in, or back up.
+    fn duck(&mut self, on: bool) {
+        if self.ducked == on {
+            return;
+        }
+        self.ducked = on;
+        let gain = if on { self.config.duck_gain } else { 1.0 };
+        self.s.events.control(SinkControl::Duck { gain });
+    }
+
     /// The turn is over (the caller fell silent, or a streaming provider said so first).
     fn end_turn(&mut self, c: Current) -> Flow {
         c.turn.mark_at(
@@ -99,11 +112,16 @@ impl VadStage {
         );
         c.turn.mark(Mark::Endpoint);
         if c.over_agent && !c.barged_in && self.agent == AgentState::Speaking {
-            // Too short to interrupt (a cough, a "mm-hmm", the agent's own echo).
+            // Too short to interrupt (a cough, a "mm-hmm", the agent's own echo): the agent's
+            // voice comes back up, nothing of it lost.
             log::debug!("vad: turn {} ignored while the agent speaks", c.turn.id);
+            self.duck(false);
             self.report(|seq| SinkControl::CallerStopped { seq }, None);
             return self.send(VadMsg::Discard);
         }
+        // Whatever was ducked ends with the reply it belonged to (the sink starts every reply
+        // at full volume).
+        self.ducked = false;
         // A caller that waits for answers waits for this one, told before the sink can answer.
         let _ = self
             .s
@@ -121,6 +139,8 @@ impl VadStage {
     fn barge_in(&mut self) -> Flow {
         let generation = self.s.generation.bump();
         log::info!("barge-in: generation {generation}");
+        // The cut clears the agent's audio; the sink plays the next reply at full volume.
+        self.ducked = false;
         self.report(
             |seq| SinkControl::BargeIn { seq, generation },
             Some(AgentState::Listening),
@@ -163,6 +183,10 @@ impl VadStage {
 
     fn on_event(&mut self, event: TurnEvent) -> Flow {
         match event {
+            // Duck at once; the barge-in (or the blip's end) settles it.
+            TurnEvent::Onset if self.agent == AgentState::Speaking => self.duck(true),
+            TurnEvent::Onset => {}
+            TurnEvent::OnsetLost => self.duck(false),
             TurnEvent::SpeechStart { lead_ms } => {
                 let turn = Arc::new(Turn::new(self.next_turn));
                 self.next_turn += 1;
