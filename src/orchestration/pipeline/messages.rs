@@ -19,6 +19,7 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use super::events::Event;
 use super::state::AgentState;
 use super::turn::Turn;
+use crate::foundation::text::turn_end::TurnVerdict;
 
 /// A message that may belong to one reply.
 pub trait Stamped {
@@ -54,8 +55,9 @@ pub enum VadMsg {
     /// The turn that began over the agent cut it off: it is a real turn.
     BargedIn,
     /// The caller has been silent for a moment: transcribe speculatively, and when `reply`
-    /// also start the reply (held back until the turn is committed).
-    Pause { reply: bool },
+    /// also start the reply (held back until the turn is committed). `pause` numbers the
+    /// pauses, so a judgement of the words comes back to the pause it was made at.
+    Pause { reply: bool, pause: u64 },
     /// The caller went on after a pause: speculative work is void.
     Resume,
     /// The turn is over: produce the final transcript.
@@ -76,6 +78,13 @@ pub enum VadControl {
     /// A streaming provider's own endpointing (Deepgram's `speech_final`) ended this turn
     /// before the VAD did; speech from now on starts a new turn.
     ProviderEnded { turn_id: u64 },
+    /// stt: what the words heard at pause `pause` of this turn say about its end (see
+    /// [`crate::foundation::text::turn_end`]): end it soon, or wait longer.
+    TurnJudged {
+        turn_id: u64,
+        pause: u64,
+        verdict: TurnVerdict,
+    },
 }
 
 /// stt -> agent.

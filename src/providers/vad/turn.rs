@@ -15,8 +15,13 @@ pub struct VadConfig {
     pub neg_threshold: f32,
     /// Speech needed before a turn starts.
     pub min_speech_ms: u32,
-    /// Silence that ends a turn.
+    /// Silence that ends a turn when its words say nothing either way (or are not judged).
     pub min_silence_ms: u32,
+    /// Judge the end of a turn by the words heard at the first pause: a whole request ends
+    /// after `early_end_ms` of silence, one trailing off waits up to `hold_ms`.
+    pub judge_end: bool,
+    pub early_end_ms: u32,
+    pub hold_ms: u32,
     /// Silence after which the caller is considered paused (speculative transcription starts).
     pub pause_ms: u32,
     /// Audio kept from before the detected start, so no first syllable is cut.
@@ -46,6 +51,9 @@ impl Default for VadConfig {
             neg_threshold: 0.35,
             min_speech_ms: 192,
             min_silence_ms: 480,
+            judge_end: true,
+            early_end_ms: 200,
+            hold_ms: 1_200,
             // Four 32 ms chunks: early enough that a guessed reply is often ready by the end of
             // turn; a guess the caller talks over costs only compute (and held audio is dropped).
             pause_ms: 128,
@@ -119,6 +127,11 @@ impl TurnDetector {
     /// speech again brings back the configured wait. Already that silent: the next chunk ends it.
     pub fn set_end_silence(&mut self, ms: u32) {
         self.end_silence_ms = ms;
+    }
+
+    /// Whether the caller is in a pause (silent `pause_ms` or more, the turn not yet ended).
+    pub fn paused(&self) -> bool {
+        matches!(self.state, State::Speech { paused: true, .. })
     }
 
     /// Silence so far in the current turn's pause (0 while speaking or between turns).

@@ -17,6 +17,7 @@ use super::super::runner::{Flow, Stage};
 use super::super::shared::Shared;
 use super::super::turn::{Mark, Turn};
 use crate::foundation::audio::INPUT_RATE;
+use crate::foundation::text::turn_end;
 use crate::providers::stt::SpeechToText;
 
 /// Re-decode the growing utterance for display about this often.
@@ -145,7 +146,7 @@ impl SttStage {
         }
     }
 
-    fn pause(&mut self, reply: bool) -> Flow {
+    fn pause(&mut self, reply: bool, pause: u64) -> Flow {
         let Some(u) = self.cur.as_mut().filter(|u| !u.ended_early) else {
             return Flow::Continue;
         };
@@ -172,6 +173,12 @@ impl SttStage {
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
                 let text = text.trim().to_string();
                 u.speculative = Some((text.clone(), ms));
+                // The VAD decides when the turn ends; the words tell it how long to wait.
+                let _ = self.vad.send(VadControl::TurnJudged {
+                    turn_id: u.turn.id,
+                    pause,
+                    verdict: turn_end::judge(&text),
+                });
                 if reply && !text.is_empty() {
                     u.reply_started = true;
                     let msg = SttMsg::Speculative {
@@ -323,7 +330,7 @@ impl Stage for SttStage {
                 }
                 Flow::Continue
             }
-            VadMsg::Pause { reply } => self.pause(reply),
+            VadMsg::Pause { reply, pause } => self.pause(reply, pause),
             VadMsg::Keys { text } => {
                 if let Some(u) = self.cur.as_mut() {
                     u.keys.push(text);

@@ -15,6 +15,7 @@ use super::super::shared::Shared;
 use super::super::state::AgentState;
 use super::super::turn::{Mark, Turn};
 use crate::foundation::audio::{i16_to_f32, FRAME_MS, INPUT_RATE};
+use crate::foundation::text::turn_end::TurnVerdict;
 use crate::providers::vad::{TurnDetector, TurnEvent, Vad, VadConfig, VAD_CHUNK};
 
 const CHUNK_MS: u32 = (VAD_CHUNK as u32 * 1000) / INPUT_RATE;
@@ -47,6 +48,8 @@ pub struct VadStage {
     seq: u64,
     /// The agent's voice is ducked for a caller's onset not yet confirmed or dismissed.
     ducked: bool,
+    /// Pauses so far (the one the caller is in, when paused).
+    pauses: u64,
     tx: Sender<VadMsg>,
     s: Shared,
 }
@@ -76,6 +79,7 @@ impl VadStage {
             agent: AgentState::Idle,
             seq: 0,
             ducked: false,
+            pauses: 0,
             tx,
             s,
         }
@@ -92,6 +96,31 @@ impl VadStage {
         if let Some(st) = expect {
             self.agent = st;
         }
+    }
+
+    /// The words at a pause were judged: end the turn now (or at `early_end_ms` of silence)
+    /// when they make a whole request, wait up to `hold_ms` when they trail off. A verdict
+    /// about a pause the caller already talked through is void.
+    fn judged(&mut self, turn_id: u64, pause: u64, verdict: TurnVerdict) -> Flow {
+        let current = self
+            .cur
+            .as_ref()
+            .is_some_and(|c| c.turn.id == turn_id && (!c.over_agent || c.barged_in));
+        if !self.config.judge_end || !current || pause != self.pauses || !self.det.paused() {
+            return Flow::Continue;
+        }
+        match verdict {
+            TurnVerdict::Complete if self.det.silence_ms() >= self.config.early_end_ms => {
+                if let Some(c) = self.cur.take() {
+                    self.det.reset();
+                    return self.end_turn(c);
+                }
+            }
+            TurnVerdict::Complete => self.det.set_end_silence(self.config.early_end_ms),
+            TurnVerdict::Incomplete => self.det.set_end_silence(self.config.hold_ms),
+            TurnVerdict::Unsure => {}
+        }
+        Flow::Continue
     }
 
     /// Turn the agent's voice down while the caller may be cutting in, or back up.
@@ -231,7 +260,9 @@ impl VadStage {
                     // A reply may start early only for a turn that will surely be answered: not
                     // a possible blip over the agent's own speech.
                     let reply = self.speculative_reply && (!c.over_agent || c.barged_in);
-                    return self.send(VadMsg::Pause { reply });
+                    self.pauses += 1;
+                    let pause = self.pauses;
+                    return self.send(VadMsg::Pause { reply, pause });
                 }
             }
             TurnEvent::Resume => {
@@ -317,6 +348,11 @@ impl Stage for VadStage {
                     return self.end_turn(c);
                 }
             }
+            VadControl::TurnJudged {
+                turn_id,
+                pause,
+                verdict,
+            } => return self.judged(turn_id, pause, verdict),
         }
         Flow::Continue
     }

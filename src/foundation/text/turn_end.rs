@@ -1,0 +1,144 @@
+//! Has the caller finished? A judgement of the transcript heard at the first pause, so the end
+//! of a turn is decided by what was said rather than by a fixed silence: "is Doctor Patel free
+//! on Monday" is done, "I'd like to book with..." and "my date of birth is March" are not.
+//!
+//! The rules read only words every request shares (conjunctions, prepositions, a name or date
+//! cue left open), never a domain's vocabulary, so they serve any brain.
+
+/// What the words at a pause say about the turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TurnVerdict {
+    /// A whole request, question or answer: answer as soon as the caller is quiet.
+    Complete,
+    /// Trailing off mid-sentence: wait longer for the rest.
+    Incomplete,
+    /// Nothing to go on (no words, a greeting alone): keep the usual wait.
+    Unsure,
+}
+
+/// Words a sentence does not end on.
+#[rustfmt::skip]
+const OPEN_ENDS: &[&str] = &[
+    "and", "or", "but", "so", "because", "with", "to", "for", "of", "on", "at", "in", "from",
+    "by", "about", "than", "the", "a", "an", "my", "your", "his", "her", "our", "their", "is",
+    "are", "was", "were", "be", "am", "i'm", "im", "it's", "its", "i", "we", "if", "this",
+    "doctor", "dr", "mister", "mr", "mrs", "ms", "miss", "um", "uh", "er", "erm", "hmm", "like",
+    "maybe", "also", "can", "could", "would", "will", "should", "i'd", "id", "i'll", "see",
+    "called", "named", "next", "before", "after", "around", "between", "until", "till",
+    "either", "whether",
+];
+
+/// Phrases that open a detail still to come ("my name is", "born on").
+#[rustfmt::skip]
+const OPEN_PHRASES: &[&str] = &[
+    "name is", "birth is", "date of birth", "born on", "born in", "birthday is", "number is",
+    "let me think", "let me see", "hang on", "one second", "just a second",
+];
+
+/// Words that open a turn more often than they make one ("Hello, ... I'd like to book"):
+/// alone, they keep the usual wait.
+#[rustfmt::skip]
+const OPENERS: &[&str] = &[
+    "hello", "hi", "hey", "hiya", "morning", "afternoon", "evening", "good", "there", "okay",
+    "ok", "so", "well", "right", "alright", "oh", "yeah", "now", "sorry", "excuse", "me",
+];
+
+const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// Judge the words heard so far.
+pub fn judge(text: &str) -> TurnVerdict {
+    let trimmed = text.trim();
+    // A recogniser's own mark of speech trailing off.
+    if trimmed.ends_with("...") || trimmed.ends_with('…') || trimmed.ends_with(',') {
+        return TurnVerdict::Incomplete;
+    }
+    let words: Vec<String> = trimmed
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    let Some(last) = words.last() else {
+        return TurnVerdict::Unsure;
+    };
+    if words.iter().all(|w| OPENERS.contains(&w.as_str())) {
+        return TurnVerdict::Unsure;
+    }
+    let tail = words[words.len().saturating_sub(3)..].join(" ");
+    let open = OPEN_ENDS.contains(&last.as_str())
+        || OPEN_PHRASES.iter().any(|p| tail.ends_with(p))
+        // "March" without its day; "May" alone is a yes-no question's first word too, but
+        // a request does not end on it either.
+        || MONTHS.contains(&last.as_str());
+    if open {
+        TurnVerdict::Incomplete
+    } else {
+        TurnVerdict::Complete
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_requests_questions_and_answers_are_complete() {
+        for t in [
+            "Is Doctor Patel free on Monday?",
+            "I'd like to book with Doctor Patel.",
+            "My date of birth is March 4th, 1985.",
+            "Yes.",
+            "no thanks",
+            "John Smith",
+            "Tuesday at three",
+            "Can you cancel my appointment please?",
+            "I'll take that one then",
+            "thank you",
+            "sorry, what?",
+        ] {
+            assert_eq!(judge(t), TurnVerdict::Complete, "{t}");
+        }
+    }
+
+    #[test]
+    fn speech_trailing_off_is_incomplete() {
+        for t in [
+            "I'd like to book with",
+            "I'd like to book with...",
+            "my date of birth is",
+            "My name is",
+            "it's for my knee and",
+            "my date of birth is March",
+            "Can I see Doctor",
+            "I need an appointment on,",
+            "um, let me think",
+            "Is there anything on Tuesday or",
+        ] {
+            assert_eq!(judge(t), TurnVerdict::Incomplete, "{t}");
+        }
+    }
+
+    #[test]
+    fn no_words_or_a_greeting_alone_is_no_evidence() {
+        for t in ["Hello.", "Hi there", "Good morning!", "Okay, so", "Sorry?"] {
+            assert_eq!(judge(t), TurnVerdict::Unsure, "{t}");
+        }
+        assert_eq!(judge(""), TurnVerdict::Unsure);
+        assert_eq!(judge("  . "), TurnVerdict::Unsure);
+    }
+}

@@ -1,0 +1,118 @@
+//! The end of a caller's turn is judged by the words heard at the first pause, not timed: a
+//! whole request is answered after a short silence, a sentence trailing off ("my name is...")
+//! is waited for, and a caller who goes on inside that wait continues the same turn.
+//!
+//! The gaps here sit between the two waits and the fixed one (200 ms < gap < 480 ms, and
+//! 480 ms < pause < 1.2 s), so each test would split or join the turns the other way round
+//! with the fixed silence of before (the last test shows it).
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use voice_agent::foundation::audio::wav::WavInput;
+use voice_agent::orchestration::pipeline::output::Speaker;
+use voice_agent::orchestration::pipeline::{
+    Pipeline, PipelineConfig, SessionOutcome, SessionParts,
+};
+use voice_agent::providers::testing::{
+    synthetic_caller, EchoTools, RecordingOutput, ScriptedChat, ScriptedStt, ToneTts,
+};
+use voice_agent::providers::vad::energy::EnergyVad;
+
+/// A caller (ms, speech) heard as `lines` (one per transcript made: each pause's, and each
+/// turn's final unless the pause's stands), answered by short replies.
+fn run(caller: &[(u64, bool)], lines: &[&str], config: PipelineConfig) -> SessionOutcome {
+    let parts = SessionParts {
+        input: Box::new(WavInput::from_samples(synthetic_caller(caller), true)),
+        output: Box::new(Speaker::new(
+            Box::new(RecordingOutput::default()),
+            crossbeam_channel::unbounded().0,
+        )),
+        vad: Box::new(EnergyVad::default()),
+        stt: Box::new(ScriptedStt::new(lines)),
+        chat: Box::new(ScriptedChat::replies(&["Okay.", "Sure.", "Right."])),
+        tools: Box::new(EchoTools::default()),
+        tts: Box::new(ToneTts {
+            ms_per_char: 20,
+            ..ToneTts::default()
+        }),
+        recorder: None,
+        system_prompt: None,
+    };
+    let p = Pipeline::spawn(parts, config);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(p.join());
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("pipeline did not shut down")
+}
+
+fn transcripts(o: &SessionOutcome) -> Vec<String> {
+    o.reports.iter().map(|r| r.transcript.clone()).collect()
+}
+
+/// "my name is" ... 800 ms ... "John Smith".
+const NAME_AFTER_A_PAUSE: [(u64, bool); 5] = [
+    (200, false),
+    (700, true),
+    (800, false),
+    (600, true),
+    (2_500, false),
+];
+
+#[test]
+fn a_caller_trailing_off_is_waited_for_and_goes_on_in_the_same_turn() {
+    let o = run(
+        &NAME_AFTER_A_PAUSE,
+        &["my name is", "my name is John Smith"],
+        PipelineConfig::default(),
+    );
+    assert_eq!(transcripts(&o), ["my name is John Smith"]);
+}
+
+/// "is doctor patel free on monday" ... 380 ms ... "thanks".
+const TWO_TURNS_CLOSE_TOGETHER: [(u64, bool); 5] = [
+    (200, false),
+    (700, true),
+    (380, false),
+    (500, true),
+    (2_500, false),
+];
+
+#[test]
+fn a_whole_request_is_answered_after_a_short_silence() {
+    let o = run(
+        &TWO_TURNS_CLOSE_TOGETHER,
+        &["Is Doctor Patel free on Monday?", "Thanks."],
+        PipelineConfig::default(),
+    );
+    assert_eq!(
+        transcripts(&o),
+        ["Is Doctor Patel free on Monday?", "Thanks."]
+    );
+    // (Two lines only: the first turn's final was the transcript made at its pause.)
+}
+
+#[test]
+fn with_a_fixed_silence_the_same_callers_are_cut_and_joined_the_other_way() {
+    let mut fixed = PipelineConfig::default();
+    fixed.vad.judge_end = false;
+    // The pause after "my name is" ends the turn...
+    let o = run(
+        &NAME_AFTER_A_PAUSE,
+        &["my name is", "John Smith"],
+        fixed.clone(),
+    );
+    assert_eq!(transcripts(&o), ["my name is", "John Smith"]);
+    // ... and the question and the thanks run together into one turn.
+    let o = run(
+        &TWO_TURNS_CLOSE_TOGETHER,
+        &[
+            "Is Doctor Patel free on Monday?",
+            "Is Doctor Patel free on Monday? Thanks.",
+        ],
+        fixed,
+    );
+    assert_eq!(transcripts(&o), ["Is Doctor Patel free on Monday? Thanks."]);
+}
