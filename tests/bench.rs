@@ -62,6 +62,7 @@ fn utterances() -> Vec<Utterance> {
                 line.to_string()
             }),
             pcm: synthetic_caller(&[(500 + 100 * i as u64, true)]),
+            paused: false,
         })
         .collect()
 }
@@ -111,6 +112,12 @@ fn pipeline_runs_report_every_turn_and_add_up() {
         let idx: Vec<Option<usize>> = r.turns.iter().map(|t| t.utterance).collect();
         assert_eq!(idx, vec![Some(0), Some(1), Some(2)]);
         assert_eq!(r.turns[1].transcript, LINES[1]);
+        // Every latency starts where the caller really stopped: the pipeline's anchor is
+        // within one frame of the utterance's last audible sample.
+        for t in &r.turns {
+            let e = t.anchor_error_ms.expect("an anchor for every turn");
+            assert!(e.abs() <= 20.0, "anchor {e} ms off: {t:#?}");
+        }
         // WER: exact for two, one word dropped of four for the last.
         assert_eq!(r.turns[0].wer, Some(0.0));
         assert_eq!(r.turns[2].wer, Some(0.25));

@@ -10,9 +10,10 @@
 //! always paced in real time.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::utterances::last_audible;
 use crate::foundation::audio::{AudioInput, FRAME_MS, FRAME_SAMPLES};
 
 const FRAME: Duration = Duration::from_millis(FRAME_MS);
@@ -30,6 +31,9 @@ pub struct CallerProgress {
     pub speaking: Arc<AtomicUsize>,
     /// Utterances given up on: no reply within the timeout.
     pub unanswered: Arc<AtomicUsize>,
+    /// When each utterance's speech really ended: the end of the frame holding its last
+    /// audible sample, as that frame was handed to the pipeline.
+    pub ended: Arc<Mutex<Vec<Instant>>>,
 }
 
 impl CallerProgress {
@@ -75,23 +79,29 @@ enum Phase {
 /// The scripted caller (an [`AudioInput`]).
 pub struct CallerScript {
     utterances: Vec<Vec<i16>>,
+    /// Where each utterance's speech ends (see [`last_audible`]).
+    last_audible: Vec<usize>,
     gap_ms: u64,
     answer_timeout: Duration,
     progress: CallerProgress,
     phase: Phase,
     next_due: Option<Instant>,
+    /// The frame being handed out holds its utterance's last audible sample.
+    anchor_frame: bool,
 }
 
 impl CallerScript {
     /// `utterances` at 16 kHz; `gap_ms` of silence after each reply before the next utterance.
     pub fn new(utterances: Vec<Vec<i16>>, lead_ms: u64, gap_ms: u64) -> Self {
         Self {
+            last_audible: utterances.iter().map(|u| last_audible(u)).collect(),
             utterances,
             gap_ms,
             answer_timeout: Duration::from_secs(20),
             progress: CallerProgress::default(),
             phase: Phase::Lead { left_ms: lead_ms },
             next_due: None,
+            anchor_frame: false,
         }
     }
 
@@ -145,6 +155,8 @@ impl CallerScript {
                         continue;
                     }
                     let end = (pos + FRAME_SAMPLES).min(u.len());
+                    let last = self.last_audible[index];
+                    self.anchor_frame = pos < last && last <= end;
                     let mut frame = u[pos..end].to_vec();
                     frame.resize(FRAME_SAMPLES, 0);
                     self.phase = Phase::Speaking { index, pos: end };
@@ -209,6 +221,11 @@ impl AudioInput for CallerScript {
     fn next_frame(&mut self) -> Option<Vec<i16>> {
         let frame = self.step()?;
         self.pace();
+        if std::mem::take(&mut self.anchor_frame) {
+            if let Ok(mut ended) = self.progress.ended.lock() {
+                ended.push(Instant::now() + FRAME);
+            }
+        }
         Some(frame)
     }
 

@@ -46,6 +46,13 @@ pub struct TurnSample {
     pub speculative_stt: bool,
     /// Word error rate of the transcript against `expected`.
     pub wer: Option<f64>,
+    /// The pipeline's anchor (its speech end, where every latency starts) minus the
+    /// utterance's real end (the end of the frame holding its last audible sample), in ms.
+    #[serde(default)]
+    pub anchor_error_ms: Option<f64>,
+    /// The pipeline's anchor itself (compared once every utterance has been spoken).
+    #[serde(skip)]
+    pub speech_end_at: Option<std::time::Instant>,
 }
 
 impl TurnSample {
@@ -58,6 +65,8 @@ impl TurnSample {
             latency: report.latency.clone(),
             speculative_stt: report.speculative_stt,
             wer: expected.map(|e| super::wer::wer(e, &report.transcript)),
+            anchor_error_ms: None,
+            speech_end_at: report.speech_end_at,
         }
     }
 
@@ -171,6 +180,17 @@ pub struct PipelineRun {
     /// Mean word error rate of the transcripts (utterances with known words).
     pub wer: Option<f64>,
     pub wall_s: f64,
+    /// Turns ended while the caller still had words to say (the pipeline's speech end more
+    /// than a frame before the utterance's real end: a mid-sentence pause taken for the end).
+    #[serde(default)]
+    pub premature_ends: usize,
+    /// Turns whose end came later than the fixed wait would have put it (a hold for words that
+    /// never came).
+    #[serde(default)]
+    pub late_ends: usize,
+    /// Utterances with a pause in the middle, of all spoken.
+    #[serde(default)]
+    pub paused_utterances: usize,
 }
 
 impl PipelineRun {
@@ -193,6 +213,9 @@ impl PipelineRun {
             unanswered: 0,
             uncounted_reports: 0,
             wall_s: 0.0,
+            premature_ends: 0,
+            late_ends: 0,
+            paused_utterances: 0,
         }
     }
 
@@ -370,11 +393,12 @@ fn stage_footer() -> String {
     let vad = crate::providers::vad::VadConfig::default();
     format!("Sum of stages is the paper's estimate (STT + LLM time to first token + first chunk + TTS \
 first audio). In streaming mode the transcript and the reply start speculatively at the caller's first pause ({} ms \
-of silence), before the end of turn is certain ({} ms): the STT mark is set only when the end of turn is confirmed, \
+of silence), before the end of turn is certain ({} ms after a whole request, up to {} ms after words that trail \
+off, {} ms when the words say neither): the STT mark is set only when the end of turn is confirmed, \
 so STT overlaps the LLM and TTS stages and the sum can exceed the measured TTFA (negative overhead). Audio made \
 before the end of turn is held until it is certain; that hold is in \"hold + sink\" and in the overhead. \
 Turn-based mode does each step after the previous one has finished completely.",
-        vad.pause_ms, vad.min_silence_ms
+        vad.pause_ms, vad.early_end_ms, vad.hold_ms, vad.min_silence_ms
     )
 }
 
@@ -450,9 +474,32 @@ impl BenchReport {
             } else {
                 String::new()
             };
+            let errors: Vec<f64> = run
+                .turns
+                .iter()
+                .filter_map(|t| t.anchor_error_ms.map(f64::abs))
+                .collect();
+            let anchor = errors
+                .iter()
+                .copied()
+                .reduce(f64::max)
+                .map_or(String::new(), |max| {
+                    format!(
+                        "; latencies start at the caller's real end of speech (the pipeline's \
+                         anchor within {max:.1} ms of each utterance's last audible sample)"
+                    )
+                });
+            let ends = format!(
+                "; ends of turn: {} premature (taken at a mid-sentence pause; {} of the utterances \
+                 have one), {} later than the fixed {} ms",
+                run.premature_ends,
+                run.paused_utterances,
+                run.late_ends,
+                crate::providers::vad::VadConfig::default().min_silence_ms
+            );
             push(&format!(
                 "{} answered turns{silent}, {} utterances unanswered; speculative replies used {}, \
-                 wasted {} (the caller went on after a pause){wer}; {:.0} s.",
+                 wasted {} (the caller went on after a pause){wer}{ends}{anchor}; {:.0} s.",
                 run.turns.len(),
                 run.unanswered,
                 run.speculative_used,
@@ -936,6 +983,8 @@ mod tests {
             },
             speculative_stt: spec,
             wer: None,
+            anchor_error_ms: None,
+            speech_end_at: None,
         }
     }
 

@@ -6,25 +6,31 @@ use std::path::{Path, PathBuf};
 use super::error::BenchError;
 use crate::foundation::audio::resample::resample_i16;
 use crate::foundation::audio::wav::{read_wav_mono, write_wav_mono};
-use crate::foundation::audio::INPUT_RATE;
 use crate::foundation::audio::OUTPUT_RATE;
+use crate::foundation::audio::{AUDIBLE_FLOOR, INPUT_RATE};
 use crate::foundation::cancel::CancelToken;
 use crate::providers::tts::TextToSpeech;
 
 /// What callers say to the receptionist, 2-6 s each. The booking flow is never confirmed and
 /// nothing is cancelled, so every run finds the same database and gets the same replies.
 pub const DEFAULT_LINES: [&str; 10] = [
-    "Hello, I would like to book an appointment with doctor Patel.",
+    "Hello, I would like to book an appointment with | doctor Patel.",
     "Next Monday at ten in the morning, please.",
-    "My name is John Smith, and my date of birth is March fourth, nineteen eighty five.",
+    "My name is John Smith, and my date of birth is | March fourth, nineteen eighty five.",
     "Before that, what are doctor Chen's hours?",
     "Which doctors work in cardiology?",
-    "Is doctor Okafor free on Friday afternoon?",
+    "Is doctor Okafor free on | Friday afternoon?",
     "Do you have an eye doctor?",
     "What does doctor Hassan specialise in?",
-    "Can I see a children's doctor on Wednesday morning?",
+    "Can I see a children's doctor on | Wednesday morning?",
     "No, thank you, I will call back later. Goodbye.",
 ];
+
+/// Where a line's caller stops to think mid-sentence ("... with | doctor Patel"): the two
+/// parts are spoken apart and joined by [`MID_PAUSE_MS`] of silence, longer than the fixed end
+/// of turn (480 ms) and shorter than the hold for words that trail off (1.2 s).
+pub const PAUSE_MARK: &str = " | ";
+pub const MID_PAUSE_MS: u64 = 700;
 
 /// The warm-up line, spoken before the measured ones (not counted).
 pub const WARM_UP_LINE: &str = "Hello, is this the hospital?";
@@ -35,6 +41,8 @@ pub struct Utterance {
     pub name: String,
     pub text: Option<String>,
     pub pcm: Vec<i16>,
+    /// Spoken with a pause in the middle of the sentence (see [`PAUSE_MARK`]).
+    pub paused: bool,
 }
 
 impl Utterance {
@@ -43,12 +51,12 @@ impl Utterance {
     }
 }
 
-/// Where the speech in `pcm` ends: just after its last sample at or above -40 dBFS (the
+/// Where the speech in `pcm` ends: just after its last sample at or above -40 dBFS
+/// ([`AUDIBLE_FLOOR`]) (the
 /// caller's real end of speech, which a benchmark knows and a live pipeline must estimate).
 pub fn last_audible(pcm: &[i16]) -> usize {
-    let floor = (32_768.0 * 0.01) as i32;
     pcm.iter()
-        .rposition(|&s| i32::from(s).abs() >= floor)
+        .rposition(|&s| s.unsigned_abs() >= AUDIBLE_FLOOR as u16)
         .map_or(0, |i| i + 1)
 }
 
@@ -83,6 +91,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Utterance>, BenchError> {
                     .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
                 text,
                 pcm: read_wav_mono(p, INPUT_RATE)?,
+                paused: false,
             })
         })
         .collect()
@@ -143,13 +152,21 @@ pub fn generate(
         .map(|(i, line)| {
             let name = format!("{:02}-{:016x}", i + 1, fnv1a(&[&voice, line]));
             let path = cache.join(format!("{name}.wav"));
+            let words = line.replace(PAUSE_MARK, " ");
             let pcm = match read_wav_mono(&path, INPUT_RATE) {
                 Ok(pcm) if !pcm.is_empty() => pcm,
                 _ => {
-                    let pcm = speak(tts, line)?;
+                    let mut pcm = Vec::new();
+                    for (k, part) in line.split(PAUSE_MARK).enumerate() {
+                        if k > 0 {
+                            let gap = (MID_PAUSE_MS * INPUT_RATE as u64 / 1000) as usize;
+                            pcm.extend(std::iter::repeat_n(0i16, gap));
+                        }
+                        pcm.extend(speak(tts, part)?);
+                    }
                     write_wav_mono(&path, &pcm, INPUT_RATE)?;
                     // The words beside the audio, so the folder also works with --utterances.
-                    std::fs::write(path.with_extension("txt"), line).map_err(|e| {
+                    std::fs::write(path.with_extension("txt"), &words).map_err(|e| {
                         BenchError::Io {
                             path: path.with_extension("txt"),
                             message: e.to_string(),
@@ -160,8 +177,9 @@ pub fn generate(
             };
             Ok(Utterance {
                 name,
-                text: Some(line.to_string()),
+                text: Some(words),
                 pcm,
+                paused: line.contains(PAUSE_MARK),
             })
         })
         .collect()
@@ -258,6 +276,7 @@ mod tests {
             name: "a".into(),
             text: None,
             pcm: vec![100; 8_000],
+            paused: false,
         };
         assert_eq!(speech_of_length(&[u], 2.0).len(), 32_000);
         assert!(speech_of_length(&[], 2.0).is_empty());

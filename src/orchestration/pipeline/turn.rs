@@ -165,6 +165,7 @@ impl Turn {
             },
             speculative_stt: r.speculative,
             errors: r.errors.clone(),
+            speech_end_at: r.marks.speech_end,
         })
     }
 }
@@ -237,6 +238,10 @@ pub struct TurnReport {
     /// The final transcript came from speculative work started during the endpointing silence.
     pub speculative_stt: bool,
     pub errors: Vec<String>,
+    /// Where the caller stopped (the anchor of every latency), for a harness that knows when
+    /// its audio really ended; not sent to clients.
+    #[serde(skip)]
+    pub speech_end_at: Option<Instant>,
 }
 
 impl TurnReport {

@@ -14,11 +14,17 @@ use super::super::runner::{Flow, Stage};
 use super::super::shared::Shared;
 use super::super::state::AgentState;
 use super::super::turn::{Mark, Turn};
-use crate::foundation::audio::{i16_to_f32, FRAME_MS, INPUT_RATE};
+use crate::foundation::audio::{i16_to_f32, is_audible, FRAME_MS, INPUT_RATE};
 use crate::foundation::text::turn_end::TurnVerdict;
 use crate::providers::vad::{TurnDetector, TurnEvent, Vad, VadConfig, VAD_CHUNK};
 
 const CHUNK_MS: u32 = (VAD_CHUNK as u32 * 1000) / INPUT_RATE;
+
+/// The audible end is looked for this far before the detector's voiced end (its lag is a few
+/// chunks; much earlier sound belongs to speech before a pause, not to the end).
+const ANCHOR_WINDOW: Duration = Duration::from_millis(300);
+/// Audible frame ends kept: 2 s, more than the longest wait for the end of a turn.
+const AUDIBLE_KEPT: usize = 100;
 
 /// The turn being heard.
 struct Current {
@@ -50,6 +56,10 @@ pub struct VadStage {
     ducked: bool,
     /// Pauses so far (the one the caller is in, when paused).
     pauses: u64,
+    /// Ends of the recent frames with audible sound: the voice detector calls speech over a
+    /// little after the sound stops (Silero's probability lags it by a few chunks), so the
+    /// turn's end is anchored on the sound.
+    audible: VecDeque<Instant>,
     tx: Sender<VadMsg>,
     s: Shared,
 }
@@ -80,6 +90,7 @@ impl VadStage {
             seq: 0,
             ducked: false,
             pauses: 0,
+            audible: VecDeque::with_capacity(AUDIBLE_KEPT + 1),
             tx,
             s,
         }
@@ -123,6 +134,19 @@ impl VadStage {
         Flow::Continue
     }
 
+    /// Where the caller stopped: the last audible frame up to the detector's last voiced one
+    /// (sound after that is noise the detector did not call speech).
+    fn speech_end(&self) -> Instant {
+        let voiced = self.last_voiced.unwrap_or_else(Instant::now);
+        self.audible
+            .iter()
+            .rev()
+            .find(|&&a| a <= voiced)
+            .filter(|&&a| voiced - a < ANCHOR_WINDOW)
+            .copied()
+            .unwrap_or(voiced)
+    }
+
     /// Turn the agent's voice down while the caller may be cutting in, or back up.
     fn duck(&mut self, on: bool) {
         if self.ducked == on {
@@ -135,10 +159,7 @@ impl VadStage {
 
     /// The turn is over (the caller fell silent, or a streaming provider said so first).
     fn end_turn(&mut self, c: Current) -> Flow {
-        c.turn.mark_at(
-            Mark::SpeechEnd,
-            self.last_voiced.unwrap_or_else(Instant::now),
-        );
+        c.turn.mark_at(Mark::SpeechEnd, self.speech_end());
         c.turn.mark(Mark::Endpoint);
         if c.over_agent && !c.barged_in && self.agent == AgentState::Speaking {
             // Too short to interrupt (a cough, a "mm-hmm", the agent's own echo): the agent's
@@ -303,6 +324,13 @@ impl Stage for VadStage {
             self.preroll.push_back(frame.pcm.clone());
             while self.preroll.len() > self.preroll_frames {
                 self.preroll.pop_front();
+            }
+        }
+        if is_audible(&frame.pcm) {
+            self.audible
+                .push_back(frame.at + Duration::from_millis(FRAME_MS));
+            if self.audible.len() > AUDIBLE_KEPT {
+                self.audible.pop_front();
             }
         }
         self.pending.extend(i16_to_f32(&frame.pcm));
