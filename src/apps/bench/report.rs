@@ -474,10 +474,13 @@ impl BenchReport {
             } else {
                 String::new()
             };
+            // Turns ended at a mid-sentence pause are off by the rest of the sentence: counted
+            // as premature, not as anchor error.
+            let frame = crate::foundation::audio::FRAME_MS as f64;
             let errors: Vec<f64> = run
                 .turns
                 .iter()
-                .filter_map(|t| t.anchor_error_ms.map(f64::abs))
+                .filter_map(|t| t.anchor_error_ms.filter(|e| *e >= -frame).map(f64::abs))
                 .collect();
             let anchor = errors
                 .iter()
@@ -486,7 +489,8 @@ impl BenchReport {
                 .map_or(String::new(), |max| {
                     format!(
                         "; latencies start at the caller's real end of speech (the pipeline's \
-                         anchor within {max:.1} ms of each utterance's last audible sample)"
+                         anchor within {max:.1} ms of each utterance's last audible sample, \
+                         premature ends aside)"
                     )
                 });
             let ends = format!(

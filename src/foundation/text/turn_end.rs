@@ -21,13 +21,21 @@ pub enum TurnVerdict {
 const OPEN_ENDS: &[&str] = &[
     "and", "or", "but", "so", "because", "with", "to", "for", "of", "on", "at", "in", "from",
     "by", "about", "than", "the", "a", "an", "my", "your", "his", "her", "our", "their", "is",
-    "are", "was", "were", "be", "am", "i'm", "im", "it's", "its", "i", "we", "if", "this",
-    "doctor", "dr", "mister", "mr", "mrs", "ms", "miss", "um", "uh", "er", "erm", "hmm", "like",
-    "maybe", "also", "can", "could", "would", "will", "should", "i'd", "id", "i'll", "see",
-    "called", "named", "next", "before", "after", "around", "between", "until", "till",
-    "either", "whether",
+    "are", "was", "were", "be", "am", "i'm", "im", "it's", "its", "i", "we", "if", "this", "um",
+    "uh", "er", "erm", "hmm", "like", "maybe", "also", "can", "could", "would", "will", "should",
+    "i'd", "id", "i'll", "called", "named", "next", "before", "after", "around", "between",
+    "until", "till", "either", "whether",
 ];
 
+/// Words that end a sentence only as a noun or verb: open unless the recogniser closed it
+/// ("can I see doctor" vs "do you have an eye doctor?").
+const OPEN_IF_UNCLOSED: &[&str] = &["doctor", "dr", "mister", "mr", "mrs", "ms", "miss", "see"];
+
+/// Prepositions a question may end on, when it opens with a question word.
+const STRANDED: &[&str] = &[
+    "in", "on", "at", "for", "with", "to", "from", "about", "of", "by",
+];
+const WH: &[&str] = &["what", "which", "who", "whom", "where", "when", "how"];
 /// Phrases that open a detail still to come ("my name is", "born on").
 #[rustfmt::skip]
 const OPEN_PHRASES: &[&str] = &[
@@ -61,12 +69,17 @@ const MONTHS: &[&str] = &[
 /// Judge the words heard so far.
 pub fn judge(text: &str) -> TurnVerdict {
     let trimmed = text.trim();
-    // A recogniser's own mark of speech trailing off.
-    if trimmed.ends_with("...") || trimmed.ends_with('…') || trimmed.ends_with(',') {
+    // A recogniser's own mark of speech trailing off. A trailing comma is one only after a
+    // few words ("Before that," "Well, actually,"): Whisper ends whole requests with commas too.
+    let few_words = trimmed.split_whitespace().count() <= 3;
+    if trimmed.ends_with("...") || trimmed.ends_with('…') || (trimmed.ends_with(',') && few_words)
+    {
         return TurnVerdict::Incomplete;
     }
+    let closed = trimmed.ends_with(['?', '.', '!']);
+    let question = trimmed.ends_with('?');
     let words: Vec<String> = trimmed
-        .split_whitespace()
+        .split(|c: char| c.is_whitespace() || c == '-')
         .map(|w| {
             w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
                 .to_lowercase()
@@ -80,11 +93,18 @@ pub fn judge(text: &str) -> TurnVerdict {
         return TurnVerdict::Unsure;
     }
     let tail = words[words.len().saturating_sub(3)..].join(" ");
-    let open = OPEN_ENDS.contains(&last.as_str())
+    let last = last.as_str();
+    // "What does Doctor Hassan specialise in?": a question may end on its preposition.
+    let stranded = question
+        && STRANDED.contains(&last)
+        && words.first().is_some_and(|w| WH.contains(&w.as_str()));
+    let open = (OPEN_ENDS.contains(&last) && !stranded)
+        // A title or verb that ends a closed sentence ("do you have an eye doctor?") is whole.
+        || (OPEN_IF_UNCLOSED.contains(&last) && !closed)
         || OPEN_PHRASES.iter().any(|p| tail.ends_with(p))
         // "March" without its day; "May" alone is a yes-no question's first word too, but
         // a request does not end on it either.
-        || MONTHS.contains(&last.as_str());
+        || MONTHS.contains(&last);
     if open {
         TurnVerdict::Incomplete
     } else {
@@ -110,6 +130,10 @@ mod tests {
             "I'll take that one then",
             "thank you",
             "sorry, what?",
+            "which doctors work in cardiology,",
+            "Do you have an eye doctor?",
+            "What does Dr. Hassen specialize in?",
+            "Who should I speak to?",
         ] {
             assert_eq!(judge(t), TurnVerdict::Complete, "{t}");
         }
@@ -128,6 +152,10 @@ mod tests {
             "I need an appointment on,",
             "um, let me think",
             "Is there anything on Tuesday or",
+            "Is Dhaka or Akhafar free-on?",
+            "before that,",
+            "Can I see a children's doctor on?",
+            "Hello, I would like to book an appointment with.",
         ] {
             assert_eq!(judge(t), TurnVerdict::Incomplete, "{t}");
         }
