@@ -699,7 +699,13 @@ fn card_session(
         no_echo_gate: !echo_gate,
         ..MicArgs::default()
     };
-    let pipeline = Pipeline::spawn(parts, mic_config(PipelineConfig::default(), &args));
+    let mut config = mic_config(PipelineConfig::default(), &args);
+    if !echo_gate {
+        // Ducking at the loop's onset would also hide it (and pump the volume): the control
+        // keeps the voice level so the loop is as loud as it would be.
+        config.vad.duck_gain = 1.0;
+    }
+    let pipeline = Pipeline::spawn(parts, config);
     let generation = pipeline.generation().clone();
     let speaker = play_card(&dev, &caller, echo, &generation);
     // The caller hangs up: the source ends and every stage drains.
