@@ -12,7 +12,7 @@ pub enum TurnVerdict {
     Complete,
     /// Trailing off mid-sentence: wait longer for the rest.
     Incomplete,
-    /// Nothing to go on (no words, a greeting alone): keep the usual wait.
+    /// Nothing to go on (no words, a greeting alone, a breath at a comma): keep the usual wait.
     Unsure,
 }
 
@@ -69,13 +69,13 @@ const MONTHS: &[&str] = &[
 /// Judge the words heard so far.
 pub fn judge(text: &str) -> TurnVerdict {
     let trimmed = text.trim();
-    // A recogniser's own mark of speech trailing off. A trailing comma is one only after a
-    // few words ("Before that," "Well, actually,"): Whisper ends whole requests with commas too.
-    let few_words = trimmed.split_whitespace().count() <= 3;
-    if trimmed.ends_with("...") || trimmed.ends_with('…') || (trimmed.ends_with(',') && few_words)
-    {
+    // A recogniser's own mark of speech trailing off.
+    if trimmed.ends_with("...") || trimmed.ends_with('…') {
         return TurnVerdict::Incomplete;
     }
+    // A comma says a breath, not an end: Whisper puts one after whole requests ("which doctors
+    // work in cardiology,") and inside them ("My name is John Smith, | and my date of birth").
+    let comma = trimmed.ends_with(',');
     let closed = trimmed.ends_with(['?', '.', '!']);
     let question = trimmed.ends_with('?');
     let words: Vec<String> = trimmed
@@ -107,6 +107,8 @@ pub fn judge(text: &str) -> TurnVerdict {
         || MONTHS.contains(&last);
     if open {
         TurnVerdict::Incomplete
+    } else if comma {
+        TurnVerdict::Unsure
     } else {
         TurnVerdict::Complete
     }
@@ -130,7 +132,6 @@ mod tests {
             "I'll take that one then",
             "thank you",
             "sorry, what?",
-            "which doctors work in cardiology,",
             "Do you have an eye doctor?",
             "What does Dr. Hassen specialize in?",
             "Who should I speak to?",
@@ -153,7 +154,6 @@ mod tests {
             "um, let me think",
             "Is there anything on Tuesday or",
             "Is Dhaka or Akhafar free-on?",
-            "before that,",
             "Can I see a children's doctor on?",
             "Hello, I would like to book an appointment with.",
         ] {
@@ -163,7 +163,16 @@ mod tests {
 
     #[test]
     fn no_words_or_a_greeting_alone_is_no_evidence() {
-        for t in ["Hello.", "Hi there", "Good morning!", "Okay, so", "Sorry?"] {
+        for t in [
+            "Hello.",
+            "Hi there",
+            "Good morning!",
+            "Sorry?",
+            // A comma: a breath inside the request as often as after it.
+            "which doctors work in cardiology,",
+            "My name is John Smith,",
+            "before that,",
+        ] {
             assert_eq!(judge(t), TurnVerdict::Unsure, "{t}");
         }
         assert_eq!(judge(""), TurnVerdict::Unsure);
