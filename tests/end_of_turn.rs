@@ -48,6 +48,13 @@ fn run(caller: &[(u64, bool)], lines: &[&str], config: PipelineConfig) -> Sessio
         .expect("pipeline did not shut down")
 }
 
+/// The pipeline with the end of turn judged.
+fn judged() -> PipelineConfig {
+    let mut c = PipelineConfig::default();
+    c.vad.judge_end = true;
+    c
+}
+
 fn transcripts(o: &SessionOutcome) -> Vec<String> {
     o.reports.iter().map(|r| r.transcript.clone()).collect()
 }
@@ -66,7 +73,7 @@ fn a_caller_trailing_off_is_waited_for_and_goes_on_in_the_same_turn() {
     let o = run(
         &NAME_AFTER_A_PAUSE,
         &["my name is", "my name is John Smith"],
-        PipelineConfig::default(),
+        judged(),
     );
     assert_eq!(transcripts(&o), ["my name is John Smith"]);
 }
@@ -85,7 +92,7 @@ fn a_whole_request_is_answered_after_a_short_silence() {
     let o = run(
         &TWO_TURNS_CLOSE_TOGETHER,
         &["Is Doctor Patel free on Monday?", "Thanks."],
-        PipelineConfig::default(),
+        judged(),
     );
     assert_eq!(
         transcripts(&o),
@@ -96,7 +103,7 @@ fn a_whole_request_is_answered_after_a_short_silence() {
 
 #[test]
 fn with_a_fixed_silence_the_same_callers_are_cut_and_joined_the_other_way() {
-    let mut fixed = PipelineConfig::default();
+    let mut fixed = judged();
     fixed.vad.judge_end = false;
     // The pause after "my name is" ends the turn...
     let o = run(

@@ -105,9 +105,16 @@ pub fn judge(text: &str) -> TurnVerdict {
         // "March" without its day; "May" alone is a yes-no question's first word too, but
         // a request does not end on it either.
         || MONTHS.contains(&last);
+    // "... my date of birth is March 4th." may go on with its year after a breath.
+    let day = |w: &str| {
+        let digits = w.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        !digits.is_empty() && digits.len() <= 2 && digits.chars().all(|c| c.is_ascii_digit())
+    };
+    let bare_date =
+        words.len() >= 2 && day(last) && MONTHS.contains(&words[words.len() - 2].as_str());
     if open {
         TurnVerdict::Incomplete
-    } else if comma {
+    } else if comma || bare_date {
         TurnVerdict::Unsure
     } else {
         TurnVerdict::Complete
@@ -172,6 +179,7 @@ mod tests {
             "which doctors work in cardiology,",
             "My name is John Smith,",
             "before that,",
+            "my date of birth is March 4th.",
         ] {
             assert_eq!(judge(t), TurnVerdict::Unsure, "{t}");
         }

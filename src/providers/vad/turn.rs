@@ -51,7 +51,9 @@ impl Default for VadConfig {
             neg_threshold: 0.35,
             min_speech_ms: 192,
             min_silence_ms: 480,
-            judge_end: true,
+            // Off until a judged end no longer breaks the phone booking test (the telephony
+            // test's booking failed with it on; see the issue note). `end_of_turn` tests turn it on.
+            judge_end: false,
             early_end_ms: 200,
             hold_ms: 1_200,
             // Four 32 ms chunks: early enough that a guessed reply is often ready by the end of
