@@ -52,7 +52,7 @@ impl Utterance {
 }
 
 /// Where the speech in `pcm` ends: just after its last sample at or above -40 dBFS
-/// ([`AUDIBLE_FLOOR`]) (the
+/// ([`AUDIBLE_FLOOR`], the
 /// caller's real end of speech, which a benchmark knows and a live pipeline must estimate).
 pub fn last_audible(pcm: &[i16]) -> usize {
     pcm.iter()

@@ -17,7 +17,6 @@ pub const FRAME_SAMPLES: usize = 320;
 /// Duration of one capture frame.
 pub const FRAME_MS: u64 = 20;
 
-/// PCM16 to f32 in [-1, 1).
 /// The level a caller's speech stands above (-40 dBFS): where it falls below for good, the
 /// caller has really stopped, whatever a voice detector decides a little later.
 pub const AUDIBLE_FLOOR: i16 = 328;
@@ -27,6 +26,7 @@ pub fn is_audible(pcm: &[i16]) -> bool {
     pcm.iter().any(|s| s.unsigned_abs() >= AUDIBLE_FLOOR as u16)
 }
 
+/// PCM16 to f32 in [-1, 1).
 pub fn i16_to_f32(samples: &[i16]) -> Vec<f32> {
     samples.iter().map(|&s| s as f32 / 32768.0).collect()
 }

@@ -208,9 +208,6 @@ impl Sink {
             if r.released == 0 {
                 // A reply starts at full volume, whatever the last one was ducked to.
                 self.gain = 1.0;
-            }
-            self.played_gain = apply_gain(&mut slice, self.played_gain, self.gain);
-            if r.released == 0 {
                 r.turn.mark(Mark::FirstAudioOut);
                 let entered = self.state.reply_started();
                 self.publish(entered);
@@ -226,6 +223,7 @@ impl Sink {
                     }));
                 }
             }
+            self.played_gain = apply_gain(&mut slice, self.played_gain, self.gain);
             // A gap (TTS slower than real time) restarts the playout line at now.
             let play_at = self.next_play.max(now);
             let ms = (n as u64 * 1000) / OUTPUT_RATE as u64;
@@ -421,8 +419,8 @@ impl Stage for Sink {
     }
 }
 
-/// Samples over which a change of volume is ramped (5 ms at 16 kHz).
-const GAIN_RAMP: usize = 80;
+/// Samples over which a change of volume is ramped: 5 ms of the agent's audio.
+const GAIN_RAMP: usize = OUTPUT_RATE as usize / 200;
 
 /// Scale `pcm` by a gain going from `from` to `to` over the first [`GAIN_RAMP`] samples;
 /// returns the gain it ends at.
