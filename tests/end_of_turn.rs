@@ -2,7 +2,7 @@
 //! whole request is answered after a short silence, a sentence trailing off ("my name is...")
 //! is waited for, and a caller who goes on inside that wait continues the same turn.
 //!
-//! The gaps here sit between the two waits and the fixed one (200 ms < gap < 480 ms, and
+//! The gaps here sit between the two waits and the fixed one (300 ms < gap < 480 ms, and
 //! 480 ms < pause < 1.2 s), so each test would split or join the turns the other way round
 //! with the fixed silence of before (the last test shows it).
 
@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use voice_agent::foundation::audio::wav::WavInput;
+use voice_agent::foundation::text::turn_end::TurnVerdict;
 use voice_agent::orchestration::pipeline::output::Speaker;
 use voice_agent::orchestration::pipeline::{
     Pipeline, PipelineConfig, SessionOutcome, SessionParts,
@@ -22,6 +23,18 @@ use voice_agent::providers::vad::energy::EnergyVad;
 /// A caller (ms, speech) heard as `lines` (one per transcript made: each pause's, and each
 /// turn's final unless the pause's stands), answered by short replies.
 fn run(caller: &[(u64, bool)], lines: &[&str], config: PipelineConfig) -> SessionOutcome {
+    run_with(caller, lines, config, None)
+}
+
+/// As `run`, with a brain whose view of every pause is `brain`.
+fn run_with(
+    caller: &[(u64, bool)],
+    lines: &[&str],
+    config: PipelineConfig,
+    brain: Option<TurnVerdict>,
+) -> SessionOutcome {
+    let mut chat = ScriptedChat::replies(&["Okay.", "Sure.", "Right."]);
+    chat.turn_verdict = brain;
     let parts = SessionParts {
         input: Box::new(WavInput::from_samples(synthetic_caller(caller), true)),
         output: Box::new(Speaker::new(
@@ -30,7 +43,7 @@ fn run(caller: &[(u64, bool)], lines: &[&str], config: PipelineConfig) -> Sessio
         )),
         vad: Box::new(EnergyVad::default()),
         stt: Box::new(ScriptedStt::new(lines)),
-        chat: Box::new(ScriptedChat::replies(&["Okay.", "Sure.", "Right."])),
+        chat: Box::new(chat),
         tools: Box::new(EchoTools::default()),
         tts: Box::new(ToneTts {
             ms_per_char: 20,
@@ -122,4 +135,70 @@ fn with_a_fixed_silence_the_same_callers_are_cut_and_joined_the_other_way() {
         fixed,
     );
     assert_eq!(transcripts(&o), ["Is Doctor Patel free on Monday? Thanks."]);
+}
+
+/// "My name is John Smith." ... 380 ms ... "and my date of birth is March 4th, 1985".
+const NAME_THEN_BIRTH_DATE: [(u64, bool); 5] = [
+    (200, false),
+    (900, true),
+    (380, false),
+    (1_200, true),
+    (2_500, false),
+];
+
+#[test]
+fn a_brain_that_asked_for_more_holds_a_whole_sentence_open() {
+    let lines = [
+        "My name is John Smith.",
+        "My name is John Smith and my date of birth is March 4th, 1985.",
+    ];
+    // The brain asked for a name and a birth date, and has heard only the name.
+    let o = run_with(
+        &NAME_THEN_BIRTH_DATE,
+        &lines,
+        judged(),
+        Some(TurnVerdict::Incomplete),
+    );
+    assert_eq!(transcripts(&o), [lines[1]]);
+    // The words alone say the sentence is whole: the turn ends in the breath.
+    let o = run(
+        &NAME_THEN_BIRTH_DATE,
+        &[
+            "My name is John Smith.",
+            "and my date of birth is March 4th, 1985.",
+        ],
+        judged(),
+    );
+    assert_eq!(
+        transcripts(&o),
+        [
+            "My name is John Smith.",
+            "and my date of birth is March 4th, 1985."
+        ]
+    );
+}
+
+/// "is doctor patel free" ... 100 ms (a breath the voice detector does not count as a pause)
+/// ... "on monday".
+const A_BREATH: [(u64, bool); 5] = [
+    (200, false),
+    (700, true),
+    (100, false),
+    (600, true),
+    (2_500, false),
+];
+
+#[test]
+fn the_sound_stopping_is_a_pause_before_the_voice_detector_sees_one() {
+    // Each pause transcribes the words so far: the breath's does too, and the caller going
+    // on voids it, so the turn's words are those of the real pause.
+    let lines = ["Is Doctor Patel free", "Is Doctor Patel free on Monday?"];
+    let o = run(&A_BREATH, &lines, judged());
+    assert_eq!(transcripts(&o), [lines[1]]);
+    // Waiting for the detector's own pause, the breath is not one: the first line is what
+    // the only pause hears.
+    let mut detector_only = judged();
+    detector_only.vad.quiet_pause_ms = None;
+    let o = run(&A_BREATH, &lines, detector_only);
+    assert_eq!(transcripts(&o), [lines[0]]);
 }

@@ -22,6 +22,7 @@ use crate::providers::stt::openai::{OpenAiStt, OpenAiSttConfig};
 use crate::providers::stt::whisper::{WhisperModel, WhisperStt};
 use crate::providers::tts::elevenlabs::{ElevenLabsConfig, ElevenLabsTts};
 use crate::providers::tts::openai::{OpenAiTts, OpenAiTtsConfig};
+use crate::providers::tts::phrases::{CachedTts, PhraseCache};
 use crate::providers::tts::piper::{PiperTts, PiperVoice};
 use crate::providers::vad::energy::EnergyVad;
 use crate::providers::vad::silero::{SileroModel, SileroVad};
@@ -316,7 +317,14 @@ impl Providers {
             compute,
             remote_stt,
             remote_tts,
+            local_phrases: PhraseCache::new(&crate::domain::brain::PREAMBLES),
+            remote_phrases: PhraseCache::new(&crate::domain::brain::PREAMBLES),
         };
+        if let (Some(v), None) = (&speech.piper, &speech.remote_tts) {
+            speech
+                .local_phrases
+                .warm(&mut PiperTts::on(v.clone(), speech.compute.clone()));
+        }
         // Build one of each now: a bad key or an unreachable host shows at start-up.
         let (stt, tts) = speech.session()?;
         lines.push(format!("stt:   {}", stt.name()));
@@ -439,6 +447,10 @@ struct Speech {
     compute: Compute,
     remote_stt: Option<RemoteStt>,
     remote_tts: Option<RemoteTts>,
+    /// The receptionist's preambles as audio, one cache per voice (the local one is warmed at
+    /// start-up when it speaks; a remote one fills on first use).
+    local_phrases: PhraseCache,
+    remote_phrases: PhraseCache,
 }
 
 /// A session's ears and voice.
@@ -484,7 +496,10 @@ impl Speech {
             }
         };
         let local_tts = self.piper.as_ref().map(|v| {
-            Box::new(PiperTts::on(v.clone(), self.compute.clone())) as Box<dyn TextToSpeech>
+            Box::new(CachedTts::new(
+                Box::new(PiperTts::on(v.clone(), self.compute.clone())),
+                self.local_phrases.clone(),
+            )) as Box<dyn TextToSpeech>
         });
         let tts: Box<dyn TextToSpeech> = match (&self.remote_tts, local_tts) {
             (None, Some(local)) => local,
@@ -498,6 +513,7 @@ impl Speech {
                         Box::new(OpenAiTts::new(c.clone()).map_err(|e| svc(&e))?)
                     }
                 };
+                let remote = Box::new(CachedTts::new(remote, self.remote_phrases.clone()));
                 match local {
                     Some(l) => Box::new(FallbackTts::new(remote, l)),
                     None => remote,

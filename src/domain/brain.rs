@@ -22,10 +22,11 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use self::dialogue::{Action, Dialogue, GREETING};
+use self::dialogue::{Action, Dialogue, Pending, GREETING};
 use crate::domain::calendar::{Clock, SystemClock};
 use crate::domain::store::Store;
 use crate::foundation::cancel::CancelToken;
+use crate::foundation::text::turn_end::TurnVerdict;
 use crate::providers::llm::{
     ChatEvent, ChatMessage, ChatModel, FinishReason, LlmError, Role, ToolCall, ToolSpec,
 };
@@ -42,14 +43,25 @@ pub struct BuiltinReceptionist {
 /// one, and knows they were understood.
 fn preamble(tool: &str) -> &'static str {
     match tool {
-        "check_availability" => "Let me check.",
-        "get_doctor_info" => "Let me see.",
-        "get_patient_info" => "Let me look you up.",
-        "schedule_appointment" => "Booking it now.",
-        "cancel_appointment" => "Cancelling it now.",
-        _ => "One moment.",
+        "check_availability" => PREAMBLES[0],
+        "get_doctor_info" => PREAMBLES[1],
+        "get_patient_info" => PREAMBLES[2],
+        "schedule_appointment" => PREAMBLES[3],
+        "cancel_appointment" => PREAMBLES[4],
+        _ => PREAMBLES[5],
     }
 }
+
+/// Every preamble the receptionist says (the LLM's prompt asks for the first): said before
+/// most lookups, they are worth keeping as audio (`providers::tts::phrases`).
+pub const PREAMBLES: [&str; 6] = [
+    "Let me check.",
+    "Let me see.",
+    "Let me look you up.",
+    "Booking it now.",
+    "Cancelling it now.",
+    "One moment.",
+];
 
 impl Default for BuiltinReceptionist {
     fn default() -> Self {
@@ -203,6 +215,38 @@ impl ChatModel for BuiltinReceptionist {
         "built-in receptionist (offline, rule-based)".to_string()
     }
 
+    /// The receptionist knows what it asked. Asked for a name and a birth date, a caller who
+    /// has given the name, or a birth date without its year, is half-way through the answer
+    /// ("My name is John Smith, | and my date of birth is March fourth, | nineteen eighty
+    /// five"): hold the turn. Once the answer is whole (the lookup can run), end it at once.
+    fn judge_turn(&self, history: &[ChatMessage], heard: &str) -> Option<TurnVerdict> {
+        let asked = self.dialogue.pending.clone();
+        if !matches!(asked, Pending::Name | Pending::Dob) {
+            return None;
+        }
+        // The reply these words would get, on a copy: the real state moves only on a reply.
+        let mut probe = self.clone();
+        let mut messages = history.to_vec();
+        messages.push(ChatMessage::user(heard));
+        let action = probe.decide(&messages);
+        let d = &probe.dialogue;
+        let half = d.pending == Pending::Dob
+            && ((asked == Pending::Name && d.caller.name.is_some())
+                || d.caller.partial_dob.is_some());
+        if half {
+            return Some(TurnVerdict::Incomplete);
+        }
+        // The answer is whole: the lookup runs, or the receptionist moves on to its next
+        // question.
+        match action {
+            Action::Call { .. } => Some(TurnVerdict::Complete),
+            Action::Say(_) if !matches!(d.pending, Pending::Name | Pending::Dob) => {
+                Some(TurnVerdict::Complete)
+            }
+            Action::Say(_) => None,
+        }
+    }
+
     fn stream(
         &mut self,
         messages: &[ChatMessage],
@@ -347,6 +391,50 @@ mod tests {
             text,
             "Good news, Doctor Patel is free on Tuesday, March 10 at 3 PM. Can I have your full name and date of birth, please?"
         );
+    }
+
+    #[test]
+    fn asked_for_a_name_and_birth_date_it_holds_the_turn_until_both_are_said() {
+        let mut b = brain();
+        let mut h = vec![ChatMessage::user(
+            "i'd like to see doctor patel on tuesday at three",
+        )];
+        let (_, calls, _) = run(&mut b, &h);
+        let result = json!({
+            "date": "2026-03-10", "day": "Tuesday, March 10", "requested_time": "15:00",
+            "requested_time_free": true,
+            "doctors": [{"doctor": "Dr. Priya Patel", "slots": ["14:30", "15:00"]}],
+        });
+        h.push(ChatMessage::assistant_tool_calls("", calls.clone()));
+        h.push(ChatMessage::tool(calls[0].id.clone(), result.to_string()));
+        let (text, _, _) = run(&mut b, &h);
+        assert!(
+            text.ends_with("full name and date of birth, please?"),
+            "{text}"
+        );
+        h.push(ChatMessage::assistant(text));
+        let judge = |t: &str| b.judge_turn(&h, t);
+        // Whole sentences, half of the answer: the caller is going on.
+        assert_eq!(
+            judge("My name is John Smith."),
+            Some(TurnVerdict::Incomplete)
+        );
+        assert_eq!(
+            judge("My name is John Smith and my date of birth is March 4th."),
+            Some(TurnVerdict::Incomplete)
+        );
+        // All of it, even at a breath: the lookup can run.
+        assert_eq!(
+            judge("John Smith, March 4th, 1985,"),
+            Some(TurnVerdict::Complete)
+        );
+        // Judging changes nothing: the same words still get the same answer.
+        assert_eq!(
+            judge("My name is John Smith."),
+            Some(TurnVerdict::Incomplete)
+        );
+        // Asked nothing of the kind, it has no view.
+        assert_eq!(brain().judge_turn(&[], "My name is John Smith."), None);
     }
 
     #[test]

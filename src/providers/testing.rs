@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::foundation::audio::OUTPUT_RATE;
 use crate::foundation::audio::{AudioOutput, INPUT_RATE};
 use crate::foundation::cancel::CancelToken;
+use crate::foundation::text::turn_end::TurnVerdict;
 use crate::providers::llm::tools::ToolSet;
 use crate::providers::llm::{
     ChatEvent, ChatMessage, ChatModel, FinishReason, LlmError, ToolCall, ToolSpec,
@@ -106,6 +107,8 @@ pub struct ScriptedChat {
     pub calls: Arc<Mutex<Vec<Vec<ChatMessage>>>>,
     /// One entry per `stream` call, in order, shared with the test.
     pub streams: Arc<Mutex<Vec<StreamLog>>>,
+    /// What it makes of the words at every pause (`ChatModel::judge_turn`); none by default.
+    pub turn_verdict: Option<TurnVerdict>,
     next_id: u64,
 }
 
@@ -117,6 +120,7 @@ impl ScriptedChat {
             token_delay: Duration::ZERO,
             calls: Arc::default(),
             streams: Arc::default(),
+            turn_verdict: None,
             next_id: 0,
         }
     }
@@ -139,6 +143,10 @@ impl ChatModel for ScriptedChat {
 
     fn snapshot(&self) -> Option<Box<dyn ChatModel>> {
         Some(Box::new(self.clone()))
+    }
+
+    fn judge_turn(&self, _history: &[ChatMessage], _heard: &str) -> Option<TurnVerdict> {
+        self.turn_verdict
     }
 
     fn stream(

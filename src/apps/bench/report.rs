@@ -393,12 +393,16 @@ fn stage_footer() -> String {
     let vad = crate::providers::vad::VadConfig::default();
     format!("Sum of stages is the paper's estimate (STT + LLM time to first token + first chunk + TTS \
 first audio). In streaming mode the transcript and the reply start speculatively at the caller's first pause ({} ms \
-of silence), before the end of turn is certain ({} ms after a whole request, up to {} ms after words that trail \
+without audible sound, or {} ms of silence to the voice detector), before the end of turn is certain ({} ms after a whole request, up to {} ms after words that trail \
 off, {} ms when the words say neither): the STT mark is set only when the end of turn is confirmed, \
 so STT overlaps the LLM and TTS stages and the sum can exceed the measured TTFA (negative overhead). Audio made \
 before the end of turn is held until it is certain; that hold is in \"hold + sink\" and in the overhead. \
 Turn-based mode does each step after the previous one has finished completely.",
-        vad.pause_ms, vad.early_end_ms, vad.hold_ms, vad.min_silence_ms
+        vad.quiet_pause_ms.unwrap_or(vad.pause_ms),
+        vad.pause_ms,
+        vad.early_end_ms,
+        vad.hold_ms,
+        vad.min_silence_ms
     )
 }
 

@@ -43,12 +43,15 @@ const OPEN_PHRASES: &[&str] = &[
     "let me think", "let me see", "hang on", "one second", "just a second",
 ];
 
-/// Words that open a turn more often than they make one ("Hello, ... I'd like to book"):
-/// alone, they keep the usual wait.
+/// Words that open a turn more often than they make one ("Hello, ... I'd like to book";
+/// "Yes, | please book it", "No, | I meant Tuesday": a bare yes or no at a breath is taken
+/// for a whole answer, and the rest then cuts into the agent's reply): alone, they keep the
+/// usual wait.
 #[rustfmt::skip]
 const OPENERS: &[&str] = &[
     "hello", "hi", "hey", "hiya", "morning", "afternoon", "evening", "good", "there", "okay",
     "ok", "so", "well", "right", "alright", "oh", "yeah", "now", "sorry", "excuse", "me",
+    "yes", "yep", "no", "nope", "sure",
 ];
 
 const MONTHS: &[&str] = &[
@@ -65,6 +68,18 @@ const MONTHS: &[&str] = &[
     "november",
     "december",
 ];
+
+/// The words' verdict with the brain's beside it (see `ChatModel::judge_turn`): words that
+/// trail off hold the turn whatever the brain thinks; otherwise the brain, which knows what it
+/// asked, decides ("My name is John Smith." is whole words but half of "your name and date of
+/// birth"); with no view from the brain the words stand.
+pub fn with_brain(words: TurnVerdict, brain: Option<TurnVerdict>) -> TurnVerdict {
+    match (words, brain) {
+        (TurnVerdict::Incomplete, _) => TurnVerdict::Incomplete,
+        (_, Some(b)) => b,
+        (w, None) => w,
+    }
+}
 
 /// Judge the words heard so far.
 pub fn judge(text: &str) -> TurnVerdict {
@@ -131,7 +146,7 @@ mod tests {
             "Is Doctor Patel free on Monday?",
             "I'd like to book with Doctor Patel.",
             "My date of birth is March 4th, 1985.",
-            "Yes.",
+            "Yes, please.",
             "no thanks",
             "John Smith",
             "Tuesday at three",
@@ -175,6 +190,9 @@ mod tests {
             "Hi there",
             "Good morning!",
             "Sorry?",
+            // A bare yes or no: "Yes, | please book it."
+            "Yes.",
+            "No.",
             // A comma: a breath inside the request as often as after it.
             "which doctors work in cardiology,",
             "My name is John Smith,",
@@ -185,5 +203,18 @@ mod tests {
         }
         assert_eq!(judge(""), TurnVerdict::Unsure);
         assert_eq!(judge("  . "), TurnVerdict::Unsure);
+    }
+
+    #[test]
+    fn the_brain_decides_unless_the_words_trail_off() {
+        use TurnVerdict::*;
+        // "My name is John Smith." when a name and a birth date were asked.
+        assert_eq!(with_brain(Complete, Some(Incomplete)), Incomplete);
+        // "My date of birth is March 4th, 1985," is all that was asked.
+        assert_eq!(with_brain(Unsure, Some(Complete)), Complete);
+        assert_eq!(with_brain(Incomplete, Some(Complete)), Incomplete);
+        for words in [Complete, Incomplete, Unsure] {
+            assert_eq!(with_brain(words, None), words);
+        }
     }
 }

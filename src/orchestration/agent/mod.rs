@@ -11,6 +11,7 @@ pub mod budget;
 
 use crate::foundation::cancel::CancelToken;
 use crate::foundation::dialogue::{Heard, ToolCallRecord};
+use crate::foundation::text::turn_end::TurnVerdict;
 use crate::providers::llm::tools::ToolSet;
 use crate::providers::llm::{
     ChatEvent, ChatMessage, ChatModel, FinishReason, LlmError, Role, ToolCall,
@@ -138,6 +139,12 @@ impl Agent {
 
     pub fn model_name(&self) -> String {
         self.chat.name()
+    }
+
+    /// The model's view on whether `heard` (said at the caller's pause) ends the turn, given
+    /// the conversation so far (see [`ChatModel::judge_turn`]).
+    pub fn judge_turn(&self, heard: &str) -> Option<TurnVerdict> {
+        self.chat.judge_turn(&self.history, heard)
     }
 
     /// Answer the caller: call the model with history and tools, run the tools it asks for,

@@ -7,7 +7,7 @@
 //! control:  vad, stt, agent, any stage --SinkControl--> sink      (the session's one owner)
 //!           sink --StateUpdate--> vad, source      vad --Hold--> source (wait for the answer)
 //!           any stage that panics --Stop--> source
-//!           stt --VadControl--> vad    (a streaming provider ended the turn)
+//!           stt, agent --VadControl--> vad   (the end of turn judged; a provider ended it)
 //!           sink --Heard--> agent      (what the caller heard of each reply)
 //! ```
 
@@ -78,7 +78,8 @@ pub enum VadControl {
     /// A streaming provider's own endpointing (Deepgram's `speech_final`) ended this turn
     /// before the VAD did; speech from now on starts a new turn.
     ProviderEnded { turn_id: u64 },
-    /// stt: what the words heard at pause `pause` of this turn say about its end (see
+    /// stt (or agent, with its brain's view when a reply starts at the pause): what the words
+    /// heard at pause `pause` of this turn say about its end (see
     /// [`crate::foundation::text::turn_end`]): end it soon, or wait longer.
     TurnJudged {
         turn_id: u64,
@@ -94,11 +95,14 @@ pub enum SttMsg {
     Partial { turn: Arc<Turn>, text: String },
     /// A transcript made at a pause, before the end of turn is certain: the agent may start
     /// its reply. `generation` is the one current when the transcript was made: the reply is
-    /// void if the caller went on since.
+    /// void if the caller went on since. `verdict` is what the words say about the end of the
+    /// turn at pause `pause`: the agent adds its brain's view and tells the VAD.
     Speculative {
         turn: Arc<Turn>,
         text: String,
         generation: u64,
+        pause: u64,
+        verdict: TurnVerdict,
     },
     /// The caller went on after the pause: the reply started on the speculative transcript is
     /// void (its generation was bumped before this was sent).

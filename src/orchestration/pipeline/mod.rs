@@ -209,7 +209,14 @@ impl Pipeline {
             agent_config.system_prompt = prompt;
         }
         let agent = Agent::new(agent_config, parts.chat, parts.tools);
-        let agent = AgentStage::new(agent, stt_rx.clone(), heard_rx.clone(), agent_tx, s.clone());
+        let agent = AgentStage::new(
+            agent,
+            stt_rx.clone(),
+            heard_rx.clone(),
+            agent_tx,
+            vad_ctl_tx.clone(),
+            s.clone(),
+        );
         let agent = runner::start("agent", &s, agent, stt_rx, heard_rx);
         let sentences = SentenceStage::new(
             config.sentences.clone(),

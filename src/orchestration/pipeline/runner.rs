@@ -78,6 +78,16 @@ pub fn run<S: Stage>(
     control: Receiver<S::Control>,
     generation: &Generation,
 ) -> S::Out {
+    run_loop(&mut stage, &data, &control, generation);
+    stage.finish()
+}
+
+fn run_loop<S: Stage>(
+    stage: &mut S,
+    data: &Receiver<S::In>,
+    control: &Receiver<S::Control>,
+    generation: &Generation,
+) {
     let (mut data_open, mut control_open) = (true, true);
     loop {
         // Control first: it must not wait behind queued data.
@@ -85,7 +95,7 @@ pub fn run<S: Stage>(
             match control.try_recv() {
                 Ok(c) => {
                     if stage.control(c) == Flow::Stop {
-                        return stage.finish();
+                        return;
                     }
                 }
                 Err(e) => {
@@ -99,8 +109,8 @@ pub fn run<S: Stage>(
             break;
         }
         let mut sel = Select::new();
-        let control_op = control_open.then(|| sel.recv(&control));
-        let data_op = (data_open && stage.wants_data()).then(|| sel.recv(&data));
+        let control_op = control_open.then(|| sel.recv(control));
+        let data_op = (data_open && stage.wants_data()).then(|| sel.recv(data));
         let ready = match wake_at {
             Some(at) => sel.select_deadline(at).ok(),
             // Nothing to wait for: only possible once both channels are closed.
@@ -109,14 +119,14 @@ pub fn run<S: Stage>(
         };
         let flow = match ready {
             None => stage.wake(),
-            Some(op) if Some(op.index()) == control_op => match op.recv(&control) {
+            Some(op) if Some(op.index()) == control_op => match op.recv(control) {
                 Ok(c) => stage.control(c),
                 Err(_) => {
                     control_open = false;
                     Flow::Continue
                 }
             },
-            Some(op) => match op.recv(&data) {
+            Some(op) => match op.recv(data) {
                 Ok(m) if m.droppable().is_some_and(|g| generation.is_stale(g)) => Flow::Continue,
                 Ok(m) => stage.handle(m),
                 Err(_) => {
@@ -130,7 +140,6 @@ pub fn run<S: Stage>(
             break;
         }
     }
-    stage.finish()
 }
 
 /// Run a stage on its own thread (see [`run`] and [`spawn`]).
@@ -148,7 +157,21 @@ where
     S::Out: Send + 'static,
 {
     let generation = s.generation.clone();
-    spawn(name, s, move || run(stage, data, control, &generation))
+    spawn_reporting(name, s, move |report| {
+        let mut stage = stage;
+        // The stage outlives the catch: the panic is reported while its output channel is
+        // still open, so the next stage cannot see its input close (and end the session)
+        // before the error event is on its way.
+        match catch_unwind(AssertUnwindSafe(|| {
+            run_loop(&mut stage, &data, &control, &generation)
+        })) {
+            Ok(()) => Some(stage.finish()),
+            Err(p) => {
+                report(&*p);
+                None
+            }
+        }
+    })
 }
 
 /// Run `f` on a thread named after the stage. A panic is caught and reported (an error event
@@ -159,16 +182,28 @@ pub fn spawn<R: Send + 'static>(
     s: &Shared,
     f: impl FnOnce() -> R + Send + 'static,
 ) -> JoinHandle<Option<R>> {
+    spawn_reporting(name, s, move |_| Some(f()))
+}
+
+/// As [`spawn`], with the report of a panic handed to `f`, which returns `None` after using it.
+fn spawn_reporting<R: Send + 'static>(
+    name: &'static str,
+    s: &Shared,
+    f: impl FnOnce(&dyn Fn(&(dyn std::any::Any + Send))) -> Option<R> + Send + 'static,
+) -> JoinHandle<Option<R>> {
     let (events, source, done) = (s.events.clone(), s.source.clone(), s.done.clone());
     let spawned = std::thread::Builder::new()
         .name(format!("va-{name}"))
         .spawn(move || {
-            let out = match catch_unwind(AssertUnwindSafe(f)) {
-                Ok(r) => Some(r),
+            let report = |p: &(dyn std::any::Any + Send)| {
+                let why = crate::foundation::panic::message(p);
+                events.error(name, format!("stage panicked: {why}"));
+                let _ = source.send(SourceControl::Stop);
+            };
+            let out = match catch_unwind(AssertUnwindSafe(|| f(&report))) {
+                Ok(r) => r,
                 Err(p) => {
-                    let why = crate::foundation::panic::message(&*p);
-                    events.error(name, format!("stage panicked: {why}"));
-                    let _ = source.send(SourceControl::Stop);
+                    report(&*p);
                     None
                 }
             };

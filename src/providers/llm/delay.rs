@@ -116,6 +116,9 @@ impl ChatModel for DelayedChat {
         )
     }
 
+    // No `judge_turn`: a remote model gives no view of the end of a turn (asking would cost
+    // the round trip it stands for), even when the model inside is the built-in brain.
+
     /// A wrapped model can be rolled back exactly when the inner one can.
     fn snapshot(&self) -> Option<Box<dyn ChatModel>> {
         Some(Box::new(DelayedChat::new(

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::foundation::cancel::CancelToken;
+use crate::foundation::text::turn_end::TurnVerdict;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -183,6 +184,15 @@ pub trait ChatModel: Send {
     /// caller's pause) is thrown away. Models whose whole state is the history copy cheaply;
     /// `None` means the model cannot be rolled back, so replies never start speculatively.
     fn snapshot(&self) -> Option<Box<dyn ChatModel>> {
+        None
+    }
+
+    /// What the model makes of `heard`, the caller's words at a pause, after `history`: has
+    /// the caller said all of what was just asked? `Some(Incomplete)` holds the turn open
+    /// (a name given when a name and a birth date were asked), `Some(Complete)` lets it end
+    /// at once, `None` (the default, and a remote model's answer: it would cost a round
+    /// trip) leaves it to the words alone ([`crate::foundation::text::turn_end::judge`]).
+    fn judge_turn(&self, _history: &[ChatMessage], _heard: &str) -> Option<TurnVerdict> {
         None
     }
 }

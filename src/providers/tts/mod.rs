@@ -44,4 +44,5 @@ pub mod elevenlabs;
 pub mod espeak;
 pub mod normalize;
 pub mod openai;
+pub mod phrases;
 pub mod piper;

@@ -17,13 +17,19 @@ pub struct VadConfig {
     pub min_speech_ms: u32,
     /// Silence that ends a turn when its words say nothing either way (or are not judged).
     pub min_silence_ms: u32,
-    /// Judge the end of a turn by the words heard at the first pause: a whole request ends
-    /// after `early_end_ms` of silence, one trailing off waits up to `hold_ms`.
+    /// Judge the end of a turn by the words heard at the first pause (and the brain's view of
+    /// them): a whole request ends `early_end_ms` after the caller's last audible sound, one
+    /// trailing off waits up to `hold_ms` of silence; off, every turn ends after
+    /// `min_silence_ms`.
     pub judge_end: bool,
     pub early_end_ms: u32,
     pub hold_ms: u32,
     /// Silence after which the caller is considered paused (speculative transcription starts).
     pub pause_ms: u32,
+    /// Quiet (no audible frame) this long after speech is a pause too, before the voice
+    /// detector, which lags the sound, sees one: the reply can start on the words so far. `None`
+    /// waits for the detector's pause.
+    pub quiet_pause_ms: Option<u32>,
     /// Audio kept from before the detected start, so no first syllable is cut.
     pub pre_padding_ms: u32,
     /// A turn is cut here even if the caller keeps talking.
@@ -51,14 +57,18 @@ impl Default for VadConfig {
             neg_threshold: 0.35,
             min_speech_ms: 192,
             min_silence_ms: 480,
-            // Off until a judged end no longer breaks the phone booking test (the telephony
-            // test's booking failed with it on; see the issue note). `end_of_turn` tests turn it on.
-            judge_end: false,
-            early_end_ms: 200,
+            judge_end: true,
+            // From the caller's last audible sound: longer than most breaths at a comma
+            // (Piper's run 180-420 ms; the recogniser often writes a full stop there).
+            early_end_ms: 300,
             hold_ms: 1_200,
             // Four 32 ms chunks: early enough that a guessed reply is often ready by the end of
             // turn; a guess the caller talks over costs only compute (and held audio is dropped).
             pause_ms: 128,
+            // Three frames. A stop consonant's closure ("book it") is often as long: such a
+            // pause costs a transcript (and a reply start) that the next sound voids, about
+            // two a sentence; at 80 ms half as many, and the reply starts 20 ms later.
+            quiet_pause_ms: Some(60),
             pre_padding_ms: 320,
             max_utterance_ms: 30_000,
             barge_in_min_ms: 400,

@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::super::events::Event;
-use super::super::messages::{AgentMsg, SttMsg};
+use super::super::messages::{AgentMsg, SttMsg, VadControl};
 use super::super::runner::{Flow, Stage};
 use super::super::shared::Shared;
 use super::super::turn::{Mark, Turn};
 use crate::foundation::dialogue::Heard;
+use crate::foundation::text::turn_end::{self, TurnVerdict};
 use crate::orchestration::agent::backchannel::is_backchannel_after;
 use crate::orchestration::agent::{Agent, AgentOutput, Checkpoint};
 
@@ -51,6 +52,8 @@ pub struct AgentStage {
     /// Transcripts the gate read that are not its answer: handled next, in order.
     stash: VecDeque<SttMsg>,
     tx: Sender<AgentMsg>,
+    /// To the VAD: the brain's view on the end of the turn at a pause.
+    vad: Sender<VadControl>,
     s: Shared,
     /// The last turn whose Heard account has not come back yet.
     awaiting: Option<u64>,
@@ -69,6 +72,7 @@ impl AgentStage {
         transcripts: Receiver<SttMsg>,
         heard: Receiver<Heard>,
         tx: Sender<AgentMsg>,
+        vad: Sender<VadControl>,
         s: Shared,
     ) -> Self {
         log::info!("agent brain: {}", agent.model_name());
@@ -78,6 +82,7 @@ impl AgentStage {
             heard,
             stash: VecDeque::new(),
             tx,
+            vad,
             s,
             awaiting: None,
             pending: None,
@@ -117,13 +122,19 @@ impl AgentStage {
     fn on_transcript(&mut self, msg: SttMsg) -> Flow {
         // A speculative transcript comes with the generation it belongs to; anything else is
         // answered in the generation current now.
+        let mut judged = None;
         let (turn, text, speculative, generation, from_pause) = match msg {
             SttMsg::Partial { .. } | SttMsg::Resumed { .. } => return Flow::Continue,
             SttMsg::Speculative {
                 turn,
                 text,
                 generation,
-            } => (turn, Some(text), true, generation, false),
+                pause,
+                verdict,
+            } => {
+                judged = Some((pause, verdict));
+                (turn, Some(text), true, generation, false)
+            }
             SttMsg::Final {
                 turn,
                 text,
@@ -160,6 +171,9 @@ impl AgentStage {
             }
             self.agent.rollback(p.checkpoint);
             p.turn.discard_reply();
+        }
+        if let (Some((pause, words)), Some(t)) = (judged, &text) {
+            self.judge(&turn, pause, words, t);
         }
         self.wait_for_heard();
         // A false interruption (noise, "mm-hmm"): pick the cut-off reply up where it stopped.
@@ -213,6 +227,23 @@ impl AgentStage {
             self.awaiting = Some(turn.id);
         }
         Flow::Continue
+    }
+
+    /// Tell the VAD how long to wait at this pause: the words' verdict with the brain's view
+    /// beside it (it knows what it just asked). Sent before the reply starts, so the turn can
+    /// end while the reply is being made.
+    fn judge(&self, turn: &Turn, pause: u64, words: TurnVerdict, text: &str) {
+        let brain = self.agent.judge_turn(text);
+        let verdict = turn_end::with_brain(words, brain);
+        log::debug!(
+            "agent: turn {} pause {pause}: words {words:?}, brain {brain:?} -> {verdict:?}",
+            turn.id
+        );
+        let _ = self.vad.send(VadControl::TurnJudged {
+            turn_id: turn.id,
+            pause,
+            verdict,
+        });
     }
 
     /// Speak the rest of a cut-off reply as this turn's answer.

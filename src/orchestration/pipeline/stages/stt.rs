@@ -16,7 +16,7 @@ use super::super::messages::{SinkControl, SttMsg, VadControl, VadMsg};
 use super::super::runner::{Flow, Stage};
 use super::super::shared::Shared;
 use super::super::turn::{Mark, Turn};
-use crate::foundation::audio::INPUT_RATE;
+use crate::foundation::audio::{is_audible, INPUT_RATE};
 use crate::foundation::text::turn_end;
 use crate::providers::stt::SpeechToText;
 
@@ -119,8 +119,13 @@ impl SttStage {
             };
         }
         // Partials only while the caller is talking and nothing waits behind, so a partial
-        // decode never delays the final transcript.
-        if u.paused || u.last_partial.elapsed() < PARTIAL_EVERY || !self.backlog.is_empty() {
+        // decode never delays the final transcript; not on a quiet frame either, which may be
+        // the start of the pause whose transcript starts the reply.
+        if u.paused
+            || u.last_partial.elapsed() < PARTIAL_EVERY
+            || !self.backlog.is_empty()
+            || !is_audible(&pcm)
+        {
             return Flow::Continue;
         }
         u.last_partial = Instant::now();
@@ -173,21 +178,27 @@ impl SttStage {
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
                 let text = text.trim().to_string();
                 u.speculative = Some((text.clone(), ms));
-                // The VAD decides when the turn ends; the words tell it how long to wait.
-                let _ = self.vad.send(VadControl::TurnJudged {
-                    turn_id: u.turn.id,
-                    pause,
-                    verdict: turn_end::judge(&text),
-                });
+                // The VAD decides when the turn ends; the words tell it how long to wait. With
+                // a reply starting, the agent adds what its brain makes of them and tells it.
+                let verdict = turn_end::judge(&text);
+                log::trace!("stt: words at pause {pause}: {text:?}");
                 if reply && !text.is_empty() {
                     u.reply_started = true;
                     let msg = SttMsg::Speculative {
                         turn: u.turn.clone(),
                         text,
                         generation: self.s.generation.current(),
+                        pause,
+                        verdict,
                     };
                     return self.send(msg);
                 }
+                log::debug!("stt: turn {} pause {pause}: {verdict:?}", u.turn.id);
+                let _ = self.vad.send(VadControl::TurnJudged {
+                    turn_id: u.turn.id,
+                    pause,
+                    verdict,
+                });
             }
             Err(e) => log::debug!("speculative transcript failed: {e}"),
         }

@@ -33,6 +33,8 @@ struct Current {
     over_agent: bool,
     /// This turn already cut the agent off.
     barged_in: bool,
+    /// When its speech began: sound before that is not its own.
+    started: Instant,
 }
 
 pub struct VadStage {
@@ -56,6 +58,13 @@ pub struct VadStage {
     ducked: bool,
     /// Pauses so far (the one the caller is in, when paused).
     pauses: u64,
+    /// The sound stopped long enough to be a pause, and the voice detector (lagging the
+    /// sound) has not yet seen one: the pause is this stage's own until it does.
+    quiet_paused: bool,
+    /// What the words (and the brain) said about the current pause.
+    verdict: Option<TurnVerdict>,
+    /// The end of the last frame heard: this stage's clock.
+    frame_end: Instant,
     /// Ends of the recent frames with audible sound: the voice detector calls speech over a
     /// little after the sound stops (Silero's probability lags it by a few chunks), so the
     /// turn's end is anchored on the sound.
@@ -90,6 +99,9 @@ impl VadStage {
             seq: 0,
             ducked: false,
             pauses: 0,
+            quiet_paused: false,
+            verdict: None,
+            frame_end: Instant::now(),
             audible: VecDeque::with_capacity(AUDIBLE_KEPT + 1),
             tx,
             s,
@@ -109,29 +121,100 @@ impl VadStage {
         }
     }
 
-    /// The words at a pause were judged: end the turn now (or at `early_end_ms` of silence)
-    /// when they make a whole request, wait up to `hold_ms` when they trail off. A verdict
-    /// about a pause the caller already talked through is void.
+    /// The words at a pause were judged: end the turn `early_end_ms` after the caller's sound
+    /// stopped when they make a whole request, wait up to `hold_ms` when they trail off. A
+    /// verdict about a pause the caller already talked through is void.
     fn judged(&mut self, turn_id: u64, pause: u64, verdict: TurnVerdict) -> Flow {
         let current = self
             .cur
             .as_ref()
             .is_some_and(|c| c.turn.id == turn_id && (!c.over_agent || c.barged_in));
-        if !self.config.judge_end || !current || pause != self.pauses || !self.det.paused() {
+        let paused = self.quiet_paused || self.det.paused();
+        if !self.config.judge_end || !current || pause != self.pauses || !paused {
             return Flow::Continue;
         }
-        match verdict {
-            TurnVerdict::Complete if self.det.silence_ms() >= self.config.early_end_ms => {
-                if let Some(c) = self.cur.take() {
-                    self.det.reset();
-                    return self.end_turn(c);
-                }
-            }
-            TurnVerdict::Complete => self.det.set_end_silence(self.config.early_end_ms),
-            TurnVerdict::Incomplete => self.det.set_end_silence(self.config.hold_ms),
-            TurnVerdict::Unsure => {}
+        self.verdict = Some(verdict);
+        self.tell_detector();
+        self.end_if_done()
+    }
+
+    /// The detector's wait for the end, once it sees the pause: the judged one (its silence
+    /// lags the sound, so a whole request usually ends sooner in `end_if_done`; the detector's
+    /// end is the fallback when noise keeps the sound from stopping).
+    fn tell_detector(&mut self) {
+        if !self.det.paused() {
+            return;
         }
-        Flow::Continue
+        match self.verdict {
+            Some(TurnVerdict::Complete) => self.det.set_end_silence(self.config.early_end_ms),
+            Some(TurnVerdict::Incomplete) => self.det.set_end_silence(self.config.hold_ms),
+            Some(TurnVerdict::Unsure) | None => {}
+        }
+    }
+
+    /// The last audible frame of the current turn.
+    fn last_sound(&self) -> Option<Instant> {
+        let c = self.cur.as_ref()?;
+        self.audible.back().copied().filter(|&a| a > c.started)
+    }
+
+    /// A whole request ends once the caller's sound has stopped for `early_end_ms` (and the
+    /// detector hears silence too: a caller talking below the audible floor is still talking).
+    fn end_if_done(&mut self) -> Flow {
+        let quiet = self
+            .last_sound()
+            .map(|a| self.frame_end.saturating_duration_since(a));
+        let done = self.verdict == Some(TurnVerdict::Complete)
+            && self.det.silence_ms() >= 2 * CHUNK_MS
+            && quiet.is_some_and(|q| q >= Duration::from_millis(self.config.early_end_ms as u64));
+        match self.cur.take_if(|_| done) {
+            Some(c) => {
+                self.det.reset();
+                self.end_turn(c)
+            }
+            None => Flow::Continue,
+        }
+    }
+
+    /// The sound's own pause, ahead of the detector's: quiet for `quiet_pause_ms` after speech
+    /// starts the speculative work (and the judgement of the words), sound again voids it.
+    fn watch_quiet(&mut self, audible: bool) -> Flow {
+        if audible {
+            if !self.quiet_paused {
+                return Flow::Continue;
+            }
+            self.quiet_paused = false;
+            self.verdict = None;
+            return self.send(VadMsg::Resume);
+        }
+        let answerable = self
+            .cur
+            .as_ref()
+            .is_some_and(|c| !c.over_agent || c.barged_in);
+        let quiet = self
+            .last_sound()
+            .map(|a| self.frame_end.saturating_duration_since(a));
+        let pause = match (self.config.quiet_pause_ms, quiet) {
+            (Some(ms), Some(q)) => q >= Duration::from_millis(ms as u64),
+            _ => false,
+        };
+        if pause && answerable && !self.quiet_paused && !self.det.paused() {
+            self.quiet_paused = true;
+            return self.pause();
+        }
+        self.end_if_done()
+    }
+
+    /// The caller paused: transcribe speculatively, and start the reply when the turn will
+    /// surely be answered (not a possible blip over the agent's own speech).
+    fn pause(&mut self) -> Flow {
+        let Some(c) = &self.cur else {
+            return Flow::Continue;
+        };
+        let reply = self.speculative_reply && (!c.over_agent || c.barged_in);
+        self.pauses += 1;
+        let pause = self.pauses;
+        self.send(VadMsg::Pause { reply, pause })
     }
 
     /// Where the caller stopped: the last audible frame up to the detector's last voiced one
@@ -159,6 +242,8 @@ impl VadStage {
 
     /// The turn is over (the caller fell silent, or a streaming provider said so first).
     fn end_turn(&mut self, c: Current) -> Flow {
+        self.quiet_paused = false;
+        self.verdict = None;
         c.turn.mark_at(Mark::SpeechEnd, self.speech_end());
         c.turn.mark(Mark::Endpoint);
         if c.over_agent && !c.barged_in && self.agent == AgentState::Speaking {
@@ -240,10 +325,10 @@ impl VadStage {
             TurnEvent::SpeechStart { lead_ms } => {
                 let turn = Arc::new(Turn::new(self.next_turn));
                 self.next_turn += 1;
-                turn.mark_at(
-                    Mark::SpeechStart,
-                    Instant::now() - Duration::from_millis(lead_ms as u64),
-                );
+                let started = Instant::now() - Duration::from_millis(lead_ms as u64);
+                turn.mark_at(Mark::SpeechStart, started);
+                self.quiet_paused = false;
+                self.verdict = None;
                 let over_agent = self.agent.agent_busy();
                 let expect = (self.agent == AgentState::Idle).then_some(AgentState::Listening);
                 self.report(|seq| SinkControl::CallerStarted { seq }, expect);
@@ -263,6 +348,7 @@ impl VadStage {
                     turn,
                     over_agent,
                     barged_in: false,
+                    started,
                 });
             }
             TurnEvent::Speaking { speech_ms } => {
@@ -276,17 +362,14 @@ impl VadStage {
                     return self.barge_in();
                 }
             }
-            TurnEvent::Pause { .. } => {
-                if let Some(c) = &self.cur {
-                    // A reply may start early only for a turn that will surely be answered: not
-                    // a possible blip over the agent's own speech.
-                    let reply = self.speculative_reply && (!c.over_agent || c.barged_in);
-                    self.pauses += 1;
-                    let pause = self.pauses;
-                    return self.send(VadMsg::Pause { reply, pause });
-                }
+            // The sound's pause came first: this is the same one, now the detector's too.
+            TurnEvent::Pause { .. } if self.quiet_paused => {
+                self.quiet_paused = false;
+                self.tell_detector();
             }
+            TurnEvent::Pause { .. } => return self.pause(),
             TurnEvent::Resume => {
+                self.verdict = None;
                 if self.cur.is_some() {
                     // The STT stage voids any reply started at the pause, in its own order.
                     return self.send(VadMsg::Resume);
@@ -326,9 +409,10 @@ impl Stage for VadStage {
                 self.preroll.pop_front();
             }
         }
-        if is_audible(&frame.pcm) {
-            self.audible
-                .push_back(frame.at + Duration::from_millis(FRAME_MS));
+        self.frame_end = frame.at + Duration::from_millis(FRAME_MS);
+        let audible = is_audible(&frame.pcm);
+        if audible {
+            self.audible.push_back(self.frame_end);
             if self.audible.len() > AUDIBLE_KEPT {
                 self.audible.pop_front();
             }
@@ -361,6 +445,9 @@ impl Stage for VadStage {
                     return Flow::Stop;
                 }
             }
+        }
+        if self.cur.is_some() {
+            return self.watch_quiet(audible);
         }
         Flow::Continue
     }
