@@ -56,8 +56,14 @@ pub enum VadMsg {
     BargedIn,
     /// The caller has been silent for a moment: transcribe speculatively, and when `reply`
     /// also start the reply (held back until the turn is committed). `pause` numbers the
-    /// pauses, so a judgement of the words comes back to the pause it was made at.
-    Pause { reply: bool, pause: u64 },
+    /// pauses, so a judgement of the words comes back to the pause it was made at. `early`:
+    /// the sound stopped, and the voice detector has not seen the pause yet; it sends the same
+    /// pause again when it does (transcribed then if the model was too busy before).
+    Pause {
+        reply: bool,
+        pause: u64,
+        early: bool,
+    },
     /// The caller went on after a pause: speculative work is void.
     Resume,
     /// The turn is over: produce the final transcript.

@@ -32,6 +32,17 @@ pub trait SpeechToText: Send {
         self.transcribe(audio).map(Some)
     }
 
+    /// As [`transcribe_speculative`](Self::transcribe_speculative), at the sound's own pause,
+    /// before the voice detector has seen one: worth making only if it can start at once (a
+    /// model shared by busy sessions gives `Ok(None)`, and the detector's pause transcribes).
+    fn transcribe_early(
+        &mut self,
+        audio: &[i16],
+        cancel: &CancelToken,
+    ) -> Result<Option<String>, SttError> {
+        self.transcribe_speculative(audio, cancel)
+    }
+
     /// A partial transcript of an utterance still in progress, for display only. Providers that
     /// cannot do it cheaply return `Ok(None)`; the caller may abandon it via `cancel`.
     fn transcribe_partial(

@@ -151,10 +151,14 @@ impl SttStage {
         }
     }
 
-    fn pause(&mut self, reply: bool, pause: u64) -> Flow {
+    fn pause(&mut self, reply: bool, pause: u64, early: bool) -> Flow {
         let Some(u) = self.cur.as_mut().filter(|u| !u.ended_early) else {
             return Flow::Continue;
         };
+        // The detector's view of the sound's pause: the words are in hand already.
+        if !early && u.paused && u.speculative.is_some() {
+            return Flow::Continue;
+        }
         u.paused = true;
         // A streaming provider already has the audio; its final comes at the end of turn, or
         // now if its endpointing has already closed the speech.
@@ -169,10 +173,12 @@ impl SttStage {
             return Flow::Continue;
         }
         let started = Instant::now();
-        match self
-            .stt
-            .transcribe_speculative(&u.audio, &self.s.generation.token())
-        {
+        let token = self.s.generation.token();
+        let heard = match early {
+            true => self.stt.transcribe_early(&u.audio, &token),
+            false => self.stt.transcribe_speculative(&u.audio, &token),
+        };
+        match heard {
             Ok(None) => {}
             Ok(Some(text)) => {
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -341,7 +347,11 @@ impl Stage for SttStage {
                 }
                 Flow::Continue
             }
-            VadMsg::Pause { reply, pause } => self.pause(reply, pause),
+            VadMsg::Pause {
+                reply,
+                pause,
+                early,
+            } => self.pause(reply, pause, early),
             VadMsg::Keys { text } => {
                 if let Some(u) = self.cur.as_mut() {
                     u.keys.push(text);

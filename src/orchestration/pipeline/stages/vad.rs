@@ -200,21 +200,26 @@ impl VadStage {
         };
         if pause && answerable && !self.quiet_paused && !self.det.paused() {
             self.quiet_paused = true;
-            return self.pause();
+            self.pauses += 1;
+            return self.pause(true);
         }
         self.end_if_done()
     }
 
-    /// The caller paused: transcribe speculatively, and start the reply when the turn will
-    /// surely be answered (not a possible blip over the agent's own speech).
-    fn pause(&mut self) -> Flow {
+    /// The caller paused (pause number `self.pauses`): transcribe speculatively, and start the
+    /// reply when the turn will surely be answered (not a possible blip over the agent's own
+    /// speech). `early`: the sound's pause, ahead of the detector's.
+    fn pause(&mut self, early: bool) -> Flow {
         let Some(c) = &self.cur else {
             return Flow::Continue;
         };
         let reply = self.speculative_reply && (!c.over_agent || c.barged_in);
-        self.pauses += 1;
         let pause = self.pauses;
-        self.send(VadMsg::Pause { reply, pause })
+        self.send(VadMsg::Pause {
+            reply,
+            pause,
+            early,
+        })
     }
 
     /// Where the caller stopped: the last audible frame up to the detector's last voiced one
@@ -362,12 +367,17 @@ impl VadStage {
                     return self.barge_in();
                 }
             }
-            // The sound's pause came first: this is the same one, now the detector's too.
+            // The sound's pause came first: this is the same one, now the detector's too (the
+            // STT transcribes it now if the model was too busy then).
             TurnEvent::Pause { .. } if self.quiet_paused => {
                 self.quiet_paused = false;
                 self.tell_detector();
+                return self.pause(false);
             }
-            TurnEvent::Pause { .. } => return self.pause(),
+            TurnEvent::Pause { .. } => {
+                self.pauses += 1;
+                return self.pause(false);
+            }
             TurnEvent::Resume => {
                 self.verdict = None;
                 if self.cur.is_some() {

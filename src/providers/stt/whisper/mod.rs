@@ -59,6 +59,9 @@ const MAX_TOKENS_PER_WINDOW: usize = 224;
 const PARTIAL_TOKENS: usize = 48;
 /// A partial transcript that a shared model cannot start within this long is dropped.
 const PARTIAL_PATIENCE: std::time::Duration = std::time::Duration::from_millis(100);
+/// A transcript at the sound's pause that cannot start within this long is dropped: the
+/// lanes are busy, and the voice detector's pause comes soon enough.
+const EARLY_PATIENCE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Which Whisper to load: the folder `models/whisper-<variant>/`.
 pub const DEFAULT_VARIANT: &str = "tiny.en";
@@ -465,11 +468,22 @@ impl WhisperStt {
         priority: Priority,
         cancel: &CancelToken,
     ) -> Result<Option<Transcript>, SttError> {
-        let (model, audio, token) = (self.model.clone(), audio.to_vec(), cancel.clone());
-        let call = move || model.run(&audio, &opts, &token);
         // A partial is shown while the caller speaks: late, it shows nothing new, and the
         // session had better go on to its next message (the end of the turn, say).
         let patience = (priority == Priority::Partial).then_some(PARTIAL_PATIENCE);
+        self.run_within(audio, opts, priority, patience, cancel)
+    }
+
+    fn run_within(
+        &mut self,
+        audio: &[i16],
+        opts: RunOptions,
+        priority: Priority,
+        patience: Option<std::time::Duration>,
+        cancel: &CancelToken,
+    ) -> Result<Option<Transcript>, SttError> {
+        let (model, audio, token) = (self.model.clone(), audio.to_vec(), cancel.clone());
+        let call = move || model.run(&audio, &opts, &token);
         let t = match self.compute.run_within(
             MODEL_KEY,
             &Urgency::fixed(priority),
@@ -528,6 +542,21 @@ impl SpeechToText for WhisperStt {
         };
         Ok(self
             .run(audio, opts, Priority::Speculative, cancel)?
+            .map(|t| t.text))
+    }
+
+    fn transcribe_early(
+        &mut self,
+        audio: &[i16],
+        cancel: &CancelToken,
+    ) -> Result<Option<String>, SttError> {
+        let opts = RunOptions {
+            draft: self.draft.clone(),
+            ..RunOptions::default()
+        };
+        let patience = Some(EARLY_PATIENCE);
+        Ok(self
+            .run_within(audio, opts, Priority::Speculative, patience, cancel)?
             .map(|t| t.text))
     }
 
