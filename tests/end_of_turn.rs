@@ -33,6 +33,15 @@ fn run_with(
     config: PipelineConfig,
     brain: Option<TurnVerdict>,
 ) -> SessionOutcome {
+    run_on(caller, ScriptedStt::new(lines), config, brain)
+}
+
+fn run_on(
+    caller: &[(u64, bool)],
+    stt: ScriptedStt,
+    config: PipelineConfig,
+    brain: Option<TurnVerdict>,
+) -> SessionOutcome {
     let mut chat = ScriptedChat::replies(&["Okay.", "Sure.", "Right."]);
     chat.turn_verdict = brain;
     let parts = SessionParts {
@@ -42,7 +51,7 @@ fn run_with(
             crossbeam_channel::unbounded().0,
         )),
         vad: Box::new(EnergyVad::default()),
-        stt: Box::new(ScriptedStt::new(lines)),
+        stt: Box::new(stt),
         chat: Box::new(chat),
         tools: Box::new(EchoTools::default()),
         tts: Box::new(ToneTts {
@@ -201,4 +210,16 @@ fn the_sound_stopping_is_a_pause_before_the_voice_detector_sees_one() {
     detector_only.vad.quiet_pause_ms = None;
     let o = run(&A_BREATH, &lines, detector_only);
     assert_eq!(transcripts(&o), [lines[0]]);
+}
+
+#[test]
+fn a_model_too_busy_at_the_sounds_pause_transcribes_at_the_detectors() {
+    let line = "Is Doctor Patel free on Monday?";
+    let caller = [(200, false), (900, true), (2_500, false)];
+    let mut stt = ScriptedStt::new(&[line]);
+    stt.busy_early = true;
+    let o = run_on(&caller, stt, judged(), None);
+    assert_eq!(transcripts(&o), [line]);
+    // The reply still started at the pause (the detector's), and was the one played.
+    assert_eq!((o.speculative_used, o.speculative_wasted), (1, 0));
 }

@@ -48,6 +48,9 @@ pub struct ScriptedStt {
     pub delay: Duration,
     /// Lengths (in samples) of the utterances it was given, shared with the test.
     pub heard: Arc<Mutex<Vec<usize>>>,
+    /// Like a model shared by busy sessions, it has no time for a transcript at the sound's
+    /// pause (`transcribe_early` gives nothing and takes no line).
+    pub busy_early: bool,
 }
 
 impl ScriptedStt {
@@ -56,6 +59,7 @@ impl ScriptedStt {
             lines: lines.iter().map(|s| s.to_string()).collect(),
             delay: Duration::ZERO,
             heard: Arc::default(),
+            busy_early: false,
         }
     }
 }
@@ -70,6 +74,16 @@ impl SpeechToText for ScriptedStt {
             h.push(audio.len());
         }
         Ok(self.lines.pop_front().unwrap_or_default())
+    }
+    fn transcribe_early(
+        &mut self,
+        audio: &[i16],
+        _cancel: &CancelToken,
+    ) -> Result<Option<String>, SttError> {
+        match self.busy_early {
+            true => Ok(None),
+            false => self.transcribe(audio).map(Some),
+        }
     }
 }
 
