@@ -349,6 +349,17 @@ mod tests {
         (text, calls, finish)
     }
 
+    /// The lookup of "doctor patel on tuesday at three" answered: she is free then.
+    fn answer_patel_free_tuesday_at_three(h: &mut Vec<ChatMessage>, calls: &[ToolCall]) {
+        let result = json!({
+            "date": "2026-03-10", "day": "Tuesday, March 10", "requested_time": "15:00",
+            "requested_time_free": true,
+            "doctors": [{"doctor": "Dr. Priya Patel", "slots": ["14:30", "15:00"]}],
+        });
+        h.push(ChatMessage::assistant_tool_calls("", calls.to_vec()));
+        h.push(ChatMessage::tool(calls[0].id.clone(), result.to_string()));
+    }
+
     #[test]
     fn greets_when_no_one_has_spoken() {
         let (text, calls, finish) = run(&mut brain(), &[ChatMessage::system("prompt")]);
@@ -378,13 +389,7 @@ mod tests {
             args,
             json!({"doctor": "patel", "date": "tuesday", "time_of_day": "15:00"})
         );
-        let result = json!({
-            "date": "2026-03-10", "day": "Tuesday, March 10", "requested_time": "15:00",
-            "requested_time_free": true,
-            "doctors": [{"doctor": "Dr. Priya Patel", "slots": ["14:30", "15:00"]}],
-        });
-        h.push(ChatMessage::assistant_tool_calls("", calls.clone()));
-        h.push(ChatMessage::tool(calls[0].id.clone(), result.to_string()));
+        answer_patel_free_tuesday_at_three(&mut h, &calls);
         let (text, calls, _) = run(&mut b, &h);
         assert!(calls.is_empty());
         assert_eq!(
@@ -400,13 +405,7 @@ mod tests {
             "i'd like to see doctor patel on tuesday at three",
         )];
         let (_, calls, _) = run(&mut b, &h);
-        let result = json!({
-            "date": "2026-03-10", "day": "Tuesday, March 10", "requested_time": "15:00",
-            "requested_time_free": true,
-            "doctors": [{"doctor": "Dr. Priya Patel", "slots": ["14:30", "15:00"]}],
-        });
-        h.push(ChatMessage::assistant_tool_calls("", calls.clone()));
-        h.push(ChatMessage::tool(calls[0].id.clone(), result.to_string()));
+        answer_patel_free_tuesday_at_three(&mut h, &calls);
         let (text, _, _) = run(&mut b, &h);
         assert!(
             text.ends_with("full name and date of birth, please?"),

@@ -37,6 +37,13 @@ struct Current {
     started: Instant,
 }
 
+impl Current {
+    /// It will surely be answered: not a possible blip over the agent's own speech.
+    fn answerable(&self) -> bool {
+        !self.over_agent || self.barged_in
+    }
+}
+
 pub struct VadStage {
     vad: Box<dyn Vad>,
     config: VadConfig,
@@ -128,7 +135,7 @@ impl VadStage {
         let current = self
             .cur
             .as_ref()
-            .is_some_and(|c| c.turn.id == turn_id && (!c.over_agent || c.barged_in));
+            .is_some_and(|c| c.turn.id == turn_id && c.answerable());
         let paused = self.quiet_paused || self.det.paused();
         if !self.config.judge_end || !current || pause != self.pauses || !paused {
             return Flow::Continue;
@@ -152,18 +159,18 @@ impl VadStage {
         }
     }
 
-    /// The last audible frame of the current turn.
-    fn last_sound(&self) -> Option<Instant> {
+    /// How long the current turn's sound has been stopped (none before its first audible
+    /// frame).
+    fn quiet_for(&self) -> Option<Duration> {
         let c = self.cur.as_ref()?;
-        self.audible.back().copied().filter(|&a| a > c.started)
+        let last = self.audible.back().copied().filter(|&a| a > c.started)?;
+        Some(self.frame_end.saturating_duration_since(last))
     }
 
     /// A whole request ends once the caller's sound has stopped for `early_end_ms` (and the
     /// detector hears silence too: a caller talking below the audible floor is still talking).
     fn end_if_done(&mut self) -> Flow {
-        let quiet = self
-            .last_sound()
-            .map(|a| self.frame_end.saturating_duration_since(a));
+        let quiet = self.quiet_for();
         let done = self.verdict == Some(TurnVerdict::Complete)
             && self.det.silence_ms() >= 2 * CHUNK_MS
             && quiet.is_some_and(|q| q >= Duration::from_millis(self.config.early_end_ms as u64));
@@ -187,14 +194,8 @@ impl VadStage {
             self.verdict = None;
             return self.send(VadMsg::Resume);
         }
-        let answerable = self
-            .cur
-            .as_ref()
-            .is_some_and(|c| !c.over_agent || c.barged_in);
-        let quiet = self
-            .last_sound()
-            .map(|a| self.frame_end.saturating_duration_since(a));
-        let pause = match (self.config.quiet_pause_ms, quiet) {
+        let answerable = self.cur.as_ref().is_some_and(Current::answerable);
+        let pause = match (self.config.quiet_pause_ms, self.quiet_for()) {
             (Some(ms), Some(q)) => q >= Duration::from_millis(ms as u64),
             _ => false,
         };
@@ -213,7 +214,7 @@ impl VadStage {
         let Some(c) = &self.cur else {
             return Flow::Continue;
         };
-        let reply = self.speculative_reply && (!c.over_agent || c.barged_in);
+        let reply = self.speculative_reply && c.answerable();
         let pause = self.pauses;
         self.send(VadMsg::Pause {
             reply,
@@ -251,7 +252,7 @@ impl VadStage {
         self.verdict = None;
         c.turn.mark_at(Mark::SpeechEnd, self.speech_end());
         c.turn.mark(Mark::Endpoint);
-        if c.over_agent && !c.barged_in && self.agent == AgentState::Speaking {
+        if !c.answerable() && self.agent == AgentState::Speaking {
             // Too short to interrupt (a cough, a "mm-hmm", the agent's own echo): the agent's
             // voice comes back up, nothing of it lost.
             log::debug!("vad: turn {} ignored while the agent speaks", c.turn.id);
@@ -305,7 +306,7 @@ impl VadStage {
         let cut = self
             .cur
             .as_ref()
-            .is_some_and(|c| c.over_agent && !c.barged_in && self.agent.agent_busy());
+            .is_some_and(|c| !c.answerable() && self.agent.agent_busy());
         if cut && self.barge_in() == Flow::Stop {
             return Flow::Stop;
         }
@@ -358,8 +359,7 @@ impl VadStage {
             }
             TurnEvent::Speaking { speech_ms } => {
                 let cut = self.cur.as_ref().is_some_and(|c| {
-                    c.over_agent
-                        && !c.barged_in
+                    !c.answerable()
                         && speech_ms >= self.config.barge_in_min_ms
                         && self.agent.agent_busy()
                 });
