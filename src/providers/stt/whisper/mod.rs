@@ -550,6 +550,8 @@ impl SpeechToText for WhisperStt {
         audio: &[i16],
         cancel: &CancelToken,
     ) -> Result<Option<String>, SttError> {
+        // The draft is lent, not taken: dropped for a busy model, this call leaves it to the
+        // transcript at the detector's pause.
         let opts = RunOptions {
             draft: self.draft.clone(),
             ..RunOptions::default()
